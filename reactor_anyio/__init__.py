@@ -1,0 +1,1 @@
+"""reactor_anyio: anyio adapters (HTTP, aiortc) around the reactor_proto core."""

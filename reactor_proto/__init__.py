@@ -1,0 +1,61 @@
+"""reactor_proto: the sans-IO core of the Reactor realtime-video protocol.
+
+This package never performs I/O: no sockets, no clocks, no threads, no global randomness.
+Every input carries ``now``; every output is an action for an adapter to perform.
+"""
+
+from .errors import (
+    AbortedError,
+    BadRequestError,
+    CommandValidationError,
+    Component,
+    ConflictError,
+    ControlRequestError,
+    DecodeError,
+    DisconnectedError,
+    ErrorCode,
+    HttpStatusError,
+    InvalidStateError,
+    LocalProtocolError,
+    MessageTooLargeError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ReactorError,
+    RemoteProtocolError,
+    RequestTimeoutError,
+    ServerError,
+    SessionGoneError,
+    SessionTerminalError,
+    TransportError,
+    UnauthorizedError,
+    VersionMismatchError,
+)
+
+__all__ = [
+    "AbortedError",
+    "BadRequestError",
+    "CommandValidationError",
+    "Component",
+    "ConflictError",
+    "ControlRequestError",
+    "DecodeError",
+    "DisconnectedError",
+    "ErrorCode",
+    "HttpStatusError",
+    "InvalidStateError",
+    "LocalProtocolError",
+    "MessageTooLargeError",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitedError",
+    "ReactorError",
+    "RemoteProtocolError",
+    "RequestTimeoutError",
+    "ServerError",
+    "SessionGoneError",
+    "SessionTerminalError",
+    "TransportError",
+    "UnauthorizedError",
+    "VersionMismatchError",
+]

@@ -1,0 +1,277 @@
+"""Typed errors shared by every part of the protocol.
+
+One hierarchy serves both raised exceptions and the ``error`` event payload, so a caller that
+catches an exception and a handler that receives an event see the same ``code``,
+``recoverable`` and ``retry_after``.  Two families split the blame, as h11 does:
+
+* :class:`LocalProtocolError` -- the caller misused the API (wrong state, bad command, ...).
+* :class:`RemoteProtocolError` -- the peer sent something we cannot accept.
+
+Everything else is a failure of the exchange itself (network, HTTP status, timeouts).
+Messages always name the field and the offending value, so a log line is enough to debug.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable error codes; the string values are part of the public API."""
+
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    NETWORK_ERROR = "NETWORK_ERROR"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    BAD_REQUEST = "BAD_REQUEST"
+    SERVER_ERROR = "SERVER_ERROR"
+    CLIENT_VERSION_TOO_OLD = "CLIENT_VERSION_TOO_OLD"
+    SERVER_VERSION_TOO_OLD = "SERVER_VERSION_TOO_OLD"
+    DECODE_FAILED = "DECODE_FAILED"
+    INVALID_STATE = "INVALID_STATE"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    INVALID_COMMAND = "INVALID_COMMAND"
+    MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+    SESSION_TERMINAL = "SESSION_TERMINAL"
+    SESSION_GONE = "SESSION_GONE"
+    TRANSPORT_ERROR = "TRANSPORT_ERROR"
+    DISCONNECTED = "DISCONNECTED"
+    ABORTED = "ABORTED"
+    CONTROL_REQUEST_FAILED = "CONTROL_REQUEST_FAILED"
+    # Codes the official client emits on its ``error`` event; kept for drop-in compatibility.
+    CONNECTION_FAILED = "CONNECTION_FAILED"
+    RECONNECTION_FAILED = "RECONNECTION_FAILED"
+    GPU_CONNECTION_ERROR = "GPU_CONNECTION_ERROR"
+    MESSAGE_SEND_FAILED = "MESSAGE_SEND_FAILED"
+    TRACK_PUBLISH_FAILED = "TRACK_PUBLISH_FAILED"
+    TRACK_UNPUBLISH_FAILED = "TRACK_UNPUBLISH_FAILED"
+    # Control-channel codes sent by runtimes.
+    PUBLISHER_SLOT_TAKEN = "PUBLISHER_SLOT_TAKEN"
+    UNKNOWN_METHOD = "UNKNOWN_METHOD"
+    UNKNOWN_TRACK = "UNKNOWN_TRACK"
+
+
+class Component(enum.StrEnum):
+    """Which side of the system an error comes from (the official ``component`` field)."""
+
+    API = "api"
+    GPU = "gpu"
+    LOCAL = "local"
+
+
+class ReactorError(Exception):
+    """Base of every error this library raises or reports.
+
+    Attributes mirror the official ``ReactorError`` record: ``code``, ``message``,
+    ``timestamp`` (Unix seconds, stamped by the adapter that reports it, ``None`` inside the
+    core, which never reads a clock), ``recoverable``, ``component`` and ``retry_after``
+    (seconds), plus the HTTP ``status`` when one was involved.
+    """
+
+    default_code: ClassVar[str] = ErrorCode.INTERNAL_ERROR
+    default_recoverable: ClassVar[bool] = False
+    default_component: ClassVar[str] = Component.API
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        recoverable: bool | None = None,
+        retry_after: float | None = None,
+        component: str | None = None,
+        status: int | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code: str = str(code if code is not None else self.default_code)
+        self.recoverable: bool = (
+            self.default_recoverable if recoverable is None else recoverable
+        )
+        self.retry_after = retry_after
+        self.component: str = str(component if component is not None else self.default_component)
+        self.status = status
+        self.timestamp = timestamp
+
+    def __str__(self) -> str:
+        return f"[{self.component}:{self.code}] {self.message}"
+
+    def __repr__(self) -> str:
+        extra = f", status={self.status}" if self.status is not None else ""
+        if self.retry_after is not None:
+            extra += f", retry_after={self.retry_after}"
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
+            f"recoverable={self.recoverable}{extra})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-friendly record form (the shape of the official error event)."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "timestamp": self.timestamp,
+            "recoverable": self.recoverable,
+            "component": self.component,
+            "retry_after": self.retry_after,
+        }
+
+
+# ---- the caller's fault -------------------------------------------------------------------
+
+
+class LocalProtocolError(ReactorError):
+    """The caller asked for something the protocol does not allow."""
+
+    default_code = ErrorCode.INVALID_ARGUMENT
+    default_component = Component.LOCAL
+
+
+class InvalidStateError(LocalProtocolError):
+    """The operation is not allowed in the current state (e.g. send before READY)."""
+
+    default_code = ErrorCode.INVALID_STATE
+
+
+class MessageTooLargeError(LocalProtocolError):
+    """An outgoing message exceeds the data-channel limit; nothing was sent."""
+
+    default_code = ErrorCode.MESSAGE_TOO_LARGE
+
+
+class CommandValidationError(LocalProtocolError):
+    """A command payload does not match the model's schema; nothing was sent."""
+
+    default_code = ErrorCode.INVALID_COMMAND
+
+    def __init__(
+        self, command: str, parameter: str | None, reason: str, **kwargs: Any
+    ) -> None:
+        where = f"{command}.{parameter}" if parameter else command
+        super().__init__(f"invalid command {where}: {reason}", **kwargs)
+        self.command = command
+        self.parameter = parameter
+        self.reason = reason
+
+
+# ---- the peer's fault ---------------------------------------------------------------------
+
+
+class RemoteProtocolError(ReactorError):
+    """The peer sent something that does not follow the protocol."""
+
+    default_code = ErrorCode.DECODE_FAILED
+
+
+class DecodeError(RemoteProtocolError):
+    """A body or message could not be decoded; ``field`` names where, ``value`` what."""
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+        self.value = value
+
+
+# ---- failures of an exchange --------------------------------------------------------------
+
+
+class NetworkError(ReactorError):
+    """No HTTP reply: refused, reset, DNS or TLS failure."""
+
+    default_code = ErrorCode.NETWORK_ERROR
+    default_recoverable = True
+
+
+class RequestTimeoutError(ReactorError):
+    """A request was sent but no answer came before its deadline."""
+
+    default_code = ErrorCode.REQUEST_TIMEOUT
+    default_recoverable = True
+
+
+class HttpStatusError(ReactorError):
+    """Base for errors derived from an HTTP status code."""
+
+
+class UnauthorizedError(HttpStatusError):
+    default_code = ErrorCode.UNAUTHORIZED
+
+
+class NotFoundError(HttpStatusError):
+    default_code = ErrorCode.NOT_FOUND
+
+
+class ConflictError(HttpStatusError):
+    default_code = ErrorCode.CONFLICT
+
+
+class RateLimitedError(HttpStatusError):
+    default_code = ErrorCode.RATE_LIMITED
+    default_recoverable = True
+
+
+class BadRequestError(HttpStatusError):
+    default_code = ErrorCode.BAD_REQUEST
+
+
+class ServerError(HttpStatusError):
+    default_code = ErrorCode.SERVER_ERROR
+    default_recoverable = True
+
+
+class VersionMismatchError(HttpStatusError):
+    """426 (client too old) or 501 (server too old)."""
+
+    default_code = ErrorCode.CLIENT_VERSION_TOO_OLD
+
+
+class SessionTerminalError(ReactorError):
+    """The coordinator reports the session CLOSED or INACTIVE."""
+
+    default_code = ErrorCode.SESSION_TERMINAL
+
+
+class SessionGoneError(ReactorError):
+    """The session no longer exists (e.g. a reconnect after the grace window)."""
+
+    default_code = ErrorCode.SESSION_GONE
+
+
+class TransportError(ReactorError):
+    """The WebRTC transport failed (ICE, DTLS, SCTP, peer connection)."""
+
+    default_code = ErrorCode.TRANSPORT_ERROR
+    default_recoverable = True
+    default_component = Component.GPU
+
+
+class DisconnectedError(ReactorError):
+    """The connection went away while an operation was in flight."""
+
+    default_code = ErrorCode.DISCONNECTED
+    default_recoverable = True
+    default_component = Component.GPU
+
+
+class AbortedError(ReactorError):
+    """The operation was abandoned (cancelled or superseded)."""
+
+    default_code = ErrorCode.ABORTED
+    default_component = Component.LOCAL
+
+
+class ControlRequestError(ReactorError):
+    """The runtime answered a control-channel request with an error."""
+
+    default_code = ErrorCode.CONTROL_REQUEST_FAILED
+    default_component = Component.GPU
+
+    def __init__(self, method: str, code: str, message: str, **kwargs: Any) -> None:
+        super().__init__(f"control request {method!r} failed: {message}", code=code, **kwargs)
+        self.method = method

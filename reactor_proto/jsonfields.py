@@ -1,0 +1,244 @@
+"""Bounded JSON decoding and typed field access with errors that name the field.
+
+Every parser in the core goes through :func:`loads_bounded` (size checked on the UTF-8 bytes
+*before* parsing, nesting depth checked after) and reads fields through :class:`Fields`,
+whose accessors raise :class:`~reactor_proto.errors.DecodeError` with a dotted path such as
+``session.capabilities.tracks[0].kind`` and the offending value.
+
+``orjson`` is used when installed (an optional extra); the results are identical.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from .constants import MAX_JSON_DEPTH
+from .errors import DecodeError
+
+try:  # pragma: no cover - depends on the optional extra
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+_MISSING: Any = object()
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def depth_of(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded JSON value, stopping early once it exceeds ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def loads_bounded(
+    data: bytes | str,
+    *,
+    what: str,
+    max_bytes: int,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> Any:
+    """Decode JSON with a byte limit and a depth limit; errors name ``what``."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if len(raw) > max_bytes:
+        raise DecodeError(
+            f"{what}: {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
+            field=what,
+            value=len(raw),
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"{what}: not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                          field=what) from None
+    try:
+        value = _loads(text)
+    except RecursionError:
+        raise DecodeError(f"{what}: nested deeper than {max_depth} levels", field=what) from None
+    except ValueError as exc:
+        raise DecodeError(f"{what}: not valid JSON ({exc})", field=what,
+                          value=_short(text)) from None
+    if depth_of(value, max_depth) > max_depth:
+        raise DecodeError(f"{what}: nested deeper than {max_depth} levels", field=what)
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _loads(text: str) -> Any:
+    if _orjson is not None:
+        return _orjson.loads(text)
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text.  Non-finite floats are refused (JSON has no NaN)."""
+    if _orjson is not None:
+        return str(_orjson.dumps(value).decode("utf-8"))
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def is_json_number(value: Any) -> bool:
+    """True for int/float (not bool) that JSON can carry."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+class Fields:
+    """Typed, path-aware read access to a decoded JSON object."""
+
+    __slots__ = ("_data", "path")
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise DecodeError(
+                f"{path}: expected a JSON object, got {type_name(data)} {_short(data)}",
+                field=path,
+                value=data,
+            )
+        self._data: dict[str, Any] = data
+        self.path = path
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self._data
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return key in self._data and self._data[key] is not None
+
+    def keys(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def fail(self, key: str, expected: str, value: Any = _MISSING) -> DecodeError:
+        where = self.where(key)
+        if value is _MISSING:
+            return DecodeError(f"{where}: required field is missing", field=where)
+        return DecodeError(
+            f"{where}: expected {expected}, got {type_name(value)} {_short(value)}",
+            field=where,
+            value=value,
+        )
+
+    def _get(self, key: str, check: Callable[[Any], bool], expected: str, required: bool,
+             default: Any) -> Any:
+        value = self._data.get(key, _MISSING)
+        if value is _MISSING or (value is None and not required):
+            if required:
+                raise self.fail(key, expected)
+            return default
+        if not check(value):
+            raise self.fail(key, expected, value)
+        return value
+
+    def req_str(self, key: str) -> str:
+        return str(self._get(key, _is_str, "a string", True, None))
+
+    def opt_str(self, key: str) -> str | None:
+        value: str | None = self._get(key, _is_str, "a string", False, None)
+        return value
+
+    def req_int(self, key: str) -> int:
+        return int(self._get(key, _is_int, "an integer", True, None))
+
+    def opt_int(self, key: str) -> int | None:
+        value: int | None = self._get(key, _is_int, "an integer", False, None)
+        return value
+
+    def req_number(self, key: str) -> float:
+        return float(self._get(key, is_json_number, "a number", True, None))
+
+    def opt_number(self, key: str) -> float | None:
+        value = self._get(key, is_json_number, "a number", False, None)
+        return None if value is None else float(value)
+
+    def req_bool(self, key: str) -> bool:
+        return bool(self._get(key, _is_bool, "a boolean", True, None))
+
+    def opt_bool(self, key: str) -> bool | None:
+        value: bool | None = self._get(key, _is_bool, "a boolean", False, None)
+        return value
+
+    def req_list(self, key: str) -> list[Any]:
+        value: list[Any] = self._get(key, _is_list, "an array", True, None)
+        return value
+
+    def opt_list(self, key: str) -> list[Any] | None:
+        value: list[Any] | None = self._get(key, _is_list, "an array", False, None)
+        return value
+
+    def req_obj(self, key: str) -> Fields:
+        return Fields(self._get(key, _is_dict, "an object", True, None), self.where(key))
+
+    def opt_obj(self, key: str) -> Fields | None:
+        value = self._get(key, _is_dict, "an object", False, None)
+        return None if value is None else Fields(value, self.where(key))
+
+    def items(self, key: str) -> Iterator[tuple[str, Any]]:
+        """(indexed path, element) pairs of a required array."""
+        where = self.where(key)
+        for index, element in enumerate(self.req_list(key)):
+            yield f"{where}[{index}]", element
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def type_name(value: Any) -> str:
+    """JSON type name of a Python value, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__

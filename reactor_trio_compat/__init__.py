@@ -1,0 +1,1 @@
+"""reactor_trio_compat: hosts aiortc (asyncio-only) on its own thread for trio programs."""
