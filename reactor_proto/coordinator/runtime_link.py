@@ -1,0 +1,120 @@
+"""The narrow interface to a hosted runtime, and the requests the coordinator sends it.
+
+A runtime is anything with ``handle_http(request, now) -> HttpResponse`` serving the local
+protocol of PROTOCOL.md §4 (our ``RuntimeMachine``, or a fake in tests).  Session control is
+expressed as HTTP on that one method: ``POST /start_session``, ``POST /stop_session`` and
+``GET /session``.
+
+How the coordinator learns what the runtime did on its own (a client connected, the orphan
+timer closed the session): it POLLS ``GET /session`` through ``handle_http`` every
+``CoordinatorConfig.runtime_poll_interval`` seconds (a core timer), and also right after
+every request it forwards and before it answers ``GET /sessions/{id}``.  No extra input is
+needed; ``runtime_failed(slot, now)`` exists only for fault injection (a lost GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ..constants import (
+    API_VERSION,
+    HEADER_API_ACCEPT_VERSION,
+    HEADER_API_VERSION,
+    HEADER_AUTHORIZATION,
+    HEADER_CONTENT_TYPE,
+    JSON_CONTENT_TYPE,
+    LOCAL_BEARER,
+)
+from ..errors import DecodeError
+from ..http import HttpRequest, HttpResponse
+from ..jsonfields import Fields, loads_bounded
+
+#: Base URL used in requests handed to an in-process runtime (never resolved).
+RUNTIME_BASE_URL = "http://runtime.internal"
+#: Runtime states that mean "a client transport is installed".
+RUNTIME_STREAMING = frozenset({"streaming"})
+#: Runtime states that mean "no session any more" (orphan timeout, stop, eviction).
+RUNTIME_IDLE = frozenset({"ready", "closing", "created", "terminated"})
+MAX_DESCRIPTOR_BYTES = 4 * 1024 * 1024
+
+
+class HostedRuntime(Protocol):
+    """What the coordinator needs from a runtime: its HTTP routes, called in-process."""
+
+    def handle_http(self, request: HttpRequest, now: float) -> HttpResponse: ...
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeDescriptor:
+    """The parts of a runtime's session descriptor (§4.3) the coordinator uses."""
+
+    session_id: str
+    state: str
+    selected_transport: Mapping[str, Any] | None
+    capabilities: Mapping[str, Any] | None
+    schema: Mapping[str, Any] | None
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.state.lower() in RUNTIME_STREAMING
+
+    @property
+    def is_idle(self) -> bool:
+        return self.state.lower() in RUNTIME_IDLE
+
+
+_SESSION_HEADERS = (
+    (HEADER_API_VERSION, API_VERSION),
+    (HEADER_API_ACCEPT_VERSION, API_VERSION),
+)
+
+
+def start_session_request() -> HttpRequest:
+    return HttpRequest(method="POST", url=f"{RUNTIME_BASE_URL}/start_session",
+                       headers=(*_SESSION_HEADERS, (HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE)),
+                       body=b"{}")
+
+
+def stop_session_request() -> HttpRequest:
+    return HttpRequest(method="POST", url=f"{RUNTIME_BASE_URL}/stop_session",
+                       headers=_SESSION_HEADERS, body=b"")
+
+
+def get_session_request() -> HttpRequest:
+    return HttpRequest(method="GET", url=f"{RUNTIME_BASE_URL}/session",
+                       headers=_SESSION_HEADERS, body=b"")
+
+
+def forwarded_request(*, method: str, target: str, headers: tuple[tuple[str, str], ...],
+                      body: bytes | None) -> HttpRequest:
+    """A client request re-addressed to the runtime.  The client's bearer token is replaced
+    by the local one: the runtime must never see (or log) a production JWT."""
+    kept = tuple((name, value) for name, value in headers
+                 if name.lower() not in (HEADER_AUTHORIZATION, "host"))
+    return HttpRequest(method=method, url=f"{RUNTIME_BASE_URL}{target}",
+                       headers=(("host", "runtime.internal"), *kept,
+                                (HEADER_AUTHORIZATION, f"Bearer {LOCAL_BEARER}")),
+                       body=body)
+
+
+def _opt_obj(fields: Fields, key: str) -> Mapping[str, Any] | None:
+    value = fields.opt_obj(key)
+    return None if value is None else value.raw
+
+
+def parse_descriptor(response: HttpResponse) -> RuntimeDescriptor:
+    """Parse a 200 descriptor; :class:`DecodeError` for any other status or a bad body."""
+    if response.status != 200:
+        raise DecodeError(f"runtime answered HTTP {response.status}, expected 200",
+                          field="status", value=response.status)
+    obj = loads_bounded(response.body, what="runtime descriptor",
+                        max_bytes=MAX_DESCRIPTOR_BYTES)
+    fields = Fields(obj, "descriptor")
+    return RuntimeDescriptor(
+        session_id=fields.req_str("session_id"), state=fields.req_str("state"),
+        selected_transport=_opt_obj(fields, "selected_transport"),
+        capabilities=_opt_obj(fields, "capabilities"), schema=_opt_obj(fields, "schema"),
+    )
