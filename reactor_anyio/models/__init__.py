@@ -1,0 +1,46 @@
+"""Models served by the local runtime: the programming interface and the built-in demos.
+
+See :mod:`reactor_anyio.models.base` for the contract between a model and the runtime.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    CommandInfo,
+    Frame,
+    MessageType,
+    Model,
+    ModelContext,
+    ModelOptionError,
+    RecordingContext,
+    SentMessage,
+    TrackSpec,
+    command,
+)
+from .echo import Echo
+from .helios import Helios
+from .images import ImageDecodeError
+from .registry import BUILTIN_MODELS, ModelSpecError, resolve_model
+from .signature import Field, ModelDefinitionError, UploadedFile
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "CommandInfo",
+    "Echo",
+    "Field",
+    "Frame",
+    "Helios",
+    "ImageDecodeError",
+    "MessageType",
+    "Model",
+    "ModelContext",
+    "ModelDefinitionError",
+    "ModelOptionError",
+    "ModelSpecError",
+    "RecordingContext",
+    "SentMessage",
+    "TrackSpec",
+    "UploadedFile",
+    "command",
+    "resolve_model",
+]
