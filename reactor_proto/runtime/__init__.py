@@ -1,0 +1,65 @@
+"""The runtime (model host) role of the Reactor protocol as a sans-IO machine.
+
+See :mod:`reactor_proto.runtime.machine` for how an adapter drives it and
+:mod:`reactor_proto.runtime.routes` for the HTTP statuses it answers.
+"""
+
+from .actions import (
+    AddIceCandidates,
+    CloseTransport,
+    CreateAnswer,
+    RuntimeAction,
+    SendControl,
+    SendData,
+    SetInputFlow,
+    SetOutputFlow,
+    TeardownSession,
+)
+from .config import RuntimeConfig
+from .events import (
+    ClientConnected,
+    ClientDisconnected,
+    CommandReceived,
+    DisconnectReason,
+    FileUploaded,
+    InternalErrorOccurred,
+    RuntimeEvent,
+    SessionEnded,
+    SessionStarted,
+    SessionState,
+    StateChanged,
+    TrackPublished,
+    TrackUnpublished,
+)
+from .machine import TRANSITIONS, RuntimeMachine, Trigger
+from .uploads import UploadedFile
+
+__all__ = [
+    "TRANSITIONS",
+    "AddIceCandidates",
+    "ClientConnected",
+    "ClientDisconnected",
+    "CloseTransport",
+    "CommandReceived",
+    "CreateAnswer",
+    "DisconnectReason",
+    "FileUploaded",
+    "InternalErrorOccurred",
+    "RuntimeAction",
+    "RuntimeConfig",
+    "RuntimeEvent",
+    "RuntimeMachine",
+    "SendControl",
+    "SendData",
+    "SessionEnded",
+    "SessionStarted",
+    "SessionState",
+    "SetInputFlow",
+    "SetOutputFlow",
+    "StateChanged",
+    "TeardownSession",
+    "TrackPublished",
+    "TrackUnpublished",
+    "Trigger",
+    "UploadedFile",
+]

@@ -1,0 +1,106 @@
+"""Actions the runtime machine asks its adapter to perform (drain after EVERY call).
+
+Actions about one connection carry its ``connection_id`` and, where a transport is being
+built, the ``negotiation_id`` that the adapter passes back with the outcome, so a late
+answer for an offer that has since been replaced is dropped instead of applied.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import attrs
+
+from ..bodies import IceCandidate, TrackMappingEntry
+
+
+@attrs.frozen(kw_only=True)
+class CreateAnswer:
+    """Build an answerer for this offer and report ``answer_created`` / ``answer_failed``.
+
+    ``replaces`` is true when the connection already has a transport (live or being built):
+    keep the old one running until the new one connects, then swap it in place.
+    ``remote_candidates`` are trickled candidates that arrived before the offer.
+    Output senders start paused; ``SetOutputFlow`` says when to start them.
+    """
+
+    connection_id: int
+    negotiation_id: int
+    offer_sdp: str
+    track_mapping: tuple[TrackMappingEntry, ...]
+    replaces: bool
+    remote_candidates: tuple[IceCandidate, ...] = ()
+    end_of_candidates: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AddIceCandidates:
+    """Add trickled remote candidates to the connection's current transport."""
+
+    connection_id: int
+    negotiation_id: int
+    candidates: tuple[IceCandidate, ...]
+    end_of_candidates: bool
+
+
+@attrs.frozen(kw_only=True)
+class CloseTransport:
+    """Close the connection's transport(s) gracefully; report nothing more about it."""
+
+    connection_id: int
+
+
+@attrs.frozen(kw_only=True)
+class SetOutputFlow:
+    """Pause or resume sending one model output track to one connection."""
+
+    connection_id: int
+    track: str
+    paused: bool
+
+
+@attrs.frozen(kw_only=True)
+class SetInputFlow:
+    """Accept (``enabled``) or ignore the media of one model input track on a connection."""
+
+    connection_id: int
+    track: str
+    enabled: bool
+
+
+@attrs.frozen(kw_only=True)
+class SendData:
+    """Send one text message on the connection's ``data`` channel."""
+
+    connection_id: int
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class SendControl:
+    """Send one text message on the connection's ``control`` channel."""
+
+    connection_id: int
+    text: str
+
+
+@attrs.frozen(kw_only=True)
+class TeardownSession:
+    """Tear the model session down; then call ``cleanup_complete(now)``.
+
+    Only queued when ``RuntimeConfig.confirm_teardown`` is set.
+    """
+
+    reason: str
+
+
+RuntimeAction: TypeAlias = (
+    CreateAnswer
+    | AddIceCandidates
+    | CloseTransport
+    | SetOutputFlow
+    | SetInputFlow
+    | SendData
+    | SendControl
+    | TeardownSession
+)

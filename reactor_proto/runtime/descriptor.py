@@ -1,0 +1,68 @@
+"""The static documents a runtime serves about its model, computed once per machine.
+
+* the legacy capabilities object (§7.1) with ``commands`` FILLED in the §7.2 shape, so the
+  JS ``ReactorController`` can draw its forms (Appendix C.2), and ``emission_fps`` = the
+  model's frame rate;
+* the OpenAPI 3.1 document (§7.3);
+* the ready-encoded ``modelSchema`` / ``modelCapabilities`` runtime messages (§6.3);
+* the session descriptor of ``/start_session`` and ``GET /session`` (§4.3, [R2] shape).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ..constants import LOCAL_SESSION_ID, WEBRTC_VERSION
+from ..envelope import RuntimeMessageType, encode_runtime_message
+from ..schema import to_legacy_commands, to_openapi
+from .config import RuntimeConfig
+
+
+@attrs.frozen(kw_only=True)
+class ModelDocuments:
+    capabilities: dict[str, Any]
+    openapi: dict[str, Any]
+    schema_message: str
+    capabilities_message: str
+    #: Model input track names (client ``sendonly``) and output names (client ``recvonly``).
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @classmethod
+    def build(cls, config: RuntimeConfig) -> ModelDocuments:
+        """Raises MessageTooLargeError when the schema cannot fit in one data message."""
+        schema = config.model_schema
+        capabilities = {
+            "protocol_version": config.protocol_version,
+            "tracks": [{"name": track.name, "kind": track.kind, "direction": track.direction}
+                       for track in schema.tracks],
+            "commands": to_legacy_commands(schema),
+            "emission_fps": config.emission_fps,
+        }
+        openapi = to_openapi(schema)
+        limit = max(config.max_message_bytes, 1)
+        return cls(
+            capabilities=capabilities,
+            openapi=openapi,
+            schema_message=encode_runtime_message(
+                RuntimeMessageType.MODEL_SCHEMA.value, openapi, max_bytes=limit),
+            capabilities_message=encode_runtime_message(
+                RuntimeMessageType.MODEL_CAPABILITIES.value, capabilities, max_bytes=limit),
+            inputs=tuple(t.name for t in schema.tracks if t.direction == "sendonly"),
+            outputs=tuple(t.name for t in schema.tracks if t.direction == "recvonly"),
+        )
+
+    def descriptor(self, config: RuntimeConfig, state: str) -> dict[str, Any]:
+        """The [R2] local session descriptor with the current state (upper-case)."""
+        return {
+            "session_id": LOCAL_SESSION_ID,
+            "cluster": "local",
+            "server_info": {"server_version": config.server_version},
+            "selected_transport": {"protocol": "webrtc", "version": WEBRTC_VERSION},
+            "model": {"name": config.model_name},
+            "capabilities": self.capabilities,
+            "schema": self.openapi,
+            "state": state,
+        }
