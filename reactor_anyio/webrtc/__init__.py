@@ -1,0 +1,51 @@
+"""The aiortc (WebRTC) layer of the anyio adapters, for the client (offerer) and the local
+runtime (answerer).
+
+It knows nothing of HTTP or of the protocol state machines: a driver feeds the sans-IO core
+and calls these classes.  aiortc is asyncio-only, so every aiortc object is created, used and
+closed inside :class:`ClientPeer` / :class:`ServerPeer` on one asyncio loop (checked), which
+lets the trio bridge host them on their own loop thread; frames leave through
+:class:`LatestWinsMailbox`, which any asyncio or trio task can read.
+"""
+
+from .client_peer import ClientPeer, TrackLike, TrackSpec
+from .codecs import DEFAULT_VIDEO_CODEC_ORDER
+from .convert import RgbArray, frame_to_rgb, rgb_to_frame
+from .ice import (
+    LOOPBACK_HOST_ADDRESSES,
+    IceConfig,
+    IceServerEntry,
+    install_host_address_filter,
+    restricted_host_addresses,
+)
+from .mailbox import LatestWinsMailbox
+from .peer_base import ChannelMessage
+from .server_peer import MappedTrack, ServerPeer, TrackMappingLike, ensure_max_message_size
+from .stats import PeerStats, TrackFrameStats
+from .tracks import NdarrayVideoTrack, PausableTrack, ProducerVideoTrack
+
+__all__ = [
+    "DEFAULT_VIDEO_CODEC_ORDER",
+    "LOOPBACK_HOST_ADDRESSES",
+    "ChannelMessage",
+    "ClientPeer",
+    "IceConfig",
+    "IceServerEntry",
+    "LatestWinsMailbox",
+    "MappedTrack",
+    "NdarrayVideoTrack",
+    "PausableTrack",
+    "PeerStats",
+    "ProducerVideoTrack",
+    "RgbArray",
+    "ServerPeer",
+    "TrackFrameStats",
+    "TrackLike",
+    "TrackMappingLike",
+    "TrackSpec",
+    "ensure_max_message_size",
+    "frame_to_rgb",
+    "install_host_address_filter",
+    "restricted_host_addresses",
+    "rgb_to_frame",
+]

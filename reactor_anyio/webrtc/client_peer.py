@@ -1,0 +1,160 @@
+"""The offerer: the client side of PROTOCOL.md §5.6 on aiortc.
+
+It knows nothing of HTTP or of the client state machine: the driver calls
+:meth:`ClientPeer.create_offer`, sends the SDP and mapping itself, and hands the (already
+munged) answer to :meth:`ClientPeer.apply_answer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+from aiortc import RTCRtpTransceiver, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from reactor_proto.constants import CLIENT_ICE_GATHERING_TIMEOUT, CONTROL_CHANNEL, DATA_CHANNEL
+from reactor_proto.errors import InvalidStateError, LocalProtocolError, TransportError
+
+from .codecs import DEFAULT_VIDEO_CODEC_ORDER, apply_video_codec_preferences
+from .ice import IceConfig, restricted_host_addresses
+from .peer_base import PeerBase
+
+KINDS = ("video", "audio")
+CLIENT_DIRECTIONS = ("recvonly", "sendonly")
+
+
+class TrackLike(Protocol):
+    """A capability track: the core's ``TrackCapability`` or :class:`TrackSpec`."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def direction(self) -> str: ...
+
+
+@attrs.frozen(kw_only=True)
+class TrackSpec:
+    """One track, direction from the client's point of view (§5.5)."""
+
+    name: str
+    kind: str = "video"
+    direction: str = "recvonly"
+
+
+def check_tracks(tracks: Sequence[TrackLike], field: str = "tracks") -> None:
+    """Names unique and non-empty, kinds video/audio, directions recvonly/sendonly."""
+    seen: set[str] = set()
+    for index, track in enumerate(tracks):
+        where = f"{field}[{index}]"
+        if not track.name or track.name in seen:
+            raise LocalProtocolError(f"{where}.name must be unique and non-empty: {track.name!r}")
+        seen.add(track.name)
+        if track.kind not in KINDS:
+            raise LocalProtocolError(f"{where}.kind must be one of {KINDS}: {track.kind!r}")
+        if track.direction not in CLIENT_DIRECTIONS:
+            raise LocalProtocolError(
+                f"{where}.direction must be one of {CLIENT_DIRECTIONS}: {track.direction!r}"
+            )
+
+
+class ClientPeer(PeerBase):
+    """One aiortc peer connection offering ``tracks`` (in order) and the two channels."""
+
+    def __init__(
+        self,
+        tracks: Sequence[TrackLike],
+        *,
+        ice: IceConfig | None = None,
+        video_codecs: Sequence[str] = DEFAULT_VIDEO_CODEC_ORDER,
+        exclusive_codecs: bool = False,
+        frame_capacity: int = 2,
+        gathering_timeout: float = CLIENT_ICE_GATHERING_TIMEOUT,
+    ) -> None:
+        check_tracks(tracks)
+        super().__init__(ice=ice or IceConfig(), frame_capacity=frame_capacity)
+        self._tracks = tuple(tracks)
+        self._video_codecs = tuple(video_codecs)
+        self._exclusive_codecs = exclusive_codecs
+        self._gathering_timeout = gathering_timeout
+        self._transceivers: dict[str, RTCRtpTransceiver] = {}
+        self._offered = False
+        self._answered = False
+        for track in self._tracks:
+            # slots exist from the start, so frame callbacks may be set before the offer
+            if track.direction == "recvonly" and track.kind == "video":
+                self._add_input(track.name)
+
+    async def create_offer(self) -> tuple[str, dict[str, str]]:
+        """Build transceivers and channels, gather candidates and return ``(sdp, {track name:
+        mid})``.  Gathering is bounded by ``gathering_timeout``: aiortc gathers inside
+        ``setLocalDescription``, so a timeout raises :class:`TransportError` (there is no
+        partial description to fall back on)."""
+        self._check_open()
+        if self._offered:
+            raise InvalidStateError("ClientPeer.create_offer() was already called")
+        self._offered = True
+        for track in self._tracks:
+            transceiver = self._pc.addTransceiver(track.kind, direction=track.direction)
+            if track.kind == "video":
+                apply_video_codec_preferences(
+                    transceiver, self._video_codecs, exclusive=self._exclusive_codecs
+                )
+            self._transceivers[track.name] = transceiver
+        # control first, then data (§6.1): an old runtime keeps the last one it sees
+        for label in (CONTROL_CHANNEL, DATA_CHANNEL):
+            self._register_channel(self._pc.createDataChannel(label, ordered=True))
+        offer = await self._pc.createOffer()
+        with restricted_host_addresses(self._ice.host_addresses):
+            try:
+                await asyncio.wait_for(
+                    self._pc.setLocalDescription(offer), self._gathering_timeout
+                )
+            except TimeoutError:
+                raise TransportError(
+                    f"ICE gathering did not complete within {self._gathering_timeout} s"
+                ) from None
+        mids: dict[str, str] = {}
+        for name, transceiver in self._transceivers.items():
+            if transceiver.mid is None:  # pragma: no cover - aiortc assigns mids on offer
+                raise TransportError(f"transceiver of track {name!r} has no mid after the offer")
+            mids[name] = str(transceiver.mid)
+            self._mid_names[str(transceiver.mid)] = name
+        description = self._pc.localDescription
+        return str(description.sdp), mids
+
+    async def apply_answer(self, sdp: str) -> None:
+        """``setRemoteDescription`` of the (already munged) answer.  A rejected answer raises
+        :class:`TransportError` with aiortc's reason."""
+        self._check_open()
+        if not self._offered or self._answered:
+            raise InvalidStateError(
+                "ClientPeer.apply_answer() needs exactly one create_offer() before it "
+                f"(offered={self._offered}, answered={self._answered})"
+            )
+        self._answered = True
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            raise TransportError(f"answer rejected by aiortc: {exc!r}") from exc
+
+    def attach_track(self, name: str, track: MediaStreamTrack | None) -> None:
+        """Send ``track`` on the sendonly transceiver of ``name`` (``None`` stops sending).
+        The caller keeps ownership of ``track``."""
+        self._check_open()
+        spec = next((t for t in self._tracks if t.name == name), None)
+        if spec is None or spec.direction != "sendonly":
+            raise LocalProtocolError(f"attach_track(name) must name a sendonly track: {name!r}")
+        if not self._offered:
+            raise InvalidStateError("attach_track() needs create_offer() first")
+        if track is not None and track.kind != spec.kind:
+            raise LocalProtocolError(
+                f"attach_track({name!r}) needs a {spec.kind} track, got kind {track.kind!r}"
+            )
+        self._transceivers[name].sender.replaceTrack(track)

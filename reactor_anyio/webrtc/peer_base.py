@@ -1,0 +1,264 @@
+"""What the client and server peers share: callbacks, data channels, incoming tracks, close.
+
+Every method must be called on the asyncio loop that created the peer (aiortc silently
+misbehaves when driven from another thread: a stray loop gets created), and is checked.
+Callbacks are plain callables set by the driver; they run on that loop and an exception in
+one is logged, never raised into aiortc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
+
+from reactor_proto.constants import CONTROL_CHANNEL, DATA_CHANNEL
+from reactor_proto.errors import (
+    InvalidStateError,
+    LocalProtocolError,
+    MessageTooLargeError,
+    TransportError,
+)
+
+from .convert import RgbArray
+from .ice import IceConfig, rtc_configuration
+from .mailbox import LatestWinsMailbox
+from .receiver import FrameCallback, InputSlot, drain
+from .stats import PeerStats, summarize
+from .tracks import PausableTrack, ProducerVideoTrack
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_LABELS: tuple[str, ...] = (CONTROL_CHANNEL, DATA_CHANNEL)
+#: what aiortc assumes when the remote SDP has no ``a=max-message-size`` (RFC 8841 §6)
+REMOTE_DEFAULT_MAX_MESSAGE_SIZE = 65_536
+CLOSE_TIMEOUT = 5.0
+
+ChannelMessage = str | bytes
+
+
+class PeerBase:
+    """Base of :class:`ClientPeer` and :class:`ServerPeer`; not used on its own."""
+
+    def __init__(self, *, ice: IceConfig, frame_capacity: int = 2) -> None:
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise InvalidStateError(
+                f"{type(self).__name__} must be created inside a running asyncio loop"
+            ) from None
+        self._ice = ice
+        self._frame_capacity = frame_capacity
+        self._pc = RTCPeerConnection(rtc_configuration(ice))
+        self._channels: dict[str, RTCDataChannel] = {}
+        self._inputs: dict[str, InputSlot] = {}
+        self._mid_names: dict[str, str] = {}
+        self._owned_tracks: list[MediaStreamTrack] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: asyncio.Future[None] | None = None
+        self.on_connection_state: Callable[[str], None] | None = None
+        self.on_channel_open: Callable[[str], None] | None = None
+        self.on_channel_close: Callable[[str], None] | None = None
+        self.on_channel_message: Callable[[str, ChannelMessage], None] | None = None
+        self.on_track: Callable[[str, MediaStreamTrack], None] | None = None
+        self._pc.on("connectionstatechange", self._handle_connection_state)
+        self._pc.on("track", self._handle_track)
+
+    # ---- guards and callbacks ---------------------------------------------------------
+
+    def _check_loop(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:
+            raise InvalidStateError(
+                f"{type(self).__name__} used outside the asyncio loop that created it"
+            )
+
+    def _check_open(self) -> None:
+        self._check_loop()
+        if self._closing is not None:
+            raise InvalidStateError(f"{type(self).__name__} is closed")
+
+    def _fire(self, callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception("%s callback %r raised", type(self).__name__, callback)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task: asyncio.Task[None] = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- state --------------------------------------------------------------------------
+
+    @property
+    def connection_state(self) -> str:
+        """aiortc's aggregate state: new, connecting, connected, failed or closed."""
+        return str(self._pc.connectionState)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing is not None
+
+    def _handle_connection_state(self) -> None:
+        self._fire(self.on_connection_state, self.connection_state)
+
+    # ---- data channels ----------------------------------------------------------------
+
+    def _register_channel(self, channel: RTCDataChannel) -> None:
+        label = str(channel.label)
+        self._channels[label] = channel
+
+        def opened() -> None:
+            self._fire(self.on_channel_open, label)
+
+        def closed() -> None:
+            self._fire(self.on_channel_close, label)
+
+        def message(data: ChannelMessage) -> None:
+            self._fire(self.on_channel_message, label, data)
+
+        channel.on("open", opened)
+        channel.on("close", closed)
+        channel.on("message", message)
+
+    def channel_state(self, label: str) -> str | None:
+        """The ``readyState`` of channel ``label``, or ``None`` if there is none yet."""
+        channel = self._channels.get(label)
+        return None if channel is None else str(channel.readyState)
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest message the remote accepts (its ``a=max-message-size``, 65536 when it
+        advertised none, 0 = unlimited); known once SCTP has started."""
+        sctp = self._pc.sctp
+        if sctp is None:
+            return REMOTE_DEFAULT_MAX_MESSAGE_SIZE
+        return int(getattr(sctp, "_remote_max_message_size", REMOTE_DEFAULT_MAX_MESSAGE_SIZE))
+
+    def send(self, label: str, message: ChannelMessage) -> None:
+        """Queue ``message`` on channel ``label``.
+
+        Raises :class:`InvalidStateError` if the channel is not open and
+        :class:`MessageTooLargeError` if the encoded message exceeds
+        :attr:`max_message_size`; nothing is sent in either case.
+        """
+        self._check_open()
+        if label not in CHANNEL_LABELS:
+            raise LocalProtocolError(f"send(label) must be one of {CHANNEL_LABELS}: {label!r}")
+        channel = self._channels.get(label)
+        state = None if channel is None else channel.readyState
+        if channel is None or state != "open":
+            raise InvalidStateError(f"data channel {label!r} is not open (readyState={state!r})")
+        if isinstance(message, str):
+            size = len(message.encode("utf-8"))
+        elif isinstance(message, bytes):
+            size = len(message)
+        else:
+            raise LocalProtocolError(
+                f"send(message) must be str or bytes, got {type(message).__name__}"
+            )
+        limit = self.max_message_size
+        if limit and size > limit:
+            raise MessageTooLargeError(
+                f"message on data channel {label!r} is {size} bytes, over the remote's "
+                f"max-message-size {limit}"
+            )
+        try:
+            channel.send(message)
+        except Exception as exc:  # aiortc: InvalidStateError / ValueError after a race
+            raise TransportError(f"data channel {label!r} send failed: {exc!r}") from exc
+
+    # ---- incoming tracks --------------------------------------------------------------
+
+    def _add_input(self, name: str) -> InputSlot:
+        slot = self._inputs.get(name)
+        if slot is None:
+            slot = self._inputs[name] = InputSlot(name, capacity=self._frame_capacity)
+        return slot
+
+    def _handle_track(self, track: MediaStreamTrack) -> None:
+        mid = next(
+            (t.mid for t in self._pc.getTransceivers() if t.receiver.track is track), None
+        )
+        name = self._mid_names.get(mid) if mid is not None else None
+        slot = self._inputs.get(name) if name is not None else None
+        if slot is not None and track.kind == "video":
+            slot.attach(track)
+        else:
+            # unmapped or audio: still read it, so aiortc's queue cannot grow
+            self._spawn(drain(track), name=f"reactor-drain-{mid}")
+        if name is not None:
+            self._fire(self.on_track, name, track)
+
+    def frames(self, name: str) -> LatestWinsMailbox[RgbArray]:
+        """The :class:`LatestWinsMailbox` of RGB frames of incoming video track ``name``, for
+        pull consumers (any thread, asyncio or trio).  Do not combine with a callback."""
+        return self._input(name).mailbox
+
+    def _input(self, name: str) -> InputSlot:
+        slot = self._inputs.get(name)
+        if slot is None:
+            raise LocalProtocolError(
+                f"track name {name!r} is not an incoming video track of this peer "
+                f"(known: {sorted(self._inputs)})"
+            )
+        return slot
+
+    def set_frame_callback(self, name: str, callback: FrameCallback | None) -> None:
+        """Call ``callback(rgb)`` for each frame of incoming track ``name`` (latest wins
+        when the callback is slower than the stream); ``None`` stops delivery."""
+        self._check_open()
+        self._input(name).set_callback(callback)
+
+    def set_input_enabled(self, name: str, enabled: bool) -> None:
+        """While disabled, frames of ``name`` are still read from aiortc but neither
+        converted nor delivered."""
+        self._check_open()
+        self._input(name).enabled = enabled
+
+    # ---- stats and close ----------------------------------------------------------------
+
+    async def stats(self) -> PeerStats:
+        self._check_open()
+        report = await self._pc.getStats()
+        return summarize(report, {name: s.stats() for name, s in self._inputs.items()})
+
+    async def close(self, wait_at_most: float = CLOSE_TIMEOUT) -> None:
+        """Close the peer connection and everything this peer started (idempotent; a
+        second call waits for the first).  Shielded from cancellation, bounded by
+        ``wait_at_most`` seconds."""
+        self._check_loop()
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
+        self._closing = self._loop.create_future()
+        with anyio.move_on_after(wait_at_most, shield=True) as scope:
+            try:
+                await self._pc.close()
+            finally:
+                for slot in self._inputs.values():
+                    await slot.aclose()
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                for track in self._owned_tracks:
+                    track.stop()
+                    source = track.source if isinstance(track, PausableTrack) else track
+                    if isinstance(source, ProducerVideoTrack):
+                        await source.aclose()  # joins its worker thread off the loop
+                self._closing.set_result(None)
+        if scope.cancelled_caught:
+            logger.warning("%s.close() took over %.1f s", type(self).__name__, wait_at_most)
+            if not self._closing.done():
+                self._closing.set_result(None)

@@ -1,0 +1,209 @@
+"""The answerer: the runtime side of one client connection on aiortc.
+
+Given the client's offer and ``track_mapping`` (directions from the CLIENT's point of view,
+§5.5), :meth:`ServerPeer.accept` returns the answer with its candidates already embedded (the
+server never trickles), so the runtime can publish it as soon as the offer request returns.
+
+Outputs (client ``recvonly``) start paused (§6.7): each is a :class:`PausableTrack` around a
+per-peer source (by default an :class:`NdarrayVideoTrack` the runtime pushes frames into),
+sending nothing until :meth:`set_output_paused` ``(name, False)``.  Inputs (client
+``sendonly``) are received and delivered as RGB frames through the shared machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import attrs
+from aiortc import RTCDataChannel, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from reactor_proto.constants import MAX_DATA_CHANNEL_MESSAGE_BYTES
+from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolError, TransportError
+
+from .client_peer import check_tracks
+from .convert import RgbArray
+from .ice import IceConfig, restricted_host_addresses
+from .peer_base import CHANNEL_LABELS, PeerBase
+from .tracks import NdarrayVideoTrack, PausableTrack
+
+logger = logging.getLogger(__name__)
+
+SERVER_GATHERING_TIMEOUT = 3.0
+
+
+class TrackMappingLike(Protocol):
+    """One ``track_mapping`` entry: the core's parsed entry or :class:`TrackMappingEntry`."""
+
+    @property
+    def mid(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def direction(self) -> str: ...
+
+
+@attrs.frozen(kw_only=True)
+class MappedTrack:
+    """A ``track_mapping`` entry (direction from the client's point of view)."""
+
+    mid: str
+    name: str
+    kind: str = "video"
+    direction: str = "recvonly"
+
+
+def ensure_max_message_size(sdp: str, size: int = MAX_DATA_CHANNEL_MESSAGE_BYTES) -> str:
+    """``sdp`` with ``a=max-message-size:<size>`` in every ``m=application`` section lacking
+    one (inserted right after the ``m=`` line, with the SDP's own line separator).  aiortc
+    already advertises 262144; this guards the wire promise of C.3 against a change there."""
+    newline = "\r\n" if "\r\n" in sdp else "\n"
+    lines = sdp.split(newline)
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        out.append(line)
+        index += 1
+        if not line.startswith("m=application"):
+            continue
+        end = index
+        while end < len(lines) and not lines[end].startswith("m="):
+            end += 1
+        section = lines[index:end]
+        if not any(s.startswith("a=max-message-size:") for s in section):
+            out.append(f"a=max-message-size:{size}")
+        out.extend(section)
+        index = end
+    return newline.join(out)
+
+
+class ServerPeer(PeerBase):
+    """One aiortc peer connection answering a client's offer."""
+
+    def __init__(
+        self,
+        mapping: Sequence[TrackMappingLike],
+        *,
+        ice: IceConfig | None = None,
+        fps: float = 30.0,
+        outputs: Mapping[str, MediaStreamTrack] | None = None,
+        frame_capacity: int = 2,
+        gathering_timeout: float = SERVER_GATHERING_TIMEOUT,
+    ) -> None:
+        check_tracks(mapping, field="track_mapping")
+        mids = [entry.mid for entry in mapping]
+        if len(set(mids)) != len(mids):
+            raise DecodeError(f"track_mapping has duplicate mids: {mids!r}",
+                              field="track_mapping.mid", value=mids)
+        super().__init__(ice=ice or IceConfig(), frame_capacity=frame_capacity)
+        self._mapping = tuple(mapping)
+        self._gathering_timeout = gathering_timeout
+        self._outputs: dict[str, PausableTrack] = {}
+        given = dict(outputs or {})
+        for entry in self._mapping:
+            self._mid_names[entry.mid] = entry.name
+            if entry.direction == "sendonly" and entry.kind == "video":
+                self._add_input(entry.name)
+            elif entry.direction == "recvonly" and entry.kind == "video":
+                source = given.pop(entry.name, None) or NdarrayVideoTrack(fps=fps)
+                gate = PausableTrack(source, paused=True)
+                self._outputs[entry.name] = gate
+                self._owned_tracks.append(gate)
+        if given:
+            raise LocalProtocolError(
+                f"outputs names no client-recvonly video track: {sorted(given)!r}"
+            )
+        self._accepted = False
+        self._pc.on("datachannel", self._handle_datachannel)
+
+    def _handle_datachannel(self, channel: RTCDataChannel) -> None:
+        label = str(channel.label)
+        if label not in CHANNEL_LABELS:
+            logger.warning("closing data channel with unexpected label %r", label)
+            channel.close()
+            return
+        self._register_channel(channel)
+        if channel.readyState == "open":  # aiortc announces remote channels already open
+            self._fire(self.on_channel_open, label)
+
+    async def accept(self, offer_sdp: str) -> str:
+        """Apply the client's offer and return the answer SDP (candidates included)."""
+        self._check_open()
+        if self._accepted:
+            raise InvalidStateError("ServerPeer.accept() was already called")
+        self._accepted = True
+        try:
+            await self._pc.setRemoteDescription(
+                RTCSessionDescription(sdp=offer_sdp, type="offer")
+            )
+        except Exception as exc:
+            raise DecodeError(f"offer rejected by aiortc: {exc!r}", field="sdp_offer",
+                              value=offer_sdp[:200]) from exc
+        transceivers = {t.mid: t for t in self._pc.getTransceivers()}
+        for index, entry in enumerate(self._mapping):
+            transceiver = transceivers.get(entry.mid)
+            if transceiver is None or transceiver.kind != entry.kind:
+                found = None if transceiver is None else transceiver.kind
+                raise DecodeError(
+                    f"track_mapping[{index}].mid {entry.mid!r} ({entry.kind}) has no matching "
+                    f"m-line in the offer (found kind {found!r})",
+                    field=f"track_mapping[{index}].mid", value=entry.mid,
+                )
+            gate = self._outputs.get(entry.name)
+            if gate is not None:
+                transceiver.direction = "sendonly"
+                transceiver.sender.replaceTrack(gate)
+            elif entry.direction == "recvonly":
+                transceiver.direction = "inactive"  # audio output: no source yet
+        answer = await self._pc.createAnswer()
+        with restricted_host_addresses(self._ice.host_addresses):
+            try:
+                await asyncio.wait_for(
+                    self._pc.setLocalDescription(answer), self._gathering_timeout
+                )
+            except TimeoutError:
+                raise TransportError(
+                    f"ICE gathering did not complete within {self._gathering_timeout} s"
+                ) from None
+        return ensure_max_message_size(str(self._pc.localDescription.sdp))
+
+    # ---- outputs ------------------------------------------------------------------------
+
+    def _output(self, name: str) -> PausableTrack:
+        gate = self._outputs.get(name)
+        if gate is None:
+            raise LocalProtocolError(
+                f"track name {name!r} is not an output video track of this peer "
+                f"(known: {sorted(self._outputs)})"
+            )
+        return gate
+
+    def output_track(self, name: str) -> MediaStreamTrack:
+        """The source behind output ``name`` (an :class:`NdarrayVideoTrack` unless given)."""
+        return self._output(name).source
+
+    def push_frame(self, name: str, frame: RgbArray) -> None:
+        """Push an RGB frame into output ``name`` (its source must be an
+        :class:`NdarrayVideoTrack`); any thread, latest wins."""
+        source = self._output(name).source
+        if not isinstance(source, NdarrayVideoTrack):
+            raise LocalProtocolError(
+                f"push_frame({name!r}): the output's source is a {type(source).__name__}"
+            )
+        source.push(frame)
+
+    def set_output_paused(self, name: str, paused: bool) -> None:
+        self._check_open()
+        self._output(name).set_paused(paused)
+
+    def output_paused(self, name: str) -> bool:
+        return self._output(name).paused
