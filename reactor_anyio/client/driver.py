@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -57,6 +57,7 @@ class Peer(Protocol):
     def attach_track(self, name: str, track: Any) -> None: ...
     def set_frame_callback(self, name: str, callback: Callable[[Any], None] | None) -> None: ...
     async def close(self, wait_at_most: float = ...) -> None: ...
+    async def stats(self) -> Any: ...
 
 
 class PeerFactory(Protocol):
@@ -172,17 +173,18 @@ class ClientDriver:
             self._send(action)
         elif isinstance(action, AttachTrack | DetachTrack):
             self._attach(action)
-        elif isinstance(action, ClosePeer):
-            if tg is not None:
-                tg.start_soon(self._close_peer, action.peer_id)
+        elif isinstance(action, ClosePeer) and tg is not None:
+            tg.start_soon(self._close_peer, action.peer_id)
 
     async def _exchange(self, action: SendHttp, scope: anyio.CancelScope) -> None:
         with scope:
             try:
                 response = await self._http.request(action.request, timeout=action.timeout)
             except ReactorError as exc:
+                error = exc
                 if self._http_scopes.pop(action.request_id, None) is not None:
-                    self.feed(lambda now: self.machine.http_failed(action.request_id, exc, now))
+                    self.feed(lambda now: self.machine.http_failed(action.request_id, error,
+                                                                   now))
                 return
             if self._http_scopes.pop(action.request_id, None) is not None:
                 self.feed(lambda now: self.machine.http_response(action.request_id, response,
@@ -193,7 +195,8 @@ class ClientDriver:
         try:
             peer = self._peer_factory(action.tracks, action.ice_servers)
         except ReactorError as exc:
-            self.feed(lambda now: self.machine.peer_failed(peer_id, exc.message, now))
+            reason = exc.message
+            self.feed(lambda now: self.machine.peer_failed(peer_id, reason, now))
             return
         self.peers[peer_id] = peer
         self._wire(peer_id, peer)
@@ -201,7 +204,8 @@ class ClientDriver:
         try:
             sdp, mids = await peer.create_offer()
         except ReactorError as exc:
-            self.feed(lambda now: self.machine.peer_failed(peer_id, exc.message, now))
+            reason = exc.message
+            self.feed(lambda now: self.machine.peer_failed(peer_id, reason, now))
             return
         self.feed(lambda now: self.machine.offer_created(peer_id, sdp, mids, now))
 
@@ -223,7 +227,8 @@ class ClientDriver:
         try:
             await peer.apply_answer(action.sdp)
         except ReactorError as exc:
-            self.feed(lambda now: self.machine.peer_failed(action.peer_id, exc.message, now))
+            reason = exc.message
+            self.feed(lambda now: self.machine.peer_failed(action.peer_id, reason, now))
             return
         self.feed(lambda now: self.machine.answer_applied(action.peer_id, now))
 

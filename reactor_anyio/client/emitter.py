@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger("reactor_anyio.events")
@@ -32,7 +32,7 @@ ALIASES: dict[str, tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]] = {
 }
 
 Handler = Callable[..., Any]
-Spawner = Callable[[Callable[[], Awaitable[None]]], None]
+Spawner = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
 
 
 class _Registration:

@@ -33,9 +33,9 @@ class ServiceHandle:
         if self._cancel is not None:
             self._cancel()
 
-    async def join(self, timeout: float = 10.0) -> bool:
-        """Wait for the service to end; False if it did not within ``timeout``."""
-        with anyio.move_on_after(timeout):
+    async def join(self, within: float = 10.0) -> bool:
+        """Wait for the service to end; False if it did not within ``within`` seconds."""
+        with anyio.move_on_after(within):
             await self.done.wait()
         return self.done.is_set()
 
@@ -72,7 +72,11 @@ def spawn_service(fn: Callable[[], Awaitable[None]], *, name: str) -> ServiceHan
         import asyncio
 
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(body(), name=name)
-        handle._bind(task.cancel)
+
+        def cancel_task() -> None:
+            task.cancel()
+
+        handle._bind(cancel_task)
     else:  # pragma: no cover - anyio supports only these two
         raise RuntimeError(f"unsupported async library {library!r}")
     return handle

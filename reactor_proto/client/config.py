@@ -25,7 +25,7 @@ from ..errors import LocalProtocolError
 
 @attrs.frozen(kw_only=True)
 class PollSchedule:
-    """Delays between polls: immediate first poll, then ``first``, ×``factor``, capped.
+    """Delays between polls: immediate first poll, then ``first``, x``factor``, capped.
 
     The official clients sleep 200 ms before their *second* poll and double up to 10-15 s,
     wasting their last sleep.  We poll at once, then after 25 ms, 50 ms, 100 ms, ... up to

@@ -50,7 +50,9 @@ class ControlTracker:
     def notification(event: str, track: str) -> str:
         return encode_control(ControlNotification(event=event, data={"name": track}))
 
-    def resolve(self, response: ControlResponse) -> tuple[PendingRequest, ReactorError | None] | None:
+    def resolve(
+        self, response: ControlResponse
+    ) -> tuple[PendingRequest, ReactorError | None] | None:
         pending = self._pending.pop(response.request_id, None)
         if pending is None:
             return None

@@ -11,7 +11,7 @@ import random
 from collections import deque
 from collections.abc import Iterator
 
-from ..bodies import IceServer
+from ..bodies import IceServer, SessionSnapshot
 from ..capabilities import Capabilities, TrackCapability
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL, MAX_DATA_CHANNEL_MESSAGE_BYTES
 from ..errors import (
@@ -60,6 +60,7 @@ class MachineCore:
         self._session_id: str | None = None
         self._created_session = False
         self._capabilities: Capabilities | None = None
+        self._session_snapshot: SessionSnapshot | None = None
         self._schema: ModelSchema | None = None
         self._expires_at: float | None = None
         self._ice_servers: tuple[IceServer, ...] | None = None
@@ -264,6 +265,7 @@ class MachineCore:
     def _forget_session(self) -> None:
         self._created_session = False
         self._capabilities = None
+        self._session_snapshot = None
         self._schema = None
         self._ice_servers = None
         self._tracks = ()

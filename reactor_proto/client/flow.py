@@ -232,6 +232,7 @@ class FlowLayer(MachineCore):
             self._start(Purpose.UPLOAD_PUT, put, now, flow=False, op=ex.op, context=file)
 
     def _apply_snapshot(self, snapshot: SessionSnapshot) -> None:
+        self._session_snapshot = snapshot
         transport = snapshot.selected_transport
         if transport is not None and transport.protocol != "webrtc":
             raise RemoteProtocolError(
@@ -326,7 +327,8 @@ class FlowLayer(MachineCore):
         self._start(Purpose.OFFER, request, now)
 
     def _poll_answer(self, now: float) -> None:
-        assert self._session_id is not None and self._connection_id is not None
+        assert self._session_id is not None
+        assert self._connection_id is not None
         self._start(Purpose.POLL_ANSWER,
                     self._req.poll_answer(self._session_id, self._jwt, self._connection_id),
                     now)

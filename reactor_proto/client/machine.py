@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..bodies import SessionSnapshot
 from ..capabilities import Capabilities, TrackCapability
 from ..control import ControlResponse, decode_control
 from ..envelope import FileRef, Scope, decode_inbound, encode_command
@@ -59,6 +60,11 @@ class ClientMachine(FlowLayer):
     @property
     def capabilities(self) -> Capabilities | None:
         return self._capabilities
+
+    @property
+    def session_info(self) -> SessionSnapshot | None:
+        """The last session response (descriptor or readiness poll)."""
+        return self._session_snapshot
 
     @property
     def schema(self) -> ModelSchema | None:

@@ -35,7 +35,8 @@ def ready_harness(**config: object) -> Harness:
                              **config))  # type: ignore[arg-type]
     op = h.connect()
     done = h.completed(op)
-    assert done is not None and done.error is None, done
+    assert done is not None
+    assert done.error is None, done
     return h
 
 
@@ -124,7 +125,8 @@ def test_answer_that_never_comes_fails_at_the_deadline_without_a_wasted_sleep() 
     op = h.connect()
     h.run_until(lambda: h.completed(op) is not None)
     done = h.completed(op)
-    assert done is not None and done.error is not None
+    assert done is not None
+    assert done.error is not None
     assert done.error.code == "REQUEST_TIMEOUT"
     assert "SDP answer" in done.error.message
     assert h.now == pytest.approx(h.config.deadlines.answer)
@@ -224,14 +226,17 @@ def test_publish_track_grant_attaches_and_refusal_is_typed() -> None:
     op = m.publish_track("webcam", h.now)
     h.pump()
     request = h.channel_texts("control")[-1]
-    assert request["type"] == "request" and request["method"] == "publish_track"
+    assert request["type"] == "request"
+    assert request["method"] == "publish_track"
     assert request["request_id"] == "ctrl_1"
     m.channel_message(peer, "control", json.dumps(
         {"type": "response", "method": "publish_track", "request_id": "ctrl_1", "data": {}}),
         h.now)
     h.pump()
     done = h.completed(op)
-    assert done is not None and done.error is None and done.kind is OperationKind.PUBLISH
+    assert done is not None
+    assert done.error is None
+    assert done.kind is OperationKind.PUBLISH
     assert h.attached == ["webcam"]
     with pytest.raises(InvalidStateError):
         m.publish_track("webcam", h.now)
@@ -254,7 +259,8 @@ def test_publish_track_grant_attaches_and_refusal_is_typed() -> None:
     m.channel_message(peer, "control", "{not json", h.now)
     h.pump()
     failed = h.completed(op2)
-    assert failed is not None and failed.error is not None
+    assert failed is not None
+    assert failed.error is not None
     assert failed.error.code == "PUBLISHER_SLOT_TAKEN"
     with pytest.raises(LocalProtocolError):
         m.publish_track("main_video", h.now)
@@ -268,7 +274,8 @@ def test_control_request_times_out() -> None:
     h.pump()
     h.advance(10.0)
     done = h.completed(op)
-    assert done is not None and done.error is not None
+    assert done is not None
+    assert done.error is not None
     assert done.error.code == "REQUEST_TIMEOUT"
 
 
@@ -299,7 +306,8 @@ def test_recoverable_disconnect_keeps_session_and_reconnect_registers_fresh_id()
     op = m.disconnect(h.now, recoverable=True)
     h.pump()
     assert h.completed(op) is not None
-    assert m.phase is Phase.SUSPENDED and m.session_id == "local"
+    assert m.phase is Phase.SUSPENDED
+    assert m.session_id == "local"
     assert h.peers[first_peer].closed
     assert "POST /stop_session" not in h.paths()
     with pytest.raises(InvalidStateError):
@@ -307,7 +315,9 @@ def test_recoverable_disconnect_keeps_session_and_reconnect_registers_fresh_id()
     op = m.reconnect(h.now)
     h.pump()
     done = h.completed(op)
-    assert done is not None and done.error is None and done.kind is OperationKind.RECONNECT
+    assert done is not None
+    assert done.error is None
+    assert done.kind is OperationKind.RECONNECT
     assert h.statuses[-2:] == ["connecting", "ready"]
     registrations = [p for p in h.paths() if p.endswith("/connections")]
     assert len(registrations) == 2
@@ -339,8 +349,10 @@ def test_reconnect_after_session_ended_reports_session_gone() -> None:
     op = m.reconnect(h.now)
     h.pump()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, SessionGoneError)
-    assert m.phase is Phase.IDLE and m.session_id is None
+    assert done is not None
+    assert isinstance(done.error, SessionGoneError)
+    assert m.phase is Phase.IDLE
+    assert m.session_id is None
     assert "POST /stop_session" not in h.paths()
 
 
@@ -350,8 +362,10 @@ def test_transport_loss_is_recoverable_and_never_stops_the_session() -> None:
     m.channel_closed(h.current_peer(), "data", h.now)
     h.pump()
     errors = h.of_type(ErrorOccurred)
-    assert errors[-1].error.code == "GPU_CONNECTION_ERROR" and errors[-1].error.recoverable
-    assert m.phase is Phase.SUSPENDED and m.session_id == "local"
+    assert errors[-1].error.code == "GPU_CONNECTION_ERROR"
+    assert errors[-1].error.recoverable
+    assert m.phase is Phase.SUSPENDED
+    assert m.session_id == "local"
     assert "POST /stop_session" not in h.paths()
     assert h.machine.next_deadline() is None  # no auto-reconnect unless asked
 
@@ -386,7 +400,8 @@ def test_disconnect_stops_created_session_and_is_idempotent() -> None:
     h.pump()
     assert h.completed(op) is not None
     assert h.paths()[-1] == "POST /stop_session"
-    assert m.phase is Phase.IDLE and m.session_id is None
+    assert m.phase is Phase.IDLE
+    assert m.session_id is None
     assert h.of_type(SessionIdChanged)[-1].session_id is None
     op2 = m.disconnect(h.now)
     h.pump()
@@ -409,7 +424,8 @@ def test_start_session_conflict_joins_the_running_session() -> None:
     op = h.connect()
     assert h.completed(op) is not None
     assert "GET /session" in h.paths()
-    assert h.machine.status is ReactorStatus.READY and not h.machine.created_session
+    assert h.machine.status is ReactorStatus.READY
+    assert not h.machine.created_session
 
 
 def test_disconnect_during_connect_aborts_and_cleans_up() -> None:
@@ -420,7 +436,8 @@ def test_disconnect_during_connect_aborts_and_cleans_up() -> None:
     stop = h.machine.abort(h.now)
     h.pump()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, AbortedError)
+    assert done is not None
+    assert isinstance(done.error, AbortedError)
     assert h.completed(stop) is not None
     assert h.paths()[-1] == "POST /stop_session"
     assert h.machine.is_quiescent()
@@ -443,10 +460,12 @@ def test_upload_flow_local_rewrites_url_and_announces() -> None:
     op = h.machine.upload("photo.png", "image/png", b"\x89PNG....", h.now)
     h.pump()
     done = h.completed(op)
-    assert done is not None and done.error is None
+    assert done is not None
+    assert done.error is None
     assert done.value.size == 8
     put = h.server.requests[-1]
-    assert put.method == "PUT" and put.url.startswith("http://127.0.0.1:9999/uploads/")
+    assert put.method == "PUT"
+    assert put.url.startswith("http://127.0.0.1:9999/uploads/")
     assert put.headers == (("content-type", "image/png"),)
     announce = h.channel_texts("data")[-1]
     assert announce["data"]["type"] == "fileUploaded"

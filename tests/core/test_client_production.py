@@ -66,9 +66,11 @@ def test_delete_on_disconnect_and_404_means_gone() -> None:
     h.server.on("DELETE", "/sessions/s-1", lambda r: reply(404, {"detail": "gone"}))
     op = h.machine.disconnect(h.now, reason="bye")
     h.pump()
-    assert h.completed(op) is not None and h.machine.phase is Phase.IDLE
+    assert h.completed(op) is not None
+    assert h.machine.phase is Phase.IDLE
     delete = h.server.requests[-1]
-    assert delete.method == "DELETE" and json.loads(delete.body or b"") == {"reason": "bye"}
+    assert delete.method == "DELETE"
+    assert json.loads(delete.body or b"") == {"reason": "bye"}
     assert not h.of_type(ErrorOccurred)
 
 
@@ -103,8 +105,10 @@ def test_wrong_api_key_fails_fast_with_unauthorized() -> None:
     h.server.on("POST", "/tokens", lambda r: reply(401, {"detail": "invalid api key"}))
     op = h.connect()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, UnauthorizedError)
-    assert h.now == 0.0 and h.machine.phase is Phase.IDLE
+    assert done is not None
+    assert isinstance(done.error, UnauthorizedError)
+    assert h.now == 0.0
+    assert h.machine.phase is Phase.IDLE
     assert KEY not in str(done.error)
 
 
@@ -136,7 +140,8 @@ def test_retry_after_beyond_the_deadline_fails_at_once() -> None:
                 lambda r: reply(429, {"detail": "later"}, (("retry-after", "3600"),)))
     op = h.connect()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, RateLimitedError)
+    assert done is not None
+    assert isinstance(done.error, RateLimitedError)
     assert done.error.retry_after == 3600
 
 
@@ -167,7 +172,8 @@ def test_version_mismatch_is_not_retried() -> None:
     h.server.on("POST", "/sessions", lambda r: reply(426, {"detail": "upgrade"}))
     op = h.connect()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, VersionMismatchError)
+    assert done is not None
+    assert isinstance(done.error, VersionMismatchError)
     assert done.error.code == "CLIENT_VERSION_TOO_OLD"
 
 
@@ -177,7 +183,8 @@ def test_terminal_session_state_fails_and_deletes() -> None:
         "session_id": "s-1", "state": "CLOSED", "model": {"name": "helios"}}))
     op = h.connect()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, SessionTerminalError)
+    assert done is not None
+    assert isinstance(done.error, SessionTerminalError)
 
 
 def test_session_never_ready_fails_at_deadline() -> None:
@@ -186,7 +193,9 @@ def test_session_never_ready_fails_at_deadline() -> None:
     op = h.connect()
     h.run_until(lambda: h.completed(op) is not None, limit=1000)
     done = h.completed(op)
-    assert done is not None and done.error is not None and done.error.code == "REQUEST_TIMEOUT"
+    assert done is not None
+    assert done.error is not None
+    assert done.error.code == "REQUEST_TIMEOUT"
     assert h.now == pytest.approx(h.config.deadlines.session_ready)
     gaps = PollSchedule(first=0.05, cap=2.0).worst_case_requests(180.0)
     assert h.server.session_polls == gaps
@@ -198,7 +207,9 @@ def test_hung_request_times_out_and_is_cancelled() -> None:
     op = h.connect()
     h.advance(10.0)
     done = h.completed(op)
-    assert done is not None and done.error is not None and done.error.code == "REQUEST_TIMEOUT"
+    assert done is not None
+    assert done.error is not None
+    assert done.error.code == "REQUEST_TIMEOUT"
     assert h.cancelled == [1]
     h.machine.http_response(1, reply(200, {"jwt": "late"}), h.now)  # stale: ignored
     h.pump()
@@ -224,7 +235,9 @@ def test_malformed_body_fails_with_decode_error() -> None:
     h.server.on("POST", "/sessions", lambda r: reply(201, {"session": "nope"}))
     op = h.connect()
     done = h.completed(op)
-    assert done is not None and done.error is not None and done.error.code == "DECODE_FAILED"
+    assert done is not None
+    assert done.error is not None
+    assert done.error.code == "DECODE_FAILED"
 
 
 def test_reconnect_in_production_fetches_fresh_token_and_polls() -> None:
@@ -250,7 +263,8 @@ def test_reconnect_session_404_is_gone() -> None:
     op = h.machine.reconnect(h.now)
     h.pump()
     done = h.completed(op)
-    assert done is not None and isinstance(done.error, SessionGoneError)
+    assert done is not None
+    assert isinstance(done.error, SessionGoneError)
 
 
 def test_config_checks() -> None:
@@ -264,7 +278,8 @@ def test_config_checks() -> None:
     with pytest.raises(LocalProtocolError, match="ping_interval"):
         ClientConfig.create("helios", local=True, ping_interval=0)
     assert ClientConfig.create("helios", local=True).api_url == "http://localhost:8080"
-    assert is_loopback_host("[::1]") and is_loopback_host("localhost")
+    assert is_loopback_host("[::1]")
+    assert is_loopback_host("localhost")
     assert not is_loopback_host("example.com")
 
 

@@ -1,0 +1,510 @@
+"""``Reactor``: the public client, API-compatible with the official Python SDK.
+
+Where we differ from ``reactor-sdk`` 0.8.0 (each on purpose, see docs/migrating.md):
+
+* ``connect()`` returns once the status is READY and raises a typed exception on failure.
+* ``send_command`` before READY raises; a command that does not match the model's schema
+  raises :class:`CommandValidationError` naming the parameter, and nothing is sent.
+* Raised errors carry the same ``code``/``recoverable``/``retry_after`` as the ``error`` event.
+* A dropped transport keeps the session (``recoverable``); ``auto_reconnect=True`` applies the
+  documented recovery recipe inside the grace window.
+* Cancelling any call leaves nothing behind: a cancelled ``connect()`` ends the session it
+  created, closes the peer connection and its sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import random
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from types import TracebackType
+from typing import IO, Any
+
+import anyio
+import attrs
+import sniffio
+
+from reactor_proto.capabilities import Capabilities, TrackCapability
+from reactor_proto.client import (
+    CapabilitiesReceived,
+    ClientConfig,
+    ClientEvent,
+    ClientMachine,
+    ErrorOccurred,
+    MessageReceived,
+    NotificationFailed,
+    OperationCompleted,
+    ReactorStatus,
+    RuntimeMessageReceived,
+    SchemaReceived,
+    SessionExpirationChanged,
+    SessionIdChanged,
+    StatusChanged,
+)
+from reactor_proto.client.config import is_loopback_host
+from reactor_proto.envelope import FileRef
+from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
+from reactor_proto.http import parse_url
+from reactor_proto.schema import ModelSchema
+
+from ..http import HttpClient
+from .driver import ClientDriver, Peer
+from .emitter import EventEmitter, Handler
+from .service import ServiceHandle, spawn_service
+
+log = logging.getLogger("reactor_anyio.client")
+
+FrameCallback = Callable[[Any], None]
+ABORT_TIMEOUT = 10.0
+STATS_INTERVAL = 2.0
+
+
+@attrs.frozen(kw_only=True)
+class ReactorState:
+    status: ReactorStatus
+    last_error: ReactorError | None
+
+
+class _Waiter:
+    __slots__ = ("done", "event")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.done: OperationCompleted | None = None
+
+
+class Reactor:
+    """Connects to a Reactor model and streams it.  See the module docstring."""
+
+    def __init__(
+        self,
+        model_name: str,
+        api_key: str | None = None,
+        api_url: str | None = None,
+        local: bool = False,
+        *,
+        coordinator_url: str | None = None,
+        jwt: str | None = None,
+        auto_reconnect: bool = False,
+        ice_host_addresses: Sequence[str] | None = None,
+        ice_servers: Sequence[Any] | None = None,
+        model_tracks: Sequence[TrackCapability] | None = None,
+        frame_buffer: int = 2,
+        rng: random.Random | None = None,
+        **options: Any,
+    ) -> None:
+        url = api_url if api_url is not None else coordinator_url
+        self._config = ClientConfig.create(
+            model_name, api_key=api_key, api_url=url, local=local, jwt=jwt,
+            auto_reconnect=auto_reconnect,
+            model_tracks=tuple(model_tracks) if model_tracks else None, **options)
+        self._machine = ClientMachine(self._config, rng=rng or random.Random())
+        host = parse_url(self._config.api_url).host
+        if ice_host_addresses is not None:
+            self._host_addresses: tuple[str, ...] | None = tuple(ice_host_addresses)
+        else:
+            self._host_addresses = ("127.0.0.1",) if is_loopback_host(host) else None
+        self._extra_ice_servers = tuple(ice_servers or ())
+        self._frame_buffer = frame_buffer
+        self._emitter = EventEmitter()
+        self._service: ServiceHandle | None = None
+        self._driver: ClientDriver | None = None
+        self._http: HttpClient | None = None
+        self._waiters: dict[int, _Waiter] = {}
+        self._remote_tracks: dict[str, Any] = {}
+        self._frame_callback: FrameCallback | None = None
+        self._track_callbacks: dict[str, FrameCallback | None] = {}
+        self._peer: Peer | None = None
+        self._connect_started: float | None = None
+        self.timings: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        return (f"Reactor(model_name={self._config.model_name!r}, "
+                f"api_url={self._config.api_url!r}, status={self.get_status().value!r})")
+
+    # ---- service lifetime ------------------------------------------------------------------
+
+    async def _ensure_service(self) -> ClientDriver:
+        if self._driver is not None and self._service is not None:
+            return self._driver
+        http = HttpClient()
+        driver = ClientDriver(self._machine, http=http, peer_factory=self._make_peer,
+                              on_event=self._on_machine_event, on_peer=self._on_peer)
+        self._http, self._driver = http, driver
+
+        async def main() -> None:
+            try:
+                async with anyio.create_task_group() as tg:
+
+                    def spawn(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+                        tg.start_soon(fn)
+
+                    self._emitter.bind_spawner(spawn)
+                    tg.start_soon(driver.run)
+                    tg.start_soon(self._stats_loop)
+                    await anyio.sleep_forever()
+            finally:
+                self._emitter.bind_spawner(None)
+                with anyio.CancelScope(shield=True):
+                    await http.aclose()
+
+        self._service = spawn_service(main, name=f"reactor-{self._config.model_name}")
+        with anyio.fail_after(5):
+            await driver.started()
+        return driver
+
+    async def _stop_service_if_idle(self) -> None:
+        m = self._machine
+        if self._service is None or not m.is_quiescent() or m.next_deadline() is not None:
+            return
+        if m.status is not ReactorStatus.DISCONNECTED:
+            return
+        service, self._service, self._driver = self._service, None, None
+        service.cancel()
+        with anyio.CancelScope(shield=True):
+            if not await service.join(ABORT_TIMEOUT):
+                log.error("the client's background service did not stop in time")
+
+    async def aclose(self) -> None:
+        """End the session (if any) and stop every background task."""
+        try:
+            await self.disconnect()
+        finally:
+            if self._service is not None:
+                service, self._service, self._driver = self._service, None, None
+                service.cancel()
+                with anyio.CancelScope(shield=True):
+                    await service.join(ABORT_TIMEOUT)
+
+    async def __aenter__(self) -> Reactor:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        with anyio.CancelScope(shield=True):
+            await self.aclose()
+
+    # ---- operations --------------------------------------------------------------------
+
+    def _feed(self, call: Callable[[float], Any]) -> Any:
+        if self._driver is None:
+            return call(time.monotonic())
+        return self._driver.feed(call)
+
+    async def _wait(self, op: int, *, abort_on_cancel: bool) -> OperationCompleted:
+        waiter = self._waiters.setdefault(op, _Waiter())
+        try:
+            await waiter.event.wait()
+        except anyio.get_cancelled_exc_class():
+            if abort_on_cancel:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(ABORT_TIMEOUT):
+                    await self._abort()
+            raise
+        finally:
+            self._waiters.pop(op, None)
+        assert waiter.done is not None
+        return waiter.done
+
+    async def _abort(self) -> None:
+        if self._driver is None:
+            return
+        stop = self._feed(self._machine.abort)
+        await self._wait(stop, abort_on_cancel=False)
+        await self._stop_service_if_idle()
+
+    async def _run_op(self, start: Callable[[float], int]) -> Any:
+        op = self._feed(start)
+        done = await self._wait(op, abort_on_cancel=True)
+        if done.error is not None:
+            await self._stop_service_if_idle()
+            raise done.error
+        return done.value
+
+    async def connect(self, *, session_id: str | None = None,
+                      connection_id: int | None = None,
+                      auto_resume_tracks: bool | None = None) -> None:
+        """Open (or adopt) a session and connect; returns at READY, raises on failure."""
+        if self._machine.status is not ReactorStatus.DISCONNECTED:
+            raise InvalidStateError(f"connect(): already {self._machine.status.value}")
+        self._check_backend()
+        await self._ensure_service()
+        self._connect_started = time.monotonic()
+        await self._run_op(lambda now: self._machine.connect(
+            now, session_id=session_id, connection_id=connection_id,
+            auto_resume_tracks=auto_resume_tracks))
+
+    async def reconnect(self) -> None:
+        """Resume the retained session on a new connection (raises when impossible)."""
+        self._check_backend()
+        await self._ensure_service()
+        self._connect_started = time.monotonic()
+        await self._run_op(self._machine.reconnect)
+
+    async def disconnect(self, recoverable: bool = False) -> None:
+        """End the connection; ``recoverable=True`` keeps the session for ``reconnect()``."""
+        if self._driver is None and self._machine.session_id is None:
+            return
+        if self._driver is None:
+            await self._ensure_service()
+        await self._run_op(lambda now: self._machine.disconnect(now, recoverable=recoverable))
+        await self._stop_service_if_idle()
+
+    async def send_command(self, command: str, data: Any = None) -> None:
+        """Send a command to the model; validated against its schema when known."""
+        self._feed(lambda now: self._machine.send_command(command, data, now))
+
+    async def send_runtime_message(self, type_: str, data: dict[str, Any] | None = None) -> None:
+        self._feed(lambda now: self._machine.send_runtime_message(type_, data, now))
+
+    async def request_schema(self) -> None:
+        self._feed(self._machine.request_schema)
+
+    async def publish_track(self, name: str, track: Any) -> None:
+        """Claim the publisher slot of ``name`` and send ``track`` on it."""
+        driver = self._driver
+        if driver is None:
+            raise InvalidStateError(f"publish_track({name!r}): not connected")
+        if getattr(track, "kind", None) is None:
+            raise LocalProtocolError(f"publish_track({name!r}): expected a MediaStreamTrack, "
+                                     f"got {type(track).__name__}")
+        driver.published[name] = track
+        try:
+            await self._run_op(lambda now: self._machine.publish_track(name, now))
+        except BaseException:
+            driver.published.pop(name, None)
+            raise
+
+    async def unpublish_track(self, name: str) -> None:
+        self._feed(lambda now: self._machine.unpublish_track(name, now))
+
+    async def pause_track(self, name: str) -> None:
+        self._feed(lambda now: self._machine.pause_track(name, now))
+
+    async def resume_track(self, name: str) -> None:
+        self._feed(lambda now: self._machine.resume_track(name, now))
+
+    async def upload_file(self, file: str | os.PathLike[str] | bytes | IO[bytes], *,
+                          name: str | None = None, mime_type: str | None = None) -> FileRef:
+        """Upload a file to the session; pass the returned FileRef in a command."""
+        data, default_name = await _read_file(file)
+        name = name or default_name or "upload"
+        mime_type = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        value = await self._run_op(lambda now: self._machine.upload(name, mime_type, data, now))
+        assert isinstance(value, FileRef)
+        return value
+
+    # ---- frames and tracks -------------------------------------------------------------
+
+    def set_frame_callback(self, callback: FrameCallback | None, *,
+                           track: str | None = None) -> None:
+        """Receive RGB uint8 (H, W, 3) frames; per track, or for every video track."""
+        if track is None:
+            self._frame_callback = callback
+        else:
+            self._track_callbacks[track] = callback
+        self._apply_frame_callbacks()
+
+    def _apply_frame_callbacks(self) -> None:
+        peer = self._peer
+        if peer is None:
+            return
+        for spec in self._machine.tracks:
+            if spec.direction == "recvonly" and spec.kind == "video":
+                callback = self._track_callbacks.get(spec.name, self._frame_callback)
+                try:
+                    peer.set_frame_callback(spec.name, callback)
+                except ReactorError as exc:
+                    log.warning("frame callback for %r not set: %s", spec.name, exc)
+
+    def get_remote_track(self) -> Any | None:
+        for spec in self._machine.tracks:
+            if spec.kind == "video" and spec.name in self._remote_tracks:
+                return self._remote_tracks[spec.name]
+        return None
+
+    def get_remote_tracks(self) -> dict[str, Any]:
+        return dict(self._remote_tracks)
+
+    # ---- getters -----------------------------------------------------------------------
+
+    def get_status(self) -> ReactorStatus:
+        return self._machine.status
+
+    def get_state(self) -> ReactorState:
+        return ReactorState(status=self._machine.status, last_error=self._machine.last_error)
+
+    def get_session_id(self) -> str | None:
+        return self._machine.session_id
+
+    def get_last_error(self) -> ReactorError | None:
+        return self._machine.last_error
+
+    def get_capabilities(self) -> Capabilities | None:
+        return self._machine.capabilities
+
+    def get_session_info(self) -> Any:
+        return self._machine.session_info
+
+    def get_schema(self) -> ModelSchema | None:
+        return self._machine.schema
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        schema = self._machine.schema
+        return schema.command_names() if schema is not None else ()
+
+    async def get_stats(self) -> dict[str, Any]:
+        """rtt, fps, jitter, packet loss (aiortc stats) and the connection timings."""
+        stats: dict[str, Any] = {"timestamp": time.time(), **{f"timing_{k}": v for k, v in
+                                                              self.timings.items()}}
+        if self._peer is not None and self._machine.status is ReactorStatus.READY:
+            summary = await self._peer.stats()
+            stats.update(attrs.asdict(summary) if attrs.has(type(summary)) else dict(summary))
+        return stats
+
+    # ---- events --------------------------------------------------------------------------
+
+    def on(self, event: str, handler: Handler) -> Handler:
+        return self._emitter.on(event, handler)
+
+    def off(self, event: str, handler: Handler) -> None:
+        self._emitter.off(event, handler)
+
+    def on_frame(self, func: FrameCallback) -> FrameCallback:
+        self.set_frame_callback(func)
+        return func
+
+    def on_message(self, func: Handler) -> Handler:
+        return self._emitter.on("message", func)
+
+    def on_internal_message(self, func: Handler) -> Handler:
+        return self._emitter.on("runtime_message", func)
+
+    def on_error(self, func: Handler) -> Handler:
+        return self._emitter.on("error", func)
+
+    def on_status(self, arg: Any = None) -> Any:
+        """``@on_status``, ``@on_status(ReactorStatus.READY)`` or ``@on_status([...])``."""
+        if callable(arg) and not isinstance(arg, ReactorStatus):
+            return self._emitter.on("status_changed", arg)
+        wanted = None if arg is None else (
+            {ReactorStatus(arg)} if isinstance(arg, ReactorStatus | str) else
+            {ReactorStatus(s) for s in arg})
+
+        def decorate(func: Handler) -> Handler:
+            def filtered(status: ReactorStatus) -> Any:
+                if wanted is None or status in wanted:
+                    return func(status)
+                return None
+
+            return self._emitter.on("status_changed", filtered, key=func)
+
+        return decorate
+
+    def on_track(self, name: str | None = None) -> Callable[[Handler], Handler]:
+        """``@on_track("main_video")``: the handler gets the remote MediaStreamTrack."""
+
+        def decorate(func: Handler) -> Handler:
+            def filtered(track_name: str, track: Any) -> Any:
+                if name is None or track_name == name:
+                    return func(track)
+                return None
+
+            return self._emitter.on("track_received", filtered, key=func)
+
+        return decorate
+
+    # ---- adapter callbacks -------------------------------------------------------------
+
+    def _check_backend(self) -> None:
+        library = sniffio.current_async_library()
+        if library != "asyncio":
+            from reactor_trio_compat import require_bridge
+
+            require_bridge(library)
+
+    def _make_peer(self, tracks: Sequence[TrackCapability], ice_servers: Sequence[Any]) -> Peer:
+        from ..webrtc import ClientPeer, IceConfig
+
+        ice = IceConfig(host_addresses=self._host_addresses,
+                        ice_servers=(*ice_servers, *self._extra_ice_servers))
+        peer = ClientPeer(tracks, ice=ice, frame_capacity=self._frame_buffer)
+        return peer
+
+    def _on_peer(self, peer_id: int, peer: Peer | None) -> None:
+        if peer is None:
+            if self._peer is not None and self._machine.peer_id != peer_id:
+                return
+            self._peer = None
+            self._remote_tracks.clear()
+            return
+        self._peer = peer
+        peer.on_track = self._on_remote_track
+        self._apply_frame_callbacks()
+
+    def _on_remote_track(self, name: str, track: Any) -> None:
+        self._remote_tracks[name] = track
+        self._emitter.emit("track_received", name, track)
+
+    def _on_machine_event(self, event: ClientEvent) -> None:
+        emit = self._emitter.emit
+        if isinstance(event, OperationCompleted):
+            waiter = self._waiters.setdefault(event.op, _Waiter())
+            waiter.done = event
+            waiter.event.set()
+            if (event.error is None and self._connect_started is not None
+                    and self._machine.status is ReactorStatus.READY):
+                self.timings["connect_to_ready_ms"] = (
+                    time.monotonic() - self._connect_started) * 1000
+                self._connect_started = None
+        elif isinstance(event, StatusChanged):
+            emit("status_changed", event.status)
+        elif isinstance(event, SessionIdChanged):
+            emit("session_id_changed", event.session_id)
+        elif isinstance(event, CapabilitiesReceived):
+            emit("capabilities_received", event.capabilities)
+        elif isinstance(event, SchemaReceived):
+            emit("schema_received", event.schema)
+        elif isinstance(event, MessageReceived):
+            emit("message", event.payload)
+        elif isinstance(event, RuntimeMessageReceived):
+            emit("runtime_message", event.payload)
+        elif isinstance(event, ErrorOccurred | NotificationFailed):
+            error = event.error
+            if error.timestamp is None:
+                error.timestamp = time.time()
+            emit("error", error)
+        elif isinstance(event, SessionExpirationChanged):
+            emit("session_expiration_changed", event.expires_at)
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await anyio.sleep(STATS_INTERVAL)
+            if (self._machine.status is ReactorStatus.READY
+                    and self._emitter.has_handlers("stats_update")):
+                try:
+                    stats = await self.get_stats()
+                except Exception:
+                    log.exception("collecting stats failed")
+                    continue
+                self._emitter.emit("stats_update", stats)
+
+
+async def _read_file(file: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[bytes, str | None]:
+    if isinstance(file, bytes | bytearray | memoryview):
+        return bytes(file), None
+    if isinstance(file, str | os.PathLike):
+        path = anyio.Path(os.fspath(file))
+        return await path.read_bytes(), path.name
+    reader = getattr(file, "read", None)
+    if reader is None:
+        raise LocalProtocolError(f"upload_file: expected a path, bytes or a binary file, got "
+                                 f"{type(file).__name__}")
+    data = await anyio.to_thread.run_sync(reader)
+    if not isinstance(data, bytes):
+        raise LocalProtocolError("upload_file: the file object must be opened in binary mode")
+    raw_name = getattr(file, "name", None)
+    return data, os.path.basename(raw_name) if isinstance(raw_name, str) else None
