@@ -18,6 +18,7 @@ from typing import Any
 from .constants import MAX_JSON_DEPTH
 from .errors import DecodeError
 
+_orjson: Any
 try:  # pragma: no cover - depends on the optional extra
     import orjson as _orjson
 except ImportError:  # pragma: no cover
@@ -82,6 +83,22 @@ def loads_bounded(
     return value
 
 
+def _has_non_finite(value: Any, *, big_ints: bool = False) -> bool:
+    """True if a float is inf/NaN -- or, with ``big_ints``, integral beyond 64 bits, which is
+    how orjson reads an integer literal too large for it (the stdlib keeps an int)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and (not math.isfinite(node) or (
+                big_ints and abs(node) >= 2.0**63 and node.is_integer())):
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
@@ -95,14 +112,26 @@ def _finite_float(text: str) -> float:
 
 def _loads(text: str) -> Any:
     if _orjson is not None:
-        return _orjson.loads(text)
+        # orjson is the fast path; whenever it disagrees with the stdlib (it refuses lone
+        # surrogates and huge integers, and reads 1e999 as inf) the stdlib decides, so the
+        # result and every error message are the same with or without the extra.
+        try:
+            value = _orjson.loads(text)
+        except ValueError:
+            pass
+        else:
+            if not _has_non_finite(value, big_ints=True):
+                return value
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text.  Non-finite floats are refused (JSON has no NaN)."""
-    if _orjson is not None:
-        return str(_orjson.dumps(value).decode("utf-8"))
+    if _orjson is not None and not _has_non_finite(value):
+        try:
+            return str(_orjson.dumps(value).decode("utf-8"))
+        except TypeError:
+            pass  # e.g. int keys or huge ints: the stdlib's rules apply, as without orjson
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

@@ -40,7 +40,7 @@ from ..errors import (
 )
 from ..http import HttpResponse
 from ..schema import ModelSchema, parse_openapi, schema_from_capabilities
-from ..sdp import ice_identity, munge_answer
+from ..sdp import ice_identity, munge_answer, remote_max_message_size
 from ..status import error_for_status, is_retryable
 from .actions import ApplyAnswer, CancelHttp, CreatePeer, SendChannel
 from .config import PollSchedule
@@ -55,21 +55,15 @@ from .exchanges import Exchange, Purpose
 from .phases import FLOW_PHASES, PEER_PHASES, Phase, Trigger
 
 _FAILED_PEER_STATES = frozenset({"failed", "closed"})
-_AIORTC_DEFAULT_REMOTE_MAX_MESSAGE = 65_536
 _UPLOADS = (Purpose.UPLOAD_SLOT, Purpose.UPLOAD_PUT)
 
 
 def max_message_size(answer_sdp: str) -> int:
-    """The send limit the answer allows: its ``a=max-message-size`` (0 = unlimited), else
-    aiortc's assumed 64 KiB (F23), never above the protocol's 256 KiB envelope limit."""
-    for line in answer_sdp.splitlines():
-        if line.startswith("a=max-message-size:"):
-            value = line.partition(":")[2].strip()
-            if value.isdigit():
-                size = int(value)
-                return MAX_DATA_CHANNEL_MESSAGE_BYTES if size == 0 else min(
-                    size, MAX_DATA_CHANNEL_MESSAGE_BYTES)
-    return _AIORTC_DEFAULT_REMOTE_MAX_MESSAGE
+    """What we may send: the answer's ``a=max-message-size`` (0 = unlimited), else aiortc's
+    assumed 64 KiB (F23), never above the protocol's 256 KiB envelope limit."""
+    size = remote_max_message_size(answer_sdp)
+    return MAX_DATA_CHANNEL_MESSAGE_BYTES if size == 0 else min(
+        size, MAX_DATA_CHANNEL_MESSAGE_BYTES)
 
 
 class FlowLayer(MachineCore):
@@ -180,13 +174,16 @@ class FlowLayer(MachineCore):
             return
         body = decode_json_body(response.body, what=f"{purpose.value} response")
         if purpose is Purpose.POLL_SESSION:
-            snapshot = parse_session(body)
-            if snapshot.is_terminal:
-                raise SessionTerminalError(
-                    f"session {snapshot.session_id!r} is {snapshot.state}")
-            if not snapshot.is_ready:
+            polled = parse_session(body)
+            if polled.is_terminal:
+                raise SessionTerminalError(f"session {polled.session_id!r} is {polled.state}")
+            if not polled.is_ready:
                 self._poll_again(ex, now, self.config.session_poll, "the session")
                 return
+            self._ex.finish(ex)
+            self._apply_snapshot(polled)
+            self._enter_preparing(now)
+            return
         self._ex.finish(ex)
         if purpose is Purpose.TOKEN:
             self._jwt = parse_token(body)
@@ -204,9 +201,6 @@ class FlowLayer(MachineCore):
                                      snapshot.state.upper() in ("WAITING", "READY", "CREATED"))
             self._set_session(snapshot.session_id)
             self._apply_snapshot(snapshot)
-            self._enter_preparing(now)
-        elif purpose is Purpose.POLL_SESSION:
-            self._apply_snapshot(parse_session(body))
             self._enter_preparing(now)
         elif purpose is Purpose.ICE_SERVERS:
             self._ice_servers = parse_ice_servers(body)
@@ -249,18 +243,18 @@ class FlowLayer(MachineCore):
             raise DecodeError("capabilities.tracks: the model declares no tracks",
                               field="capabilities.tracks", value=[])
         self._tracks = tuple(tracks)
-        self._adopt_schema(snapshot.schema, now_source="descriptor")
+        self._adopt_schema(snapshot.schema, source="descriptor")
         if snapshot.expires_at != self._expires_at:
             self._expires_at = snapshot.expires_at
             self._emit(SessionExpirationChanged(expires_at=snapshot.expires_at))
 
-    def _adopt_schema(self, document: Mapping[str, object] | None, *, now_source: str) -> None:
+    def _adopt_schema(self, document: Mapping[str, object] | None, *, source: str) -> None:
         schema: ModelSchema | None = None
         if document is not None:
             try:
                 schema = parse_openapi(document)
             except DecodeError as exc:
-                self._report(DecodeError(f"model schema from the {now_source} is unusable: "
+                self._report(DecodeError(f"model schema from the {source} is unusable: "
                                          f"{exc.message}", field=exc.field))
         if schema is None and self._capabilities is not None and self._schema is None:
             schema = schema_from_capabilities(self._capabilities)

@@ -125,7 +125,7 @@ def test_response_defaults_follow_the_official_client(text: str,
     ('{"type":"request","method":"m","request_id":"r","data":[]}',
      "control.data: expected an object"),
     ('{"type":"request","method":"m","request_id":"r","data":{"x":-1e400}}',
-     r"not valid JSON \(number -1e400 is out of range\)"),
+     r"not valid JSON \(.*out of range\)"),
     ('{"type":"notification","data":{}}', "control.event: required"),
     ('{"type":"notification","event":"e","data":"x"}', "control.data: expected an object"),
     ('{"type":"response","method":"m"}', "control.request_id: required"),
@@ -136,7 +136,7 @@ def test_response_defaults_follow_the_official_client(text: str,
     ('{"type":"notification","event":"\\udfff","data":{}}',
      "control.event: string is not valid Unicode"),
     ('{"type":"response","request_id":"r","data":{"x":[1e999]}}',
-     r"not valid JSON \(number 1e999 is out of range\)"),
+     r"not valid JSON \(.*out of range\)"),
 ])
 def test_decode_names_the_problem(text: str, needle: str) -> None:
     with pytest.raises(DecodeError, match=needle):

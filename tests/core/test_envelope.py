@@ -228,7 +228,7 @@ def test_parse_envelope_whole() -> None:
     ('{"scope":"runtime","data":{"type":"t"}}', "envelope.data.data: required"),
     ('{"scope":"runtime","data":{"type":"t","data":"x"}}', "envelope.data.data: expected an obj"),
     ('{"scope":"runtime","data":{"type":"t","data":{"a":[1e999]}}}',
-     r"not valid JSON \(number 1e999 is out of range\)"),
+     r"not valid JSON \(.*out of range\)"),
     ('{"scope":"runtime","data":{"type":"t","data":{},"uploads":[]}}',
      "envelope.data.uploads: expected an object"),
     ('{"scope":"runtime","data":{"type":"t","data":{},"uploads":{"f":{"upload_id":"u"}}}}',
