@@ -1,17 +1,67 @@
 """reactor_trio_compat: hosts aiortc (asyncio-only) on its own thread for trio programs.
 
-aiortc needs an asyncio loop.  Until the thread bridge lands, the HTTP side of the client
-runs under trio but WebRTC does not: :func:`require_bridge` says so with a typed error
-instead of letting aiortc create a stray loop and strand messages silently.
+aiortc needs an asyncio loop, so under trio every aiortc object lives on an
+:class:`AiortcLoopThread` (one per trio run, shared and reference-counted) and the client
+talks to it through :class:`BridgedClientPeer`, made by :func:`client_peer_factory`.
+:func:`require_bridge` tells the ``Reactor`` whether WebRTC can run under the current async
+library.  Importing this package does not import trio or aiortc; the submodules do.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from reactor_proto.errors import InvalidStateError
+
+if TYPE_CHECKING:
+    from .factory import client_peer_factory
+    from .loop_thread import AiortcLoopThread, LoopTask
+    from .peer import BridgedClientPeer, BridgedRemoteTrack
+    from .runtime import TrioHostedRuntime
+
+__all__ = [
+    "AiortcLoopThread",
+    "BridgedClientPeer",
+    "BridgedRemoteTrack",
+    "LoopTask",
+    "TrioHostedRuntime",
+    "bridge_available",
+    "client_peer_factory",
+    "require_bridge",
+]
+
+_LAZY = {
+    "AiortcLoopThread": "loop_thread",
+    "LoopTask": "loop_thread",
+    "BridgedClientPeer": "peer",
+    "BridgedRemoteTrack": "peer",
+    "client_peer_factory": "factory",
+    "TrioHostedRuntime": "runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reactor_trio_compat' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def bridge_available() -> bool:
+    """True when trio is installed (the bridge's only extra dependency)."""
+    return importlib.util.find_spec("trio") is not None
 
 
 def require_bridge(library: str) -> None:
-    """Raise unless aiortc can be hosted for the running async ``library``."""
-    raise InvalidStateError(
-        f"WebRTC under {library!r} needs the aiortc thread bridge of reactor_trio_compat, "
-        "which is not available in this version; run the client under asyncio")
+    """Return if aiortc can be hosted for the running async ``library``, else raise
+    :class:`InvalidStateError` saying why (asyncio needs no bridge)."""
+    if library == "asyncio":
+        return
+    if library != "trio":
+        raise InvalidStateError(
+            f"WebRTC under {library!r} is not supported: run the client under asyncio or trio")
+    if not bridge_available():
+        raise InvalidStateError(
+            "WebRTC under 'trio' needs trio installed (pip install 'reactor-sansio[trio]')")

@@ -427,6 +427,13 @@ class Reactor:
             require_bridge(library)
 
     def _make_peer(self, tracks: Sequence[TrackCapability], ice_servers: Sequence[Any]) -> Peer:
+        if sniffio.current_async_library() == "trio":
+            # aiortc is asyncio-only: under trio it lives on the bridge's loop thread.
+            from reactor_trio_compat import client_peer_factory
+
+            return client_peer_factory(host_addresses=self._host_addresses,
+                                       extra_ice_servers=self._extra_ice_servers,
+                                       frame_capacity=self._frame_buffer)(tracks, ice_servers)
         from ..webrtc import ClientPeer, IceConfig
 
         ice = IceConfig(host_addresses=self._host_addresses,

@@ -1,0 +1,36 @@
+"""The ``PeerFactory`` a :class:`~reactor_anyio.Reactor` uses under trio.
+
+The factory is called by the client driver inside trio, synchronously, once per peer
+connection; each :class:`BridgedClientPeer` takes a reference on the trio run's shared
+:class:`AiortcLoopThread` and gives it back when closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reactor_anyio.client.driver import Peer, PeerFactory
+from reactor_anyio.webrtc import IceConfig
+
+from .peer import BridgedClientPeer, Spawn
+
+
+def client_peer_factory(*, host_addresses: Sequence[str] | None,
+                        extra_ice_servers: Sequence[Any] = (),
+                        frame_capacity: int = 2,
+                        spawn: Spawn | None = None) -> PeerFactory:
+    """A factory of :class:`BridgedClientPeer` gathering on ``host_addresses`` (``None``:
+    every interface) with the session's ICE servers followed by ``extra_ice_servers``.
+
+    ``spawn`` starts the frame-consumer tasks (e.g. a nursery's ``start_soon``); by default
+    each is a trio system task that the peer cancels when it closes.
+    """
+    hosts = None if host_addresses is None else tuple(host_addresses)
+    extra = tuple(extra_ice_servers)
+
+    def make_peer(tracks: Sequence[Any], ice_servers: Sequence[Any]) -> Peer:
+        ice = IceConfig(host_addresses=hosts, ice_servers=(*ice_servers, *extra))
+        return BridgedClientPeer(tracks, ice=ice, frame_capacity=frame_capacity, spawn=spawn)
+
+    return make_peer
