@@ -1,0 +1,212 @@
+"""The public ``Reactor`` client against the local runtime, over real sockets and WebRTC."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import numpy as np
+import pytest
+
+from reactor_anyio import (
+    CommandValidationError,
+    FrameSource,
+    InvalidStateError,
+    NetworkError,
+    Reactor,
+    ReactorStatus,
+)
+from reactor_anyio.runtime import LocalRuntime
+
+pytestmark = pytest.mark.anyio
+
+
+def _threads() -> set[str]:
+    return {t.name for t in threading.enumerate()
+            if not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "AnyIO worker"))}
+
+
+@pytest.fixture
+async def helios() -> AsyncIterator[LocalRuntime]:
+    async with LocalRuntime("helios", model_options={"fps": 30}) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[LocalRuntime]:
+    async with LocalRuntime("echo") as runtime:
+        yield runtime
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.01)
+
+
+async def test_connect_commands_messages_frames_and_clean_disconnect(
+        helios: LocalRuntime) -> None:
+    before = _threads()
+    frames: list[np.ndarray] = []
+    messages: list[Any] = []
+    statuses: list[ReactorStatus] = []
+    reactor = Reactor(model_name="helios", local=True, api_url=helios.url)
+
+    @reactor.on_frame
+    def on_frame(frame: np.ndarray) -> None:
+        frames.append(frame)
+
+    reactor.on("message", messages.append)
+    reactor.on_status(statuses.append)
+    await reactor.connect()
+    assert reactor.get_status() is ReactorStatus.READY
+    assert statuses == [ReactorStatus.CONNECTING, ReactorStatus.WAITING, ReactorStatus.READY]
+    assert reactor.get_session_id() == "local"
+    assert "schedule_prompt" in reactor.commands
+    assert reactor.timings["connect_to_ready_ms"] > 0
+    await reactor.send_command("set_seed", {"seed": 42})
+    await reactor.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0})
+    await reactor.send_command("start", {})
+    await wait_for(lambda: len(frames) >= 30)
+    assert frames[-1].shape == (360, 640, 3) and frames[-1].dtype == np.uint8
+    await wait_for(lambda: any(m.get("type") == "state" for m in messages))
+    kinds = {m["data"].get("event") for m in messages if m.get("type") == "event"}
+    assert {"seed_set", "prompt_scheduled", "generation_started"} <= kinds
+    with pytest.raises(CommandValidationError) as info:
+        await reactor.send_command("schedule_prompt", {"prompt": "x", "chunk": -1})
+    assert info.value.parameter == "chunk"
+    await reactor.disconnect()
+    assert reactor.get_status() is ReactorStatus.DISCONNECTED
+    assert reactor.get_session_id() is None
+    await wait_for(lambda: helios.machine.state.value == "READY")
+    await wait_for(lambda: _threads() <= before, timeout=5)
+
+
+async def test_pause_and_resume_track(helios: LocalRuntime) -> None:
+    frames: list[np.ndarray] = []
+    async with Reactor(model_name="helios", local=True, api_url=helios.url) as reactor:
+        reactor.set_frame_callback(frames.append)
+        await reactor.connect()
+        await wait_for(lambda: len(frames) >= 5)
+        await reactor.pause_track("main_video")
+        await anyio.sleep(0.5)
+        paused_count = len(frames)
+        await anyio.sleep(0.5)
+        assert len(frames) - paused_count <= 2
+        await reactor.resume_track("main_video")
+        await wait_for(lambda: len(frames) >= paused_count + 5)
+
+
+async def test_publish_to_echo(echo: LocalRuntime) -> None:
+    frames: list[np.ndarray] = []
+    source = FrameSource(fps=30)
+    async with Reactor(model_name="echo", local=True, api_url=echo.url) as reactor:
+        reactor.set_frame_callback(frames.append)
+        await reactor.connect()
+        await reactor.publish_track("webcam", source)
+        red = np.zeros((360, 640, 3), np.uint8)
+        red[..., 0] = 255
+        with anyio.fail_after(10):
+            while not frames or frames[-1][..., 0].mean() > 128:
+                source.push(red)
+                await anyio.sleep(1 / 30)
+        await reactor.unpublish_track("webcam")
+        with pytest.raises(InvalidStateError):
+            await reactor.unpublish_track("webcam")
+
+
+async def test_upload_file(helios: LocalRuntime) -> None:
+    async with Reactor(model_name="helios", local=True, api_url=helios.url) as reactor:
+        await reactor.connect()
+        ref = await reactor.upload_file(b"hello world", name="note.txt")
+        assert ref.size == 11 and ref.mime_type == "text/plain" and ref.name == "note.txt"
+
+
+async def test_recoverable_disconnect_and_reconnect_keeps_model_state(
+        helios: LocalRuntime) -> None:
+    states: list[dict[str, Any]] = []
+    async with Reactor(model_name="helios", local=True, api_url=helios.url) as reactor:
+        reactor.on("message", lambda m: states.append(m["data"])
+                   if m.get("type") == "state" else None)
+        await reactor.connect()
+        await reactor.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0})
+        await reactor.send_command("start", {})
+        await wait_for(lambda: any(s["current_frame"] > 40 for s in states))
+        frame_before = max(s["current_frame"] for s in states)
+        await reactor.disconnect(recoverable=True)
+        assert reactor.get_status() is ReactorStatus.DISCONNECTED
+        assert reactor.get_session_id() == "local"
+        states.clear()
+        await reactor.reconnect()
+        assert reactor.get_status() is ReactorStatus.READY
+        await wait_for(lambda: bool(states))
+        assert max(s["current_frame"] for s in states) >= frame_before
+
+
+async def test_connect_to_nothing_fails_fast_with_network_error() -> None:
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # type: ignore[attr-defined]
+    await listener.aclose()
+    reactor = Reactor(model_name="helios", local=True, api_url=f"http://127.0.0.1:{port}")
+    with anyio.fail_after(10), pytest.raises(NetworkError):
+        await reactor.connect()
+    assert reactor.get_status() is ReactorStatus.DISCONNECTED
+    await reactor.aclose()
+
+
+async def test_send_before_ready_raises() -> None:
+    reactor = Reactor(model_name="helios", local=True)
+    with pytest.raises(InvalidStateError):
+        await reactor.send_command("start", {})
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.05, 0.1])
+async def test_cancelling_connect_leaves_nothing_behind(helios: LocalRuntime,
+                                                        delay: float) -> None:
+    before = _threads()
+    reactor = Reactor(model_name="helios", local=True, api_url=helios.url)
+    with anyio.move_on_after(delay):
+        await reactor.connect()
+    await reactor.aclose()
+    assert reactor.get_status() is ReactorStatus.DISCONNECTED
+    await wait_for(lambda: helios.machine.state.value == "READY", timeout=5)
+    await wait_for(lambda: helios.connections() == 0, timeout=5)
+    await wait_for(lambda: _threads() <= before, timeout=5)
+
+
+async def test_event_handler_edge_cases(helios: LocalRuntime) -> None:
+    seen: list[str] = []
+    reactor = Reactor(model_name="helios", local=True, api_url=helios.url)
+
+    def once(status: ReactorStatus) -> None:
+        seen.append(f"once:{status.value}")
+        reactor.off("status_changed", once)
+
+    async def async_handler(status: ReactorStatus) -> None:
+        await anyio.sleep(0)
+        seen.append(f"async:{status.value}")
+
+    @reactor.on_status(ReactorStatus.READY)
+    def ready_only(status: ReactorStatus) -> None:
+        seen.append("ready")
+
+    @reactor.on_status([ReactorStatus.WAITING])
+    def waiting_only(status: ReactorStatus) -> None:
+        seen.append("waiting")
+
+    def broken(status: ReactorStatus) -> None:
+        raise RuntimeError("handler bug")
+
+    reactor.on("status_changed", once)
+    reactor.on("status_changed", broken)
+    reactor.on("status_changed", async_handler)
+    reactor.off("status_changed", waiting_only)
+    await reactor.connect()
+    await wait_for(lambda: "async:ready" in seen)
+    assert seen.count("once:connecting") == 1 and not any(s == "once:ready" for s in seen)
+    assert "ready" in seen and "waiting" not in seen
+    with pytest.raises(ValueError, match="unknown event"):
+        reactor.on("no_such_event", print)
+    await reactor.aclose()
