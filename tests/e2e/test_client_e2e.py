@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import numpy as np
 import pytest
 
@@ -40,10 +41,11 @@ async def echo() -> AsyncIterator[LocalRuntime]:
         yield runtime
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    with anyio.fail_after(timeout):
+async def wait_for(predicate: Any, within: float = 10.0) -> None:
+    """Poll state that media and message callbacks update (no event to wait on)."""
+    with anyio.fail_after(within):
         while not predicate():
-            await anyio.sleep(0.01)
+            await anyio.sleep(0.01)  # noqa: ASYNC110
 
 
 async def test_connect_commands_messages_frames_and_clean_disconnect(
@@ -81,7 +83,7 @@ async def test_connect_commands_messages_frames_and_clean_disconnect(
     assert reactor.get_status() is ReactorStatus.DISCONNECTED
     assert reactor.get_session_id() is None
     await wait_for(lambda: helios.machine.state.value == "READY")
-    await wait_for(lambda: _threads() <= before, timeout=5)
+    await wait_for(lambda: _threads() <= before, within=5)
 
 
 async def test_pause_and_resume_track(helios: LocalRuntime) -> None:
@@ -171,9 +173,9 @@ async def test_cancelling_connect_leaves_nothing_behind(helios: LocalRuntime,
         await reactor.connect()
     await reactor.aclose()
     assert reactor.get_status() is ReactorStatus.DISCONNECTED
-    await wait_for(lambda: helios.machine.state.value == "READY", timeout=5)
-    await wait_for(lambda: helios.connections() == 0, timeout=5)
-    await wait_for(lambda: _threads() <= before, timeout=5)
+    await wait_for(lambda: helios.machine.state.value == "READY", within=5)
+    await wait_for(lambda: helios.connections() == 0, within=5)
+    await wait_for(lambda: _threads() <= before, within=5)
 
 
 async def test_event_handler_edge_cases(helios: LocalRuntime) -> None:
@@ -185,7 +187,7 @@ async def test_event_handler_edge_cases(helios: LocalRuntime) -> None:
         reactor.off("status_changed", once)
 
     async def async_handler(status: ReactorStatus) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         seen.append(f"async:{status.value}")
 
     @reactor.on_status(ReactorStatus.READY)
