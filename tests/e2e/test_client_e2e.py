@@ -44,8 +44,8 @@ async def echo() -> AsyncIterator[LocalRuntime]:
 async def wait_for(predicate: Any, within: float = 10.0) -> None:
     """Poll state that media and message callbacks update (no event to wait on)."""
     with anyio.fail_after(within):
-        while not predicate():
-            await anyio.sleep(0.01)  # noqa: ASYNC110
+        while not predicate():  # noqa: ASYNC110
+            await anyio.sleep(0.01)
 
 
 async def test_connect_commands_messages_frames_and_clean_disconnect(
