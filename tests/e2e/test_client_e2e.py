@@ -29,15 +29,30 @@ def _threads() -> set[str]:
             if not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "AnyIO worker"))}
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def hosted(backend: str, model: str, **options: Any) -> Any:
+    """The local runtime, hosted the way each backend can: aiortc needs an asyncio loop, so
+    under trio the runtime lives on the bridge's loop thread."""
+    if backend == "trio":
+        from reactor_trio_compat import TrioHostedRuntime
+
+        return TrioHostedRuntime(model, **options)
+    return LocalRuntime(model, **options)
+
+
 @pytest.fixture
-async def helios() -> AsyncIterator[LocalRuntime]:
-    async with LocalRuntime("helios", model_options={"fps": 30}) as runtime:
+async def helios(anyio_backend: str) -> AsyncIterator[LocalRuntime]:
+    async with hosted(anyio_backend, "helios", model_options={"fps": 30}) as runtime:
         yield runtime
 
 
 @pytest.fixture
-async def echo() -> AsyncIterator[LocalRuntime]:
-    async with LocalRuntime("echo") as runtime:
+async def echo(anyio_backend: str) -> AsyncIterator[LocalRuntime]:
+    async with hosted(anyio_backend, "echo") as runtime:
         yield runtime
 
 
