@@ -92,7 +92,7 @@ class Reactor:
         ice_host_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[Any] | None = None,
         model_tracks: Sequence[TrackCapability] | None = None,
-        frame_buffer: int = 2,
+        frame_buffer: int = 1,
         rng: random.Random | None = None,
         **options: Any,
     ) -> None:

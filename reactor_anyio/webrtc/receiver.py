@@ -83,8 +83,8 @@ class InputSlot:
             self.mailbox.put(array)
 
     def set_callback(self, callback: FrameCallback | None) -> None:
-        """Deliver each frame to ``callback`` from a task on this loop; ``None`` stops it
-        (frames then wait in the mailbox, latest wins)."""
+        """Deliver each frame to ``callback``, called in a worker thread (never on the loop);
+        ``None`` stops it (frames then wait in the mailbox, latest wins)."""
         self._callback = callback
         if callback is None:
             if self._deliver_task is not None:
@@ -104,10 +104,17 @@ class InputSlot:
             callback = self._callback
             if callback is None:  # pragma: no cover - the task is cancelled with the callback
                 return
-            try:
-                callback(array)
-            except Exception:
-                logger.exception("frame callback for track %r raised", self.name)
+            # The callback runs in a worker thread, one frame at a time per track: a slow
+            # consumer must never stall the loop that reads the network (the latest-wins
+            # mailbox then drops frames instead of latency growing in the kernel's queues).
+            await asyncio.get_running_loop().run_in_executor(None, self._invoke, callback,
+                                                             array)
+
+    def _invoke(self, callback: FrameCallback, array: RgbArray) -> None:
+        try:
+            callback(array)
+        except Exception:
+            logger.exception("frame callback for track %r raised", self.name)
 
     async def aclose(self) -> None:
         self.mailbox.close()

@@ -1,0 +1,28 @@
+"""The coordinator emulator (``reactor coordinator``): the production API on a local port.
+
+::
+
+    from reactor_anyio.coordinator import CoordinatorEmulator, Fault
+
+    async with CoordinatorEmulator(api_keys=["rk_test"], gpus=2,
+                                   faults=[Fault(route="POST /sessions", status=503, nth=1)]
+                                   ) as coordinator:
+        reactor = Reactor(model_name="helios", api_key="rk_test", api_url=coordinator.url)
+
+Faults are described in ``docs/faults.md``.
+"""
+
+from .faults import AppliedFault, Fault, FaultInjector, FaultKind, FaultPlan, parse_fault_plan
+from .jwt_keys import JwtKeys
+from .server import CoordinatorEmulator
+
+__all__ = [
+    "AppliedFault",
+    "CoordinatorEmulator",
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
+    "FaultPlan",
+    "JwtKeys",
+    "parse_fault_plan",
+]
