@@ -284,6 +284,8 @@ class MachineCore:
     def _finish_termination(self, error: ReactorError | None, now: float) -> None:
         if self._phase is not Phase.TERMINATING:
             return
+        self._actions.extend(self._ex.cancel(
+            lambda e: e.purpose not in (Purpose.UPLOAD_SLOT, Purpose.UPLOAD_PUT)))
         if error is not None:
             self._report(error)
         self._goto(Phase.IDLE, Trigger.TERMINATED, now)

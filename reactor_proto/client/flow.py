@@ -56,6 +56,8 @@ from .phases import FLOW_PHASES, PEER_PHASES, Phase, Trigger
 
 _FAILED_PEER_STATES = frozenset({"failed", "closed"})
 _UPLOADS = (Purpose.UPLOAD_SLOT, Purpose.UPLOAD_PUT)
+#: Marks a create-session exchange whose connect() was cancelled while it was in flight.
+ABANDONED = "abandoned"
 
 
 def max_message_size(answer_sdp: str) -> int:
@@ -89,6 +91,10 @@ class FlowLayer(MachineCore):
         if ex.purpose is Purpose.TERMINATE and status == 404:
             self._ex.finish(ex)
             self._finish_termination(None, now)  # already gone (§3.7)
+            return
+        if ex.context is ABANDONED and status == 409:
+            self._ex.finish(ex)
+            self._finish_termination(None, now)  # joined someone else's session: leave it
             return
         if ex.purpose is Purpose.START_SESSION and status == 409:
             # A 3.x runtime refuses a second start: join the running session instead.
@@ -136,7 +142,7 @@ class FlowLayer(MachineCore):
         return error
 
     def _fail_exchange(self, ex: Exchange, error: ReactorError, now: float) -> None:
-        if ex.purpose is Purpose.TERMINATE:
+        if ex.purpose is Purpose.TERMINATE or ex.context is ABANDONED:
             self._finish_termination(error, now)
         elif ex.purpose in _UPLOADS:
             self._complete(ex.op, OperationKind.UPLOAD, error=error)
@@ -176,6 +182,10 @@ class FlowLayer(MachineCore):
         if purpose is Purpose.POLL_SESSION:
             polled = parse_session(body)
             if polled.is_terminal:
+                if self._reconnecting:
+                    # The grace window passed and the coordinator closed the session.
+                    raise SessionGoneError(f"session {polled.session_id!r} is {polled.state}; "
+                                           "it can no longer be resumed")
                 raise SessionTerminalError(f"session {polled.session_id!r} is {polled.state}")
             if not polled.is_ready:
                 self._poll_again(ex, now, self.config.session_poll, "the session")
@@ -185,6 +195,9 @@ class FlowLayer(MachineCore):
             self._enter_preparing(now)
             return
         self._ex.finish(ex)
+        if ex.context is ABANDONED:
+            self._terminate_abandoned(purpose, body, now)
+            return
         if purpose is Purpose.TOKEN:
             self._jwt = parse_token(body)
             self._after_token(now)
@@ -224,6 +237,20 @@ class FlowLayer(MachineCore):
             file = FileRef(upload_id=slot.presigned_id, name=name, mime_type=mime_type,
                            size=len(data))
             self._start(Purpose.UPLOAD_PUT, put, now, flow=False, op=ex.op, context=file)
+
+    def _terminate_abandoned(self, purpose: Purpose, body: object, now: float) -> None:
+        """A create that was in flight when the attempt was cancelled has answered: end the
+        session it made, so a cancelled connect() never leaves one behind."""
+        if purpose is Purpose.CREATE_SESSION:
+            session_id = parse_created_session(body).session_id
+        else:
+            snapshot = parse_session(body)
+            if snapshot.state.upper() not in ("WAITING", "READY", "CREATED"):
+                self._finish_termination(None, now)  # joined a running session: leave it
+                return
+            session_id = snapshot.session_id
+        request = self._req.terminate(session_id, self._jwt, "client cancelled")
+        self._start(Purpose.TERMINATE, request, now, flow=False)
 
     def _apply_snapshot(self, snapshot: SessionSnapshot) -> None:
         self._session_snapshot = snapshot

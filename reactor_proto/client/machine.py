@@ -42,7 +42,7 @@ from .events import (
     SchemaReceived,
 )
 from .exchanges import Purpose
-from .flow import FlowLayer, track_directions
+from .flow import ABANDONED, FlowLayer, track_directions
 from .phases import FLOW_PHASES, Phase, Trigger
 
 _CONNECTING_PHASES = frozenset(FLOW_PHASES)
@@ -143,8 +143,6 @@ class ClientMachine(FlowLayer):
     def _on_phase_deadline(self, now: float) -> None:
         phase = self._phase
         if phase is Phase.TERMINATING:
-            self._cancel_flow_exchanges()
-            self._actions.extend(self._ex.cancel(lambda e: e.purpose is Purpose.TERMINATE))
             self._finish_termination(ReactorError(
                 "terminating the session timed out; it will expire on the server",
                 code=ErrorCode.REQUEST_TIMEOUT, recoverable=False), now)
@@ -258,6 +256,8 @@ class ClientMachine(FlowLayer):
             return op
         if phase in FLOW_PHASES:
             self._end_flow(self._abort_error("disconnect() was called"))
+        if phase is Phase.CREATING_SESSION and self._abandon_create(now, op):
+            return op
         self._close_peer()
         self._cancel_flow_exchanges()
         keep = recoverable and self._session_id is not None
@@ -269,6 +269,22 @@ class ClientMachine(FlowLayer):
         self._disconnect_ops.append(op)
         self._leave_session(Trigger.DISCONNECT, now, reason=reason)
         return op
+
+    def _abandon_create(self, now: float, op: int) -> bool:
+        """Cancelled while the session is being created: its id is not known yet, so wait
+        (bounded) for the answer and end that session, instead of leaking it."""
+        create = self._ex.find(Purpose.CREATE_SESSION) or self._ex.find(Purpose.START_SESSION)
+        if create is None:
+            return False
+        create.flow = False
+        create.context = ABANDONED
+        self._cancel_flow_exchanges()
+        self._reconnecting = False
+        self._disconnect_ops.append(op)
+        d = self.config.deadlines
+        self._goto(Phase.TERMINATING, Trigger.DISCONNECT, now,
+                   d.http_request + d.terminate)
+        return True
 
     def abort(self, now: float) -> int:
         """Cancellation: abandon whatever is in progress and end the session we created."""

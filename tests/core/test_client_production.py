@@ -17,7 +17,7 @@ from reactor_proto.errors import (
     VersionMismatchError,
 )
 
-from .client_harness import Harness, reply
+from .client_harness import Harness, descriptor, reply
 
 KEY = "rk_secret_key_123"
 
@@ -295,3 +295,84 @@ def test_poll_schedule_numbers() -> None:
     assert [schedule.delay(i) for i in range(7)] == [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.0]
     assert schedule.worst_case_requests(15.0) == 21
     assert schedule.worst_case_requests(0.0) == 1
+
+
+def test_cancel_while_creating_waits_for_the_session_and_deletes_it() -> None:
+    h = prod()
+    h.auto_http = False
+    op = h.connect()
+    (token_rid,) = h.inflight
+    h.machine.http_response(token_rid, reply(200, {"jwt": "j"}), h.now)
+    h.inflight.pop(token_rid)
+    h.pump()
+    (create_rid,) = h.inflight
+    stop = h.machine.abort(h.now)
+    h.pump()
+    done = h.completed(op)
+    assert done is not None and done.error is not None and done.error.code == "ABORTED"
+    assert h.machine.phase is Phase.TERMINATING and h.completed(stop) is None
+    h.machine.http_response(create_rid, reply(201, {"session_id": "late-1", "model": {
+        "name": "helios"}, "state": "CREATED"}), h.now)
+    h.inflight.pop(create_rid)
+    h.pump()
+    (delete_rid,) = h.inflight
+    assert h.inflight[delete_rid].request.method == "DELETE"
+    assert h.inflight[delete_rid].request.url.endswith("/sessions/late-1")
+    h.machine.http_response(delete_rid, reply(200, None), h.now)
+    h.inflight.pop(delete_rid)
+    h.pump()
+    assert h.completed(stop) is not None and h.machine.phase is Phase.IDLE
+
+
+def test_cancel_while_creating_gives_up_at_the_deadline() -> None:
+    h = prod()
+    h.server.on("POST", "/sessions", lambda r: None)
+    h.connect()
+    stop = h.machine.abort(h.now)
+    h.pump()
+    h.run_until(lambda: h.completed(stop) is not None)
+    assert h.machine.phase is Phase.IDLE and h.machine.is_quiescent()
+
+
+def test_cancel_while_starting_local_session_stops_it() -> None:
+    h = Harness()
+    h.auto_http = False
+    h.connect()
+    (start_rid,) = h.inflight
+    stop = h.machine.abort(h.now)
+    h.pump()
+    h.auto_http = True
+    h.machine.http_response(start_rid, reply(200, descriptor()), h.now)
+    h.inflight.pop(start_rid)
+    h.pump()
+    assert h.paths()[-1] == "POST /stop_session"
+    assert h.completed(stop) is not None
+
+
+def test_cancel_while_joining_a_running_local_session_leaves_it() -> None:
+    h = Harness()
+    h.auto_http = False
+    h.connect()
+    (start_rid,) = h.inflight
+    stop = h.machine.abort(h.now)
+    h.pump()
+    h.machine.http_response(start_rid, reply(409, {"detail": "running"}), h.now)
+    h.inflight.pop(start_rid)
+    h.pump()
+    assert h.completed(stop) is not None
+    assert not h.inflight  # nothing to stop: the session was not ours
+
+
+def test_reconnect_to_a_closed_session_reports_it_gone() -> None:
+    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
+    h.connect()
+    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h.machine.disconnect(h.now, recoverable=True)
+    h.pump()
+    h.server.on("GET", "/sessions/s-1", lambda r: reply(200, {
+        "session_id": "s-1", "state": "CLOSED", "model": {"name": "helios"}}))
+    op = h.machine.reconnect(h.now)
+    h.pump()
+    done = h.completed(op)
+    assert done is not None and isinstance(done.error, SessionGoneError)
+    assert h.machine.session_id is None
