@@ -234,6 +234,33 @@ class PeerBase:
         report = await self._pc.getStats()
         return summarize(report, {name: s.stats() for name, s in self._inputs.items()})
 
+    def _ice_connections(self) -> list[Any]:
+        """aioice connections under this peer (private aiortc attributes, read-only)."""
+        transports: list[Any] = []
+        for transceiver in self._pc.getTransceivers():
+            transports += [transceiver.sender.transport, transceiver.receiver.transport]
+        sctp = self._pc.sctp
+        if sctp is not None:
+            transports.append(sctp.transport)
+        connections = {id(c): c for c in (
+            getattr(getattr(dtls, "transport", None), "_connection", None)
+            for dtls in transports) if c is not None}
+        return list(connections.values())
+
+    @staticmethod
+    async def _cancel_stray_consent_checks(connections: list[Any]) -> None:
+        """aioice starts its consent-freshness task when ICE completes, even when the
+        connection was closed while the last check was in flight; that task would then run
+        forever on a closed connection.  Let connect() finish, then cancel it."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+        stray = [task for task in (getattr(c, "_query_consent_task", None)
+                                   for c in connections)
+                 if task is not None and not task.done()]
+        for task in stray:
+            task.cancel()
+        await asyncio.gather(*stray, return_exceptions=True)
+
     async def close(self, wait_at_most: float = CLOSE_TIMEOUT) -> None:
         """Close the peer connection and everything this peer started (idempotent; a
         second call waits for the first).  Shielded from cancellation, bounded by
@@ -243,9 +270,11 @@ class PeerBase:
             await asyncio.shield(self._closing)
             return
         self._closing = self._loop.create_future()
+        ice_connections = self._ice_connections()
         with anyio.move_on_after(wait_at_most, shield=True) as scope:
             try:
                 await self._pc.close()
+                await self._cancel_stray_consent_checks(ice_connections)
             finally:
                 for slot in self._inputs.values():
                     await slot.aclose()
