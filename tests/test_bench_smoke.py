@@ -1,0 +1,157 @@
+"""The benchmark suite stays runnable: every module imports, the helpers compute what they
+say, and ``python -m bench --quick --only codec_throughput`` prints a table.
+
+No timing is asserted anywhere: the figures belong in docs/benchmarks.md, not in tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
+                 "bench.connect_ready", "bench.frame_path", "bench.slow_consumer",
+                 "bench.runtime_cpu", "bench.reconnect", "bench.official_connect")
+
+
+@pytest.mark.parametrize("name", BENCH_MODULES)
+def test_every_bench_module_imports(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__doc__, f"{name} explains what it measures"
+
+
+@pytest.mark.parametrize("name", [m for m in BENCH_MODULES if m.count(".") == 1
+                                  and m.split(".")[1] not in ("common", "run",
+                                                              "official_connect")])
+def test_every_figure_has_a_runner_and_title(name: str) -> None:
+    module = importlib.import_module(name)
+    assert callable(module.run)
+    assert name.split(".")[1] == module.NAME
+    assert module.TITLE[0].isdigit()
+
+
+def test_runner_lists_the_figures_in_table_order() -> None:
+    from bench.run import FIGURES, available
+
+    names = available()
+    assert names[0] == "connect_ready" and names[-1] == "codec_throughput"
+    order = [name for name, _ in FIGURES]
+    assert names == sorted(names, key=order.index)
+
+
+def test_abba_order_alternates_and_balances() -> None:
+    from bench.common import abba_order
+
+    assert abba_order(3) == ["ours", "baseline", "baseline", "ours", "ours", "baseline"]
+    assert abba_order(0) == []
+
+
+def test_alternate_runs_each_variant_the_same_number_of_times() -> None:
+    from bench.common import alternate
+
+    calls: list[str] = []
+
+    def variant(name: str, value: int) -> Callable[[], int]:
+        def call() -> int:
+            calls.append(name)
+            return value
+
+        return call
+
+    results = alternate({"a": variant("a", 1), "b": variant("b", 2)}, trials=4)
+    assert results == {"a": [1, 1, 1, 1], "b": [2, 2, 2, 2]}
+    assert calls == ["a", "b", "b", "a", "a", "b", "b", "a"]
+
+
+def test_median_percentile_and_ratio_handle_empty_and_nan() -> None:
+    from bench.common import median, percentile, ratio
+
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert math.isnan(median([]))
+    assert median([math.nan, 4.0]) == 4.0
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 50) == 3.0
+    assert percentile([1.0, 2.0], 99) == 2.0
+    assert math.isnan(percentile([], 50))
+    assert ratio(1.0, 2.0) == 0.5
+    assert math.isnan(ratio(1.0, 0.0))
+    assert math.isnan(ratio(math.nan, 1.0))
+
+
+def test_proc_cpu_seconds_reads_this_process() -> None:
+    from bench.common import CpuWindow, proc_cpu_seconds
+
+    assert proc_cpu_seconds() >= 0.0
+    assert proc_cpu_seconds(os.getpid(), children=True) >= proc_cpu_seconds(os.getpid())
+    window = CpuWindow()
+    window.start()
+    sum(range(10_000))
+    window.stop()
+    assert window.cpu >= 0.0 and window.wall > 0.0
+
+
+def test_table_shows_ratio_goal_and_verdict() -> None:
+    from bench.common import Row, format_table, judge
+
+    row = judge(Row(figure="2 frame path", metric="cpu", unit="ms", ours=1.1, baseline=1.0,
+                    baseline_name="bare aiortc", goal="<= 1.1x"), True)
+    missing = judge(Row(figure="x", metric="y", unit="", ours=math.nan), False)
+    table = format_table([row, missing]).splitlines()
+    assert table[0].startswith("| figure")
+    assert "1.10x" in table[2] and "yes" in table[2] and "bare aiortc" in table[2]
+    assert missing.met is None and "| - " in table[3]
+
+
+@given(st.integers(min_value=0, max_value=(1 << 32) - 1),
+       st.sampled_from(((640, 360), (1280, 720))))
+def test_frame_stamp_round_trips(value: int, size: tuple[int, int]) -> None:
+    from bench.frame_path import read_stamp, write_stamp
+
+    width, height = size
+    frame = np.full((height, width, 3), 90, dtype=np.uint8)
+    write_stamp(frame, value)
+    assert read_stamp(frame) == value
+
+
+def test_smeared_stamp_reads_as_unreadable_and_age_wraps() -> None:
+    from bench.frame_path import age_ms, read_stamp
+
+    assert read_stamp(np.full((360, 640, 3), 128, dtype=np.uint8)) is None
+    assert age_ms(stamp=(1 << 32) - 1000, now=1000) == 2.0
+
+
+def test_codec_backends_agree_and_toggle_back() -> None:
+    from bench.codec_throughput import check_same_results, json_backend
+    from reactor_proto import jsonfields
+
+    saved = jsonfields._orjson
+    check_same_results()
+    with json_backend(None):
+        assert jsonfields._orjson is None
+    assert jsonfields._orjson is saved
+
+
+def test_quick_codec_benchmark_prints_a_table() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only",
+                           "codec_throughput"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("| figure") and "baseline" in lines[0]
+    assert sum(line.startswith("| 7 codec") for line in lines) == 3
+
+
+def test_unknown_figure_is_refused() -> None:
+    from bench.run import main
+
+    assert main(["--only", "no_such_figure"]) == 2
