@@ -24,6 +24,7 @@ class Purpose(enum.Enum):
     START_SESSION = "POST /start_session"
     LOCAL_SESSION = "GET /session"
     POLL_SESSION = "GET /sessions/{id}"
+    RESTART_SESSION = "PUT /sessions/{id}"
     ICE_SERVERS = "GET ice_servers"
     REGISTER = "POST connections"
     OFFER = "POST sdp_params"

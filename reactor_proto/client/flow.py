@@ -129,7 +129,7 @@ class FlowLayer(MachineCore):
     def _refine_error(self, ex: Exchange, error: ReactorError) -> ReactorError:
         """On a reconnect, 'not found' / 'no session running' mean the session is gone."""
         gone_purposes = (Purpose.POLL_SESSION, Purpose.REGISTER, Purpose.OFFER,
-                         Purpose.ICE_SERVERS, Purpose.UPLOAD_SLOT)
+                         Purpose.ICE_SERVERS, Purpose.UPLOAD_SLOT, Purpose.RESTART_SESSION)
         if ex.purpose not in gone_purposes or self._session_id is None:
             return error
         gone = isinstance(error, NotFoundError) or (
@@ -182,7 +182,14 @@ class FlowLayer(MachineCore):
         if purpose is Purpose.POLL_SESSION:
             polled = parse_session(body)
             if polled.is_terminal:
-                if self._reconnecting:
+                inactive = polled.state.upper() == "INACTIVE"
+                if self._reconnecting and inactive and not ex.context:
+                    # Its GPU was lost (§8.4): move the session to another one, same id.
+                    self._ex.finish(ex)
+                    self._start(Purpose.RESTART_SESSION,
+                                self._req.restart_session(polled.session_id, self._jwt), now)
+                    return
+                if self._reconnecting and not inactive:
                     # The grace window passed and the coordinator closed the session.
                     raise SessionGoneError(f"session {polled.session_id!r} is {polled.state}; "
                                            "it can no longer be resumed")
@@ -193,6 +200,14 @@ class FlowLayer(MachineCore):
             self._ex.finish(ex)
             self._apply_snapshot(polled)
             self._enter_preparing(now)
+            return
+        if purpose is Purpose.RESTART_SESSION:
+            self._ex.finish(ex)
+            assert self._session_id is not None
+            # Poll again (marked restarted, so a second INACTIVE fails instead of looping).
+            self._start(Purpose.POLL_SESSION,
+                        self._req.get_session(self._session_id, self._jwt), now,
+                        context="restarted")
             return
         self._ex.finish(ex)
         if ex.context is ABANDONED:

@@ -98,6 +98,10 @@ class RequestBuilder:
         return HttpRequest(method="GET", url=self.url(self.session_path(session_id)),
                            headers=self.session_headers(jwt))
 
+    def restart_session(self, session_id: str, jwt: str | None) -> HttpRequest:
+        return HttpRequest(method="PUT", url=self.url(self.session_path(session_id)),
+                           headers=self.session_headers(jwt), body=b"")
+
     def terminate(self, session_id: str, jwt: str | None, reason: str | None) -> HttpRequest:
         if self.config.local:
             return HttpRequest(method="POST", url=self.url("/stop_session"),

@@ -376,3 +376,46 @@ def test_reconnect_to_a_closed_session_reports_it_gone() -> None:
     done = h.completed(op)
     assert done is not None and isinstance(done.error, SessionGoneError)
     assert h.machine.session_id is None
+
+
+def test_reconnect_restarts_an_inactive_session_on_a_new_gpu() -> None:
+    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
+    h.connect()
+    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h.machine.channel_closed(h.current_peer(), "data", h.now)  # the GPU went away
+    h.pump()
+    state = {"restarted": False}
+
+    def session(request: object) -> object:
+        if not state["restarted"]:
+            return reply(200, {"session_id": "s-1", "state": "INACTIVE",
+                               "model": {"name": "helios"}})
+        return reply(200, descriptor("WAITING", schema=False) | {"session_id": "s-1"})
+
+    def restart(request: object) -> object:
+        state["restarted"] = True
+        return reply(200, None)
+
+    h.server.on("GET", "/sessions/s-1", session)  # type: ignore[arg-type]
+    h.server.on("PUT", "/sessions/s-1", restart)  # type: ignore[arg-type]
+    op = h.machine.reconnect(h.now)
+    h.pump()
+    h.run_until(lambda: h.completed(op) is not None)
+    assert h.completed(op).error is None  # type: ignore[union-attr]
+    assert "PUT /sessions/s-1" in h.paths()
+    assert h.machine.session_id == "s-1"
+
+
+def test_reconnect_gives_up_when_a_restarted_session_stays_inactive() -> None:
+    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
+    h.connect()
+    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h.machine.disconnect(h.now, recoverable=True)
+    h.pump()
+    h.server.on("GET", "/sessions/s-1", lambda r: reply(200, {
+        "session_id": "s-1", "state": "INACTIVE", "model": {"name": "helios"}}))
+    h.server.on("PUT", "/sessions/s-1", lambda r: reply(200, None))
+    op = h.machine.reconnect(h.now)
+    h.pump()
+    done = h.completed(op)
+    assert done is not None and isinstance(done.error, SessionTerminalError)

@@ -227,3 +227,18 @@ async def test_event_handler_edge_cases(helios: LocalRuntime) -> None:
     with pytest.raises(ValueError, match="unknown event"):
         reactor.on("no_such_event", print)
     await reactor.aclose()
+
+
+async def test_stats_update_event_and_get_stats(helios: LocalRuntime,
+                                                anyio_backend: str) -> None:
+    updates: list[dict[str, Any]] = []
+    async with Reactor(model_name="helios", local=True, api_url=helios.url) as reactor:
+        reactor.on("stats_update", updates.append)
+        reactor.set_frame_callback(lambda frame: None)
+        await reactor.connect()
+        await wait_for(lambda: bool(updates), within=8)
+        stats = await reactor.get_stats()
+    assert stats["timing_connect_to_ready_ms"] > 0
+    if anyio_backend == "asyncio":  # the bridged peer reports the same fields via its thread
+        assert "rtt" in stats and "tracks" in stats
+    assert updates[0]["timestamp"] > 0

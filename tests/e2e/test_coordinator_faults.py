@@ -14,7 +14,6 @@ from reactor_anyio import (
     ReactorStatus,
     RequestTimeoutError,
     SessionGoneError,
-    SessionTerminalError,
     VersionMismatchError,
 )
 from reactor_anyio.coordinator import CoordinatorEmulator, Fault, FaultKind
@@ -180,7 +179,7 @@ async def test_peer_drop_then_reconnect_inside_the_grace_window_keeps_model_stat
 
 
 @pytest.mark.parametrize(("retention", "error"), [(0.0, SessionGoneError),
-                                                  (60.0, SessionTerminalError)])
+                                                  (60.0, SessionGoneError)])
 async def test_reconnect_after_the_grace_window(retention: float,
                                                 error: type[Exception]) -> None:
     async with emulator(orphan_timeout=1.0, closed_retention=retention,
@@ -213,10 +212,19 @@ async def test_runtime_loss_and_expiry(kind: str, state: str) -> None:
             assert noticed < 1.0
             assert emu.machine.session_state(sid) is SessionState(state)
             started = time.monotonic()
-            with pytest.raises(SessionTerminalError, match=state):
+            if kind == "kill_runtime":
+                # INACTIVE: reconnect() restarts the session on the replacement GPU (PUT).
                 await reactor.reconnect()
-            measured(f"{kind} -> reconnect() raises SessionTerminalError",
-                     time.monotonic() - started)
+                assert reactor.get_status() is ReactorStatus.READY
+                assert reactor.get_session_id() == sid
+                measured("kill_runtime -> reconnect() restarts the session to READY",
+                         time.monotonic() - started)
+                await reactor.disconnect()
+            else:
+                with pytest.raises(SessionGoneError, match=state):
+                    await reactor.reconnect()
+                measured(f"{kind} -> reconnect() raises SessionGoneError",
+                         time.monotonic() - started)
             await deleted(emu, reactor, kind)
         if kind == "kill_runtime":      # the replacement GPU serves the next session
             async with client(emu) as again:
