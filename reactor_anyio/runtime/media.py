@@ -1,0 +1,219 @@
+"""Frame production for the local runtime: one producer per output track, fanned out.
+
+Each output track of the model gets one :class:`OutputFanout`: a worker thread calls
+``model.produce_frame(track, now)`` at the model instance's ``frame_rate`` and hands every
+frame to each subscribed connection's :class:`FanoutTrack` (a latest-wins mailbox of one), so
+generating a frame costs the same for one viewer as for ten, and neither generation nor
+encoding (aiortc encodes in its executor) ever runs on the signalling loop.
+
+Policy: frames advance the model only while at least one connection *consumes* the track,
+i.e. has its output resumed (``SetOutputFlow(paused=False)``).  With nobody watching the
+producer thread parks, so a stateful model such as Helios (which counts frames in
+``produce_frame``) does not race ahead of its viewers, and an idle runtime costs no CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fractions
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import anyio
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from reactor_anyio.webrtc import LatestWinsMailbox
+from reactor_anyio.webrtc.convert import RgbArray, check_rgb
+
+logger = logging.getLogger(__name__)
+
+VIDEO_CLOCK_RATE = 90_000
+VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
+#: a producer thread with no consumer for this long ends
+IDLE_GRACE = 0.5
+#: a frame older than this when the encoder asks for it (held over a pause) is skipped
+STALE_AFTER = 0.5
+
+Produce = Callable[[str, float], RgbArray]
+Clock = Callable[[], float]
+
+
+class FanoutTrack(MediaStreamTrack):
+    """One connection's view of an output track: the frames its fan-out produced while this
+    subscriber was flowing, latest wins.  ``pts`` is the production time on the fan-out's
+    clock, so a pause shows up as a gap in RTP time."""
+
+    kind = "video"
+
+    def __init__(self, fanout: OutputFanout) -> None:
+        super().__init__()
+        self._fanout = fanout
+        self._frames: LatestWinsMailbox[tuple[RgbArray, float]] = LatestWinsMailbox(1)
+        self._last_pts = -1
+        self.flowing = False
+        self.frames_sent = 0
+
+    def offer(self, array: RgbArray, due: float) -> None:
+        """Called from the producer thread; never blocks."""
+        self._frames.put((array, due))
+
+    def discard_pending(self) -> None:
+        with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+            self._frames.get_nowait()
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        while True:
+            try:
+                array, due = await self._frames.get()
+            except anyio.EndOfStream:
+                raise MediaStreamError from None
+            if self._fanout.clock() - due <= STALE_AFTER:
+                break
+        pts = max(round((due - self._fanout.epoch) * VIDEO_CLOCK_RATE), self._last_pts + 1)
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+        frame.pts = pts
+        frame.time_base = VIDEO_TIME_BASE
+        self.frames_sent += 1
+        return frame
+
+    def stop(self) -> None:
+        self._frames.close()
+        self._fanout.unsubscribe(self)
+        super().stop()
+
+
+class OutputFanout:
+    """The producer thread of one output track and the connections subscribed to it."""
+
+    def __init__(self, track: str, produce: Produce, frame_rate: Callable[[], float], *,
+                 clock: Clock = time.monotonic) -> None:
+        self.track = track
+        self.clock = clock
+        self.epoch = clock()
+        self._produce = produce
+        self._frame_rate = frame_rate
+        self._subscribers: list[FanoutTrack] = []
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self.frames_produced = 0
+        self.errors = 0
+
+    # ---- subscribers (called on the event loop) -----------------------------------------
+
+    def subscribe(self) -> FanoutTrack:
+        track = FanoutTrack(self)
+        with self._condition:
+            self._subscribers.append(track)
+        return track
+
+    def unsubscribe(self, track: FanoutTrack) -> None:
+        with self._condition:
+            if track in self._subscribers:
+                self._subscribers.remove(track)
+            track.flowing = False
+
+    def set_flowing(self, track: FanoutTrack, flowing: bool) -> None:
+        """Start or stop feeding one subscriber; the thread runs while any is flowing."""
+        with self._condition:
+            track.flowing = flowing and track in self._subscribers
+            if not flowing:
+                track.discard_pending()
+            if track.flowing and self._thread is None and not self._stopping:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"reactor-produce-{self.track}", daemon=True)
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(self._thread)
+                self._thread.start()
+            self._condition.notify_all()
+
+    @property
+    def consumers(self) -> int:
+        with self._condition:
+            return sum(1 for s in self._subscribers if s.flowing)
+
+    # ---- the producer thread ------------------------------------------------------------
+
+    def _wait_for_consumers(self) -> bool:
+        """True while a subscriber flows.  With none left (for a short grace, so a quick
+        pause/resume does not churn threads) the thread ends; ``set_flowing`` starts a new
+        one when a consumer comes back.  False when stopping."""
+        with self._condition:
+            if not self._stopping and not any(s.flowing for s in self._subscribers):
+                self._condition.wait(IDLE_GRACE)
+            if self._stopping or not any(s.flowing for s in self._subscribers):
+                self._thread = None
+                return False
+            return True
+
+    def _run(self) -> None:
+        due: float | None = None
+        while self._wait_for_consumers():
+            period = 1.0 / max(self._frame_rate(), 1e-3)
+            now = self.clock()
+            # after a park, or more than a frame late: restart the schedule (no burst)
+            due = now if due is None or now > due + period else due
+            delay = due - now
+            if delay > 0:
+                with self._condition:
+                    if self._condition.wait_for(lambda: self._stopping, delay):
+                        self._thread = None
+                        return
+            try:
+                array = check_rgb(self._produce(self.track, due),
+                                  field=f"produce_frame({self.track!r})")
+            except Exception:
+                self.errors += 1
+                if self.errors <= 3 or self.errors % 100 == 0:
+                    logger.exception("produce_frame(%r) failed (%d so far)", self.track,
+                                     self.errors)
+                due += period
+                continue
+            self.frames_produced += 1
+            with self._condition:
+                targets = [s for s in self._subscribers if s.flowing]
+            for subscriber in targets:
+                subscriber.offer(array, due)
+            due = due + period if targets else None
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopping = True
+            subscribers = list(self._subscribers)
+            self._condition.notify_all()
+        for subscriber in subscribers:
+            subscriber.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for every producer thread this fan-out started; True when all are gone."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+
+class MediaHub:
+    """Every output fan-out of the served model."""
+
+    def __init__(self, tracks: Iterable[str], produce: Produce,
+                 frame_rate: Callable[[], float], *, clock: Clock = time.monotonic) -> None:
+        self.fanouts = {name: OutputFanout(name, produce, frame_rate, clock=clock)
+                        for name in tracks}
+
+    def frames_produced(self, track: str) -> int:
+        return self.fanouts[track].frames_produced
+
+    def stop(self) -> None:
+        for fanout in self.fanouts.values():
+            fanout.stop()
+
+    def join(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(f.join(max(0.0, deadline - time.monotonic())) for f in self.fanouts.values())

@@ -1,0 +1,172 @@
+"""The model side of the local runtime: its context, its worker thread, its events.
+
+* :class:`RuntimeModelContext` is what the model gets as ``ctx``: ``send`` only appends to a
+  thread-safe queue and pokes the event loop (it may be called from any thread, lock held or
+  not), and ``latest_input`` serves the frame the adapter last stored for an input track.
+* :class:`ModelWorker` runs every call into the model (hooks and commands) on one dedicated
+  thread, in the order the machine produced them: a slow command (decoding a reference
+  image) never stalls signalling, and ``on_session_end`` always runs before the next
+  session's ``on_session_start``.
+* :class:`ModelHost` maps the machine's events onto model calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reactor_anyio.models import Model, SentMessage
+from reactor_anyio.models.base import Frame
+from reactor_anyio.models.signature import UploadedFile
+from reactor_proto.runtime import (
+    ClientConnected,
+    ClientDisconnected,
+    CommandReceived,
+    FileUploaded,
+    InternalErrorOccurred,
+    RuntimeEvent,
+    SessionEnded,
+    SessionStarted,
+)
+from reactor_proto.runtime.uploads import UploadedFile as StoredUpload
+
+logger = logging.getLogger(__name__)
+
+#: model messages waiting for the loop; beyond this the oldest are dropped (a runaway model)
+MAX_QUEUED_MESSAGES = 10_000
+
+
+class RuntimeModelContext:
+    """The runtime's :class:`~reactor_anyio.models.ModelContext`; thread-safe, non-blocking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: deque[SentMessage] = deque()
+        self._inputs: dict[str, Frame] = {}
+        self._wake: Callable[[], None] | None = None
+        self.messages_dropped = 0
+
+    def bind(self, wake: Callable[[], None] | None) -> None:
+        """``wake()`` is called (from the sending thread) after every queued message."""
+        with self._lock:
+            self._wake = wake
+
+    def send(self, type: str, data: Mapping[str, Any], *, to: str | None = None) -> None:
+        with self._lock:
+            if len(self._messages) >= MAX_QUEUED_MESSAGES:
+                self._messages.popleft()
+                self.messages_dropped += 1
+            self._messages.append(SentMessage(type=type, data=dict(data), to=to))
+            wake = self._wake
+        if wake is not None:
+            wake()
+
+    def take_messages(self) -> list[SentMessage]:
+        with self._lock:
+            taken = list(self._messages)
+            self._messages.clear()
+        return taken
+
+    def latest_input(self, track: str) -> Frame | None:
+        with self._lock:
+            return self._inputs.get(track)
+
+    def set_input(self, track: str, frame: Frame | None) -> None:
+        with self._lock:
+            if frame is None:
+                self._inputs.pop(track, None)
+            else:
+                self._inputs[track] = frame
+
+
+_Job = tuple[str, Callable[[], None]]
+
+
+class ModelWorker:
+    """One thread running model calls in submission order; a failing call is logged."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"reactor-model-{name}",
+                                        daemon=True)
+        self._started = False
+        self._closed = False
+        self.failures = 0
+        self.completed = 0
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def submit(self, what: str, call: Callable[[], None]) -> None:
+        if self._closed:
+            logger.debug("model worker closed: dropping %s", what)
+            return
+        self.start()
+        self._jobs.put((what, call))
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            what, call = job
+            try:
+                call()
+            except Exception:
+                self.failures += 1
+                logger.exception("model call %s failed", what)
+            self.completed += 1
+
+    def close(self, timeout: float) -> bool:
+        """Run what is queued, then end the thread; True when it is gone."""
+        self._closed = True
+        if not self._started:
+            return True
+        self._jobs.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+def to_model_upload(stored: StoredUpload) -> UploadedFile:
+    return UploadedFile(upload_id=stored.upload_id, name=stored.name,
+                        mime_type=stored.mime_type, size=stored.size, data=stored.data)
+
+
+class ModelHost:
+    """One model instance, fed the machine's events through its worker thread."""
+
+    def __init__(self, model_class: type[Model], options: Mapping[str, Any]) -> None:
+        self.context = RuntimeModelContext()
+        self.model = model_class(self.context, **dict(options))
+        self.worker = ModelWorker(model_class.name)
+
+    def handle(self, event: RuntimeEvent) -> None:
+        """Queue the model call an event implies (state changes and slots need none)."""
+        model = self.model
+        match event:
+            case SessionStarted():
+                self.worker.submit("on_session_start", model.on_session_start)
+            case SessionEnded():
+                self.worker.submit("on_session_end", model.on_session_end)
+            case ClientConnected(connection_id=cid, connected_users=users):
+                self.worker.submit("on_connected",
+                                   lambda: model.on_connected(str(cid), users))
+            case ClientDisconnected(connection_id=cid, connected_users=users):
+                self.worker.submit("on_disconnected",
+                                   lambda: model.on_disconnected(str(cid), users))
+            case CommandReceived(command=name, args=args, uploads=uploads):
+                arguments = dict(args)
+                for param, stored in uploads.items():
+                    arguments[param] = to_model_upload(stored)
+                self.worker.submit(f"command {name!r}",
+                                   lambda: model.dispatch(name, arguments))
+            case FileUploaded(upload=stored):
+                upload = to_model_upload(stored)
+                self.worker.submit("on_file_uploaded", lambda: model.on_file_uploaded(upload))
+            case InternalErrorOccurred(where=where, error=error):
+                logger.error("runtime machine internal error in %s: %s", where, error)
+            case _:
+                pass
