@@ -27,9 +27,9 @@ ANSWER_WAIT = 5.0
 class HostedLocalRuntime:
     """One GPU slot: a LocalRuntime driven in-process by the coordinator machine.
 
-    ``LocalRuntime`` has no public way to perform the actions queued by a machine call made
-    from outside its own HTTP handler, so this uses its action pump (``_pump``), the
-    narrowest hook there is: it is exactly what the runtime runs after its own requests.
+    A forwarded request goes straight to the runtime's machine; ``LocalRuntime.pump()`` then
+    performs the actions that call queued, exactly as the runtime does after its own
+    requests.
     """
 
     def __init__(self, runtime: LocalRuntime, *, slot: int,
@@ -48,7 +48,7 @@ class HostedLocalRuntime:
         return response
 
     def _pump(self) -> None:
-        answers = self.runtime._pump()
+        answers = self.runtime.pump()
         self._answers.extend(answers)
         self._on_change()
 
