@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short trials (about a minute)")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help=f"run only this figure (repeatable); one of {available()}")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a figure could not run (CI smoke step; no timing "
+                             "is ever asserted)")
     parser.add_argument("--write-docs", action="store_true",
                         help=f"regenerate {DOCS.relative_to(REPO)} with the machine and table")
     return parser
@@ -201,4 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         DOCS.parent.mkdir(parents=True, exist_ok=True)
         DOCS.write_text(render_docs(rows, machine, quick=opts.quick, elapsed=elapsed))
         print(f"wrote {Path(DOCS).relative_to(REPO)}")
+    failed = [row.figure for row in rows if row.metric == "(failed)"]
+    if failed and opts.strict:
+        print(f"figures that could not run: {failed}", file=sys.stderr)
+        return 1
     return 0

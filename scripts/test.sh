@@ -8,4 +8,4 @@ py=.venv/bin/python
 $py -m coverage erase
 $py -m coverage run -m pytest "$@"
 $py -m coverage report --fail-under=95
-$py fuzz/run.py --runs "${FUZZ_RUNS:-3000}"
+$py fuzz/run.py --runs "${FUZZ_RUNS:-8000}"

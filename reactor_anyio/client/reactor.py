@@ -14,6 +14,8 @@ Where we differ from ``reactor-sdk`` 0.8.0 (each on purpose, see docs/migrating.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import mimetypes
 import os
@@ -56,6 +58,12 @@ from .emitter import EventEmitter, Handler
 from .service import ServiceHandle, spawn_service
 
 log = logging.getLogger("reactor_anyio.client")
+
+# anyio loads its asyncio backend and its stream modules lazily, on the first socket: about
+# 9 ms that would otherwise land inside the first connect().  Load them with the client.
+for _module in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.stapled"):
+    with contextlib.suppress(ImportError):  # a future anyio may move them: only speed is lost
+        importlib.import_module(_module)
 
 FrameCallback = Callable[[Any], None]
 ABORT_TIMEOUT = 10.0
