@@ -39,6 +39,7 @@ from reactor_proto.client import (
     MessageReceived,
     NotificationFailed,
     OperationCompleted,
+    OperationKind,
     ReactorStatus,
     RuntimeMessageReceived,
     SchemaReceived,
@@ -122,6 +123,8 @@ class Reactor:
         self._driver: ClientDriver | None = None
         self._http: HttpClient | None = None
         self._waiters: dict[int, _Waiter] = {}
+        self._abandoned: set[int] = set()
+        self._publishing: dict[int, str] = {}
         self._remote_tracks: dict[str, Any] = {}
         self._frame_callback: FrameCallback | None = None
         self._track_callbacks: dict[str, FrameCallback | None] = {}
@@ -213,6 +216,8 @@ class Reactor:
             raise
         finally:
             self._waiters.pop(op, None)
+            if not waiter.event.is_set():
+                self._abandoned.add(op)  # its outcome arrives later: nobody waits for it
         assert waiter.done is not None
         return waiter.done
 
@@ -223,9 +228,13 @@ class Reactor:
         await self._wait(stop, abort_on_cancel=False)
         await self._stop_service_if_idle()
 
-    async def _run_op(self, start: Callable[[float], int]) -> Any:
+    async def _run_op(self, start: Callable[[float], int], *,
+                      abort_on_cancel: bool = False) -> Any:
+        """Start an operation and wait for it.  Cancelling a connect/reconnect abandons the
+        attempt (and the session it created); cancelling anything else only stops waiting:
+        the operation finishes in the background and leaves a consistent state."""
         op = self._feed(start)
-        done = await self._wait(op, abort_on_cancel=True)
+        done = await self._wait(op, abort_on_cancel=abort_on_cancel)
         if done.error is not None:
             await self._stop_service_if_idle()
             raise done.error
@@ -242,14 +251,14 @@ class Reactor:
         self._connect_started = time.monotonic()
         await self._run_op(lambda now: self._machine.connect(
             now, session_id=session_id, connection_id=connection_id,
-            auto_resume_tracks=auto_resume_tracks))
+            auto_resume_tracks=auto_resume_tracks), abort_on_cancel=True)
 
     async def reconnect(self) -> None:
         """Resume the retained session on a new connection (raises when impossible)."""
         self._check_backend()
         await self._ensure_service()
         self._connect_started = time.monotonic()
-        await self._run_op(self._machine.reconnect)
+        await self._run_op(self._machine.reconnect, abort_on_cancel=True)
 
     async def disconnect(self, recoverable: bool = False) -> None:
         """End the connection; ``recoverable=True`` keeps the session for ``reconnect()``."""
@@ -279,11 +288,17 @@ class Reactor:
             raise LocalProtocolError(f"publish_track({name!r}): expected a MediaStreamTrack, "
                                      f"got {type(track).__name__}")
         driver.published[name] = track
+        op = self._feed(lambda now: self._machine.publish_track(name, now))
+        self._publishing[op] = name
         try:
-            await self._run_op(lambda now: self._machine.publish_track(name, now))
+            done = await self._wait(op, abort_on_cancel=False)
         except BaseException:
             driver.published.pop(name, None)
             raise
+        self._publishing.pop(op, None)
+        if done.error is not None:
+            driver.published.pop(name, None)
+            raise done.error
 
     async def unpublish_track(self, name: str) -> None:
         self._feed(lambda now: self._machine.unpublish_track(name, now))
@@ -467,6 +482,10 @@ class Reactor:
     def _on_machine_event(self, event: ClientEvent) -> None:
         emit = self._emitter.emit
         if isinstance(event, OperationCompleted):
+            if event.op in self._abandoned:
+                self._abandoned.discard(event.op)
+                self._settle_abandoned(event)
+                return
             waiter = self._waiters.setdefault(event.op, _Waiter())
             waiter.done = event
             waiter.event.set()
@@ -494,6 +513,13 @@ class Reactor:
             emit("error", error)
         elif isinstance(event, SessionExpirationChanged):
             emit("session_expiration_changed", event.expires_at)
+
+    def _settle_abandoned(self, event: OperationCompleted) -> None:
+        """A publish whose caller was cancelled was granted anyway: give the slot back."""
+        name = self._publishing.pop(event.op, None)
+        if (event.kind is OperationKind.PUBLISH and event.error is None and name is not None
+                and name in self._machine.published_tracks):
+            self._feed(lambda now: self._machine.unpublish_track(name, now))
 
     async def _stats_loop(self) -> None:
         while True:

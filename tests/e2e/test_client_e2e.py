@@ -242,3 +242,24 @@ async def test_stats_update_event_and_get_stats(helios: LocalRuntime,
     if anyio_backend == "asyncio":  # the bridged peer reports the same fields via its thread
         assert "rtt" in stats and "tracks" in stats
     assert updates[0]["timestamp"] > 0
+
+
+async def test_cancelling_publish_send_and_disconnect_leaves_a_consistent_state(
+        echo: LocalRuntime) -> None:
+    source = FrameSource(fps=30)
+    reactor = Reactor(model_name="echo", local=True, api_url=echo.url)
+    await reactor.connect()
+    with anyio.move_on_after(0):  # cancelled before the runtime can answer
+        await reactor.publish_track("webcam", source)
+    with anyio.move_on_after(0):
+        await reactor.send_command("set_effect", {"effect": "mirror"})
+    await anyio.sleep(0.3)  # a late grant is handed back: the slot is free again
+    assert reactor.get_status() is ReactorStatus.READY
+    await reactor.publish_track("webcam", source)  # so this publish is granted
+    await reactor.unpublish_track("webcam")
+    with anyio.move_on_after(0.001):
+        await reactor.disconnect()
+    await wait_for(lambda: reactor.get_status() is ReactorStatus.DISCONNECTED)
+    await wait_for(lambda: echo.connections() == 0, within=5)
+    await reactor.aclose()
+    assert reactor.get_session_id() is None
