@@ -1,7 +1,7 @@
 """Receiving the same 640x360 VP8 stream with a plain asyncio ClientPeer vs a BridgedClientPeer
 under trio, side by side in one run.
 
-    .venv/bin/python bench/trio_vs_asyncio.py [--trials 3] [--frames 150] [--warmup 30]
+Run: `.venv/bin/python bench/trio_vs_asyncio.py [--trials 3] [--frames 150] [--warmup 30]`
 
 The sender is a ServerPeer in a subprocess (so this process's CPU time is the receiver's
 alone: decode, RGB conversion, delivery, plus the bridge under trio).  Each frame carries its
