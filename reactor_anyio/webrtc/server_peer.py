@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from reactor_proto.constants import MAX_DATA_CHANNEL_MESSAGE_BYTES
 from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolError, TransportError
 
-from .client_peer import check_tracks
+from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
 from .ice import IceConfig, restricted_host_addresses
 from .peer_base import CHANNEL_LABELS, PeerBase
@@ -35,20 +35,11 @@ logger = logging.getLogger(__name__)
 SERVER_GATHERING_TIMEOUT = 3.0
 
 
-class TrackMappingLike(Protocol):
+class TrackMappingLike(TrackLike, Protocol):
     """One ``track_mapping`` entry: the core's parsed entry or :class:`TrackMappingEntry`."""
 
     @property
     def mid(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def direction(self) -> str: ...
 
 
 @attrs.frozen(kw_only=True)
