@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 FrameCallback = Callable[[RgbArray], None]
 
+#: A frame callback slower than this (seconds) is moved off the event loop.
+SLOW_CALLBACK = 0.004
+#: Consecutive quick calls after which an offloaded callback returns to the loop.
+QUICK_STREAK = 30
+
 
 async def drain(track: MediaStreamTrack) -> None:
     """Read and discard ``track`` until it ends (audio, or tracks nobody mapped)."""
@@ -48,6 +53,8 @@ class InputSlot:
         self._callback: FrameCallback | None = None
         self._pull_task: asyncio.Task[None] | None = None
         self._deliver_task: asyncio.Task[None] | None = None
+        #: True while the callback runs in a worker thread because it was slow.
+        self.offloaded = False
 
     def stats(self) -> TrackFrameStats:
         return TrackFrameStats(
@@ -83,8 +90,9 @@ class InputSlot:
             self.mailbox.put(array)
 
     def set_callback(self, callback: FrameCallback | None) -> None:
-        """Deliver each frame to ``callback``, called in a worker thread (never on the loop);
-        ``None`` stops it (frames then wait in the mailbox, latest wins)."""
+        """Deliver each frame to ``callback`` (on the loop while it is quick, in a worker
+        thread once it is slow); ``None`` stops it (frames then wait in the mailbox, latest
+        wins)."""
         self._callback = callback
         if callback is None:
             if self._deliver_task is not None:
@@ -96,6 +104,14 @@ class InputSlot:
             )
 
     async def _deliver(self) -> None:
+        # A quick callback runs right here on the loop (no hand-off cost per frame).  One that
+        # takes longer than SLOW_CALLBACK is moved to a worker thread, so a slow consumer can
+        # never stall the loop that reads the network (the latest-wins mailbox then drops
+        # frames instead of latency growing in the kernel's queues); it moves back once it
+        # has been quick for QUICK_STREAK frames in a row.
+        loop = asyncio.get_running_loop()
+        offloaded = False
+        quick = 0
         while True:
             try:
                 array = await self.mailbox.get()
@@ -104,17 +120,23 @@ class InputSlot:
             callback = self._callback
             if callback is None:  # pragma: no cover - the task is cancelled with the callback
                 return
-            # The callback runs in a worker thread, one frame at a time per track: a slow
-            # consumer must never stall the loop that reads the network (the latest-wins
-            # mailbox then drops frames instead of latency growing in the kernel's queues).
-            await asyncio.get_running_loop().run_in_executor(None, self._invoke, callback,
-                                                             array)
+            if offloaded:
+                took = await loop.run_in_executor(None, self._invoke, callback, array)
+                quick = quick + 1 if took < SLOW_CALLBACK / 4 else 0
+                offloaded = quick < QUICK_STREAK
+            else:
+                offloaded = self._invoke(callback, array) > SLOW_CALLBACK
+                quick = 0
+            self.offloaded = offloaded
 
-    def _invoke(self, callback: FrameCallback, array: RgbArray) -> None:
+    def _invoke(self, callback: FrameCallback, array: RgbArray) -> float:
+        """Run the callback; returns how long it took (seconds)."""
+        started = time.perf_counter()
         try:
             callback(array)
         except Exception:
             logger.exception("frame callback for track %r raised", self.name)
+        return time.perf_counter() - started
 
     async def aclose(self) -> None:
         self.mailbox.close()
