@@ -27,19 +27,26 @@ async def test_slow_callback_is_offloaded_then_returns_to_the_loop() -> None:
 
     slot.set_callback(callback)
     frame = np.zeros((4, 4, 3), np.uint8)
-    for _ in range(3):
+
+    async def deliver() -> None:
+        """One frame, and wait until the callback has returned (no timing assumptions)."""
+        before = len(calls)
         slot.mailbox.put(frame)
-        await anyio.sleep(0.03)
+        with anyio.fail_after(5):
+            while len(calls) == before or len(slot.mailbox):  # noqa: ASYNC110
+                await anyio.sleep(0.001)
+        await anyio.sleep(SLOW_CALLBACK * 3)  # let a slow call finish and be judged
+
+    for _ in range(3):
+        await deliver()
     assert slot.offloaded
     assert calls[0][0] == loop_thread  # the first (slow) call ran on the loop
     assert calls[-1][0] != loop_thread  # later slow calls ran in a worker thread
     slow["on"] = False
     for _ in range(QUICK_STREAK + 2):
-        slot.mailbox.put(frame)
-        await anyio.sleep(0.002)
+        await deliver()
     assert not slot.offloaded
-    slot.mailbox.put(frame)
-    await anyio.sleep(0.01)
+    await deliver()
     assert calls[-1][0] == loop_thread
     await slot.aclose()
 
