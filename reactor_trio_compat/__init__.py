@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from reactor_proto.errors import InvalidStateError
 
 if TYPE_CHECKING:
+    from .coordinator import TrioHostedCoordinator
     from .factory import client_peer_factory
     from .loop_thread import AiortcLoopThread, LoopTask
     from .peer import BridgedClientPeer, BridgedRemoteTrack
@@ -26,6 +27,7 @@ __all__ = [
     "BridgedClientPeer",
     "BridgedRemoteTrack",
     "LoopTask",
+    "TrioHostedCoordinator",
     "TrioHostedRuntime",
     "bridge_available",
     "client_peer_factory",
@@ -39,6 +41,7 @@ _LAZY = {
     "BridgedRemoteTrack": "peer",
     "client_peer_factory": "factory",
     "TrioHostedRuntime": "runtime",
+    "TrioHostedCoordinator": "coordinator",
 }
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -21,13 +22,27 @@ from reactor_proto.runtime import RuntimeMachine
 
 from .loop_thread import AiortcLoopThread, LoopTask
 
+T = TypeVar("T")
+
+
+def read_across_threads(read: Callable[[], T], attempts: int = 100) -> T:
+    """``read()`` of state the loop thread owns, retried while that thread resizes a dict
+    or set mid-iteration (the only way such a read fails; the snapshot is then retaken)."""
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except RuntimeError:  # pragma: no cover - "changed size during iteration": a race
+            continue
+    return read()
+
 
 class TrioHostedRuntime:
     """``async with TrioHostedRuntime("helios", model_options={...}) as runtime:`` in trio.
 
-    Arguments are those of ``LocalRuntime``.  :attr:`url`, :attr:`machine` and
-    :meth:`connections` mirror the runtime's; :attr:`machine` and :meth:`connections` read
-    state owned by the loop thread, so use them read-only (snapshots for assertions).
+    Arguments are those of ``LocalRuntime``.  :attr:`url`, :attr:`machine`,
+    :meth:`connections`, :meth:`peers_open`, :meth:`frames_produced`, :meth:`consumers` and
+    :meth:`latest_input` mirror the runtime's; they read state owned by the loop thread, so
+    use them read-only (snapshots for assertions).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -55,6 +70,18 @@ class TrioHostedRuntime:
 
     def connections(self) -> int:
         return self.runtime.connections()
+
+    def peers_open(self) -> int:
+        return read_across_threads(self.runtime.peers_open)
+
+    def frames_produced(self, track: str = "main_video") -> int:
+        return self.runtime.frames_produced(track)
+
+    def consumers(self, track: str = "main_video") -> int:
+        return read_across_threads(lambda: self.runtime.consumers(track))
+
+    def latest_input(self, track: str) -> Any:
+        return self.runtime.latest_input(track)
 
     @property
     def loop_thread(self) -> AiortcLoopThread:

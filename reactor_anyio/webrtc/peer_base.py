@@ -249,17 +249,34 @@ class PeerBase:
 
     @staticmethod
     async def _cancel_stray_consent_checks(connections: list[Any]) -> None:
-        """aioice starts its consent-freshness task when ICE completes, even when the
-        connection was closed while the last check was in flight; that task would then run
-        forever on a closed connection.  Let connect() finish, then cancel it."""
+        """Clean up after aioice when a peer closes mid-negotiation.
+
+        * aioice starts its consent-freshness task when ICE completes, even when the
+          connection was closed while the last check was in flight; that task would keep
+          running on a closed connection.  Let connect() finish, then cancel it.
+        * A candidate gathering still in progress when the connection closed adds its UDP
+          sockets afterwards, and nothing closes them.  Wait (briefly) for it to end, then
+          close whatever sockets the closed connection still holds.
+        """
         for _ in range(3):
             await asyncio.sleep(0)
+        for _ in range(50):  # at most ~0.5 s; gathering on loopback takes a few ms
+            if not any(getattr(c, "_local_candidates_start", False)
+                       and not getattr(c, "_local_candidates_end", True)
+                       for c in connections):
+                break
+            await asyncio.sleep(0.01)
         stray = [task for task in (getattr(c, "_query_consent_task", None)
                                    for c in connections)
                  if task is not None and not task.done()]
         for task in stray:
             task.cancel()
         await asyncio.gather(*stray, return_exceptions=True)
+        for connection in connections:
+            for protocol in list(getattr(connection, "_protocols", ())):
+                transport = getattr(protocol, "transport", None)
+                if transport is not None and not transport.is_closing():
+                    transport.close()
 
     async def close(self, wait_at_most: float = CLOSE_TIMEOUT) -> None:
         """Close the peer connection and everything this peer started (idempotent; a

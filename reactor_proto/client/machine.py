@@ -227,6 +227,7 @@ class ClientMachine(FlowLayer):
 
     def _start_reconnect(self, now: float, *, op: int | None) -> None:
         self._flow_op, self._flow_kind = op, OperationKind.RECONNECT
+        self._reconnect_at = None  # an explicit reconnect supersedes a scheduled one
         self._reconnecting = True
         d = self.config.deadlines
         if self.config.api_key is not None and not self.config.local:

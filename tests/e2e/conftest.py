@@ -1,7 +1,10 @@
 """End-to-end fixtures: real sockets and WebRTC on loopback.
 
-aiortc is asyncio-only, so every e2e test runs on anyio's asyncio backend for now; the trio
-bridge (``reactor_trio_compat``) will add the trio parameter.
+Every async e2e test runs on anyio's asyncio and trio backends.  aiortc is asyncio-only, so
+under trio the runtime is hosted on the bridge's loop thread (``TrioHostedRuntime``), the
+hand-made client uses ``BridgedClientPeer``, and :func:`trio_leak_check` asserts that each
+test leaves no thread (the loop thread, aiortc's ``video-decoder``) and no trio task behind.
+A module keeps asyncio only by overriding ``anyio_backend``, saying why.
 
 :class:`RawClient` speaks the local protocol by hand (HttpClient + ClientPeer, no client state
 machine), so the runtime tests see exactly what goes over the wire.
@@ -18,6 +21,7 @@ from typing import Any
 
 import anyio
 import pytest
+import sniffio
 
 from reactor_anyio.http import HttpClient
 from reactor_anyio.runtime import LocalRuntime
@@ -32,15 +36,84 @@ ECHO_TRACKS = (TrackSpec(name="webcam", kind="video", direction="sendonly"),
 TIMEOUT = 10.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+#: Modules this conftest cannot edit that are asyncio-only, and why.  ``run_demo`` hosts a
+#: LocalRuntime in-process (aiortc, asyncio only); test_demo.py is the lead's file: an
+#: ``anyio_backend`` fixture returning "asyncio" there would replace this entry.
+ASYNCIO_ONLY = {"test_demo.py": "reactor demo hosts LocalRuntime in-process: asyncio only"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = os.path.dirname(__file__)
+    for item in items:  # the hook sees the whole session's items: only this directory's
+        reason = ASYNCIO_ONLY.get(item.path.name) if str(item.path.parent) == here else None
+        callspec = getattr(item, "callspec", None)
+        if reason and callspec is not None and callspec.params.get("anyio_backend") == "trio":
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def runtime_threads() -> set[str]:
-    """Threads other than the loop's shared executors (which outlive any one runtime)."""
+    """Threads other than the loop's shared executors (which outlive any one runtime) and
+    trio's idle worker-thread cache (named "Trio thread N", reused across runs)."""
     return {t.name for t in threading.enumerate()
-            if not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "AnyIO worker"))}
+            if not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "AnyIO worker",
+                                      "Trio thread"))}
+
+
+def trio_tasks() -> set[Any]:
+    """Every task of the running trio run (walked from the root task's nurseries)."""
+    import trio
+
+    found: set[Any] = set()
+    pending = [trio.lowlevel.current_root_task()]
+    while pending:
+        task = pending.pop()
+        if task is None or task in found:
+            continue
+        found.add(task)
+        for nursery in task.child_nurseries:
+            pending.extend(nursery.child_tasks)
+    return found
+
+
+@pytest.fixture
+async def trio_leak_check() -> AsyncIterator[None]:
+    """Under trio: after the test and its other fixtures, wait up to 5 s for the thread and
+    trio task sets to come back to what they were before it."""
+    threads, tasks = runtime_threads(), trio_tasks()
+    yield
+    with anyio.move_on_after(5):
+        while not (runtime_threads() <= threads and trio_tasks() <= tasks):  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+    assert runtime_threads() <= threads, f"threads left behind: {runtime_threads() - threads}"
+    assert trio_tasks() <= tasks, f"trio tasks left behind: {trio_tasks() - tasks}"
+
+
+@pytest.fixture(autouse=True)
+def _leak_check_under_trio(request: pytest.FixtureRequest) -> None:
+    """Requested first (autouse), so its teardown runs after every other fixture's."""
+    if "anyio_backend" in request.fixturenames \
+            and request.getfixturevalue("anyio_backend") == "trio":
+        request.getfixturevalue("trio_leak_check")
+
+
+def on_trio() -> bool:
+    return sniffio.current_async_library() == "trio"
+
+
+def hosted(model: str, **options: Any) -> Any:
+    """The local runtime, hosted the way the running backend can: aiortc needs an asyncio
+    loop, so under trio it lives on the bridge's loop thread (typed as ``LocalRuntime``:
+    the hosted one mirrors the read-only surface the tests use)."""
+    if on_trio():
+        from reactor_trio_compat import TrioHostedRuntime
+
+        return TrioHostedRuntime(model, **options)
+    return LocalRuntime(model, **options)
 
 
 def open_fds() -> set[str]:
@@ -80,7 +153,15 @@ class RawClient:
                  tracks: Sequence[TrackSpec] = HELIOS_TRACKS) -> None:
         self.url = runtime.url
         self.http = http
-        self.peer = ClientPeer(tracks, ice=IceConfig.loopback(), video_codecs=("video/VP8",))
+        self.peer: Any
+        if on_trio():
+            from reactor_trio_compat import BridgedClientPeer
+
+            self.peer = BridgedClientPeer(tracks, ice=IceConfig.loopback(),
+                                          video_codecs=("video/VP8",))
+        else:
+            self.peer = ClientPeer(tracks, ice=IceConfig.loopback(),
+                                   video_codecs=("video/VP8",))
         self.cid: int | None = None
         self.messages: list[dict[str, Any]] = []
         self.control: list[dict[str, Any]] = []
@@ -180,13 +261,13 @@ async def http() -> AsyncIterator[HttpClient]:
 
 @pytest.fixture
 async def helios() -> AsyncIterator[LocalRuntime]:
-    async with LocalRuntime("helios", model_options={"fps": 30}) as runtime:
+    async with hosted("helios", model_options={"fps": 30}) as runtime:
         yield runtime
 
 
 @pytest.fixture
 async def echo() -> AsyncIterator[LocalRuntime]:
-    async with LocalRuntime("echo") as runtime:
+    async with hosted("echo") as runtime:
         yield runtime
 
 

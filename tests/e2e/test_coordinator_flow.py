@@ -176,6 +176,9 @@ def _cli_args(*extra: str) -> list[str]:
     return [sys.executable, "-c", code, "coordinator", "--port", "0", *extra]
 
 
+# The CLI tests stay on asyncio: the emulator runs in a subprocess, so the test's own loop
+# only waits on it (backend-independent).
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 async def test_cli_prints_its_address_and_stops_on_signals(stop: signal.Signals) -> None:
     async with await anyio.open_process(_cli_args("--api-key", KEY, "--gpus", "1")) as proc:
@@ -209,6 +212,7 @@ async def _drain(stream: Any) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_cli_refuses_to_start_without_keys() -> None:
     result = await anyio.run_process(_cli_args(), check=False,
                                      env={"PATH": "/usr/bin:/bin"})

@@ -15,6 +15,12 @@ from reactor_anyio.demo import run_demo
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """The demo is a command-line program that runs its own asyncio runtime in-process."""
+    return "asyncio"
+
+
 async def test_demo_records_video_and_contact_sheet(tmp_path: Path) -> None:
     summary = await run_demo(tmp_path, 2.5, stream=io.StringIO(), width=320, height=180,
                              fps=24)

@@ -12,7 +12,15 @@ from reactor_anyio.http import HttpClient
 from reactor_anyio.runtime import LocalRuntime
 from reactor_anyio.webrtc import NdarrayVideoTrack
 
-from .conftest import ECHO_TRACKS, RawClient, open_fds, runtime_threads, state, wait_for
+from .conftest import (
+    ECHO_TRACKS,
+    RawClient,
+    hosted,
+    open_fds,
+    runtime_threads,
+    state,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -103,6 +111,10 @@ async def test_hostile_channel_input_is_rejected_and_serving_continues(
         await client.aclose()
 
 
+# asyncio only: it drives LocalRuntime.start()/aclose() in-process and counts the asyncio
+# tasks of the runtime itself; under trio the runtime is hosted on the bridge's loop thread
+# (no tasks to inspect from trio), and conftest's trio_leak_check covers threads and tasks.
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_shutdown_with_a_live_client_leaves_nothing_behind() -> None:
     threads, sockets = runtime_threads(), open_fds()
     current = asyncio.current_task()
@@ -132,9 +144,38 @@ async def test_shutdown_with_a_live_client_leaves_nothing_behind() -> None:
         await runtime.start()
 
 
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_shutdown_with_a_live_client_leaves_nothing_behind_under_trio() -> None:
+    """The trio counterpart of the test above: the hosted runtime stops under a live bridged
+    client; threads and sockets come back (trio tasks: conftest's trio_leak_check)."""
+    from reactor_trio_compat import TrioHostedRuntime
+
+    threads, sockets = runtime_threads(), open_fds()
+    async with HttpClient() as http:
+        hosting = TrioHostedRuntime("helios", model_options={"fps": 30})
+        await hosting.__aenter__()
+        runtime = hosting.runtime
+        client = RawClient(runtime, http)
+        try:
+            await client.start_session()
+            await client.connect()
+            client.notify("resume_track", "main_video")
+            await wait_for(lambda: len(client.frames) >= 5)
+            assert hosting.peers_open() == 1
+            started = time.monotonic()
+            await hosting.__aexit__(None, None, None)
+            assert time.monotonic() - started < 5.0
+            assert runtime.peers_open() == 0
+            await hosting.__aexit__(None, None, None)  # idempotent
+        finally:
+            await client.aclose()
+    await wait_for(lambda: runtime_threads() <= threads, within=5)
+    await wait_for(lambda: open_fds() <= sockets, within=5)
+
+
 async def test_a_client_that_vanishes_is_dropped_by_the_ping_watchdog(
         http: HttpClient) -> None:
-    async with LocalRuntime("helios", ping_timeout=0.3) as runtime:
+    async with hosted("helios", ping_timeout=0.3) as runtime:
         client = RawClient(runtime, http)
         try:
             await client.start_session()

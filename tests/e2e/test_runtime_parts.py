@@ -33,6 +33,14 @@ from reactor_proto.runtime.uploads import UploadedFile as StoredUpload
 from .conftest import state, wait_for
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """asyncio only: these tests use the runtime's parts in-process (an aiortc track's
+    ``recv``, ``LocalRuntime.model``), not over the wire, and aiortc is asyncio code; the
+    same parts are exercised under trio through the bridge by the other runtime tests."""
+    return "asyncio"
+
+
 def test_ice_candidates_follow_the_bind_address() -> None:
     assert default_host_addresses("127.0.0.1") == ("127.0.0.1",)
     assert default_host_addresses("localhost") == ("127.0.0.1",)

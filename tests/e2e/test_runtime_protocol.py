@@ -11,7 +11,7 @@ import pytest
 from reactor_anyio.http import HttpClient
 from reactor_anyio.runtime import LocalRuntime
 
-from .conftest import BASE, RawClient, body, state, wait_for
+from .conftest import BASE, RawClient, body, hosted, state, wait_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -139,7 +139,7 @@ async def test_legacy_flat_routes_on_1001_are_resumed_by_the_runtime(
 
 
 async def test_orphan_timeout_returns_to_ready(http: HttpClient) -> None:
-    async with LocalRuntime("helios", orphan_timeout=0.4) as runtime:
+    async with hosted("helios", orphan_timeout=0.4) as runtime:
         client = RawClient(runtime, http)
         try:
             await client.start_session()

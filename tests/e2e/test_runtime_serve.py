@@ -30,6 +30,13 @@ SERVE = (
 READY = re.compile(r"^listening on http://127\.0\.0\.1:(\d+)$")
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """asyncio only: ``reactor serve`` runs in a subprocess, so the test's own event loop
+    only waits on it (backend-independent; a trio run would test nothing more)."""
+    return "asyncio"
+
+
 def spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", SERVE, "serve", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
