@@ -92,7 +92,7 @@ def to_ice_server_entry(server: object) -> IceServerEntry:
     urls = read("urls", "uris")
     if isinstance(urls, str):
         urls = (urls,)
-    if not urls or not all(isinstance(u, str) for u in urls):
+    if not isinstance(urls, list | tuple) or not urls or not all(isinstance(u, str) for u in urls):
         raise LocalProtocolError(f"ice server urls must be a non-empty list of str: {urls!r}")
     username = read("username")
     credential = read("credential", "password")

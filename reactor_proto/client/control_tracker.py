@@ -74,6 +74,9 @@ class ControlTracker:
         self._pending.clear()
         return pending
 
+    def is_pending(self, method: str, track: str) -> bool:
+        return any(p.method == method and p.track == track for p in self._pending.values())
+
     def next_deadline(self) -> float | None:
         return min((p.deadline for p in self._pending.values()), default=None)
 

@@ -339,6 +339,8 @@ class ClientMachine(FlowLayer):
         self._track(name, "sendonly", "publish_track")
         if name in self._published:
             raise InvalidStateError(f"publish_track({name!r}): already published")
+        if self._control.is_pending("publish_track", name):
+            raise InvalidStateError(f"publish_track({name!r}): a publish is already pending")
         op = self._new_op()
         assert self._peer_id is not None
         text = self._control.request("publish_track", name, op, now,
