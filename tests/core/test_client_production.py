@@ -28,6 +28,14 @@ def prod(**options: object) -> Harness:
     return Harness(config)
 
 
+def ready_with_jwt() -> Harness:
+    """A production client given a JWT (no token exchange), connected to READY."""
+    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
+    h.connect()
+    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    return h
+
+
 def test_production_sequence_headers_and_secrets() -> None:
     h = prod()
     h.server.session_polls_until_ready = 2
@@ -254,9 +262,7 @@ def test_reconnect_in_production_fetches_fresh_token_and_polls() -> None:
 
 
 def test_reconnect_session_404_is_gone() -> None:
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
-    h.connect()
-    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h = ready_with_jwt()
     h.machine.disconnect(h.now, recoverable=True)
     h.pump()
     h.server.on("GET", "/sessions/s-1", lambda r: reply(404, {"detail": "no such session"}))
@@ -364,9 +370,7 @@ def test_cancel_while_joining_a_running_local_session_leaves_it() -> None:
 
 
 def test_reconnect_to_a_closed_session_reports_it_gone() -> None:
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
-    h.connect()
-    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h = ready_with_jwt()
     h.machine.disconnect(h.now, recoverable=True)
     h.pump()
     h.server.on("GET", "/sessions/s-1", lambda r: reply(200, {
@@ -379,9 +383,7 @@ def test_reconnect_to_a_closed_session_reports_it_gone() -> None:
 
 
 def test_reconnect_restarts_an_inactive_session_on_a_new_gpu() -> None:
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
-    h.connect()
-    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h = ready_with_jwt()
     h.machine.channel_closed(h.current_peer(), "data", h.now)  # the GPU went away
     h.pump()
     state = {"restarted": False}
@@ -407,9 +409,7 @@ def test_reconnect_restarts_an_inactive_session_on_a_new_gpu() -> None:
 
 
 def test_reconnect_gives_up_when_a_restarted_session_stays_inactive() -> None:
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
-    h.connect()
-    h.run_until(lambda: h.machine.status is ReactorStatus.READY)
+    h = ready_with_jwt()
     h.machine.disconnect(h.now, recoverable=True)
     h.pump()
     h.server.on("GET", "/sessions/s-1", lambda r: reply(200, {
