@@ -50,6 +50,10 @@ _M_LINE: Final = re.compile(
     r"(?P<proto>[A-Za-z0-9/_.-]+)(?P<fmts>(?: [^ ]+)+)[ \t]*"
 )
 _ATTRIBUTE_LINE: Final = re.compile(r"[a-z]=")
+#: What no SDP line may hold: a C0 control character other than TAB, DEL, or a lone
+#: surrogate.  One regex scan, not a Python loop per character: every offer and answer is
+#: validated, and the loop cost about a millisecond per SDP.
+_FORBIDDEN_CHAR: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 @attrs.frozen(kw_only=True)
@@ -177,8 +181,7 @@ def validate_sdp(sdp: str) -> None:
         if _ATTRIBUTE_LINE.match(line) is None:
             raise _fail(f"line {number}: expected '<letter>=<value>', got {line[:40]!r}",
                         line[:80])
-        if any((ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F
-               or 0xD800 <= ord(char) <= 0xDFFF for char in line):
+        if _FORBIDDEN_CHAR.search(line) is not None:
             raise _fail(f"line {number}: control character or lone surrogate in {line[:40]!r}",
                         line[:80])
     seen: set[str] = set()

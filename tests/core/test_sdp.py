@@ -314,6 +314,39 @@ def test_validate_sdp() -> None:
         validate_sdp("v=0\nm=video 9 RTP/AVP 96\na=mid:0\nm=audio 9 RTP/AVP 0\na=mid:0")
 
 
+def forbidden_in_sdp_line(char: str) -> bool:
+    """The rule validate_sdp enforces, spelled out one character at a time."""
+    code = ord(char)
+    return (code < 0x20 and char != "\t") or code == 0x7F or 0xD800 <= code <= 0xDFFF
+
+
+#: Both ends of every forbidden range and their neighbours, the first code points, and the
+#: characters that other line-splitting rules treat specially.
+SDP_CHAR_EDGES = [*range(0x00, 0x22), 0x7E, 0x7F, 0x80, 0x85, 0xA0, 0x2028, 0x2029,
+                  0xD7FF, 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xE000, 0xFEFF, 0xFFFF, 0x10FFFF]
+
+
+def assert_validate_sdp_judges(char: str) -> None:
+    if char in "\r\n":
+        return  # they end lines, so they are never inside one
+    sdp = f"v=0\nm=video 9 RTP/AVP 96\na=x{char}y"
+    if forbidden_in_sdp_line(char):
+        with pytest.raises(DecodeError, match="control character"):
+            validate_sdp(sdp)
+    else:
+        validate_sdp(sdp)
+
+
+@pytest.mark.parametrize("code", SDP_CHAR_EDGES)
+def test_validate_sdp_refuses_exactly_the_forbidden_characters(code: int) -> None:
+    assert_validate_sdp_judges(chr(code))
+
+
+@given(st.characters(exclude_categories=()))  # surrogates included
+def test_validate_sdp_character_rule_property(char: str) -> None:
+    assert_validate_sdp_judges(char)
+
+
 # ---- properties ----------------------------------------------------------------------------
 
 KINDS = st.sampled_from(["video", "audio", "application"])
