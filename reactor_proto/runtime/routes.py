@@ -40,7 +40,7 @@ from ..bodies import (
     parse_start_session_request,
     parse_upload_request,
 )
-from ..bodies_common import SdpOffer, UploadSlot
+from ..bodies.records import SdpOffer, UploadSlot
 from ..constants import LEGACY_CONNECTION_ID, LOCAL_SESSION_ID, MAX_CONNECTION_ID
 from ..errors import DecodeError, ReactorError
 from ..http import HttpRequest, HttpResponse, cors_headers, json_response

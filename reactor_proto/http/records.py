@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .constants import HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE
-from .errors import LocalProtocolError
-from .jsonfields import dumps
+from ..constants import HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE
+from ..errors import LocalProtocolError
+from ..jsonfields import dumps
 
 Headers = tuple[tuple[str, str], ...]
 

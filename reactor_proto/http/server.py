@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import h11
 
-from .constants import HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE, MAX_HTTP_BODY_BYTES
-from .errors import InvalidStateError, LocalProtocolError
-from .http_common import (
+from ..constants import HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE, MAX_HTTP_BODY_BYTES
+from ..errors import InvalidStateError, LocalProtocolError
+from ..jsonfields import dumps
+from ..status import reason_phrase
+from .records import (
     FRAMING_HEADERS,
     Headers,
     HeadMeter,
@@ -20,8 +22,6 @@ from .http_common import (
     find_header,
     parse_url,
 )
-from .jsonfields import dumps
-from .status import reason_phrase
 
 CORS_ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 CORS_ALLOWED_HEADERS = ("Authorization, Content-Type, Reactor-API-Key, Reactor-API-Version, "

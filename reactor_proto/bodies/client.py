@@ -1,7 +1,7 @@
 """JSON bodies of every HTTP endpoint (PROTOCOL.md §2-§5, §9): the client role.
 
 Client-role request builders and response parsers live here; server-role request parsers and
-response builders live in :mod:`reactor_proto.bodies_server` and are re-exported, so every
+response builders live in :mod:`reactor_proto.bodies.server` and are re-exported, so every
 body helper can be imported from this module.
 
 Parsers take *decoded* JSON (see :func:`decode_json_body`), ignore unknown fields (servers add
@@ -15,19 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .bodies_common import (
+from ..capabilities import parse_capabilities
+from ..constants import MAX_HTTP_BODY_BYTES, WEBRTC_VERSION
+from ..jsonfields import Fields, loads_bounded
+from .records import (
     ClientInfo,
     CreatedSession,
-    IceCandidate,
     IceCandidates,
     IceServer,
     SdpAnswer,
-    SdpOffer,
     SessionInfo,
     SessionSnapshot,
     TrackMappingEntry,
-    TransportDeclaration,
-    UploadRequest,
     UploadSlot,
     client_info_json,
     ice_candidate_json,
@@ -39,78 +38,22 @@ from .bodies_common import (
     require_text,
     track_mapping_json,
 )
-from .bodies_server import (
-    CreateSessionRequest,
-    StartSessionRequest,
-    build_connection_registered,
-    build_created_session,
-    build_error_detail,
-    build_health,
-    build_ice_servers,
-    build_offer_accepted,
-    build_sdp_answer,
-    build_session,
-    build_session_info,
-    build_token,
-    build_upload_slot,
-    parse_create_session_request,
-    parse_delete_session_request,
-    parse_ice_candidates,
-    parse_sdp_offer,
-    parse_start_session_request,
-    parse_upload_request,
-)
-from .capabilities import parse_capabilities
-from .constants import MAX_HTTP_BODY_BYTES, WEBRTC_VERSION
-from .jsonfields import Fields, loads_bounded
 
 __all__ = [
-    "ClientInfo",
-    "CreateSessionRequest",
-    "CreatedSession",
-    "IceCandidate",
-    "IceCandidates",
-    "IceServer",
-    "SdpAnswer",
-    "SdpOffer",
-    "SessionInfo",
-    "SessionSnapshot",
-    "StartSessionRequest",
-    "TrackMappingEntry",
-    "TransportDeclaration",
-    "UploadRequest",
-    "UploadSlot",
-    "build_connection_registered",
     "build_create_session",
-    "build_created_session",
     "build_delete_session",
-    "build_error_detail",
-    "build_health",
     "build_ice_candidates",
-    "build_ice_servers",
-    "build_offer_accepted",
-    "build_sdp_answer",
     "build_sdp_offer",
-    "build_session",
-    "build_session_info",
     "build_start_session",
-    "build_token",
     "build_upload_request",
-    "build_upload_slot",
     "decode_json_body",
     "parse_connection_registered",
-    "parse_create_session_request",
     "parse_created_session",
-    "parse_delete_session_request",
-    "parse_ice_candidates",
     "parse_ice_servers",
     "parse_sdp_answer",
-    "parse_sdp_offer",
     "parse_session",
     "parse_session_info",
-    "parse_start_session_request",
     "parse_token",
-    "parse_upload_request",
     "parse_upload_slot",
 ]
 

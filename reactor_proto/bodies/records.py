@@ -1,7 +1,7 @@
 """Records for the JSON bodies of every HTTP endpoint, and the field readers both roles share.
 
-The client-role parsers/builders live in :mod:`reactor_proto.bodies`, the server-role ones in
-:mod:`reactor_proto.bodies_server`; ``bodies`` re-exports everything, so callers import from
+The client-role parsers/builders live in :mod:`reactor_proto.bodies.client`, the server-role ones in
+:mod:`reactor_proto.bodies.server`; ``bodies`` re-exports everything, so callers import from
 there.  Every reader raises :class:`~reactor_proto.errors.DecodeError` whose message names the
 dotted field path (``session.selected_transport.protocol``) and the offending value.
 """
@@ -13,10 +13,10 @@ from typing import Any
 
 import attrs
 
-from .capabilities import Capabilities
-from .constants import MAX_CONNECTION_ID
-from .errors import DecodeError, LocalProtocolError
-from .jsonfields import Fields, type_name
+from ..capabilities import Capabilities
+from ..constants import MAX_CONNECTION_ID
+from ..errors import DecodeError, LocalProtocolError
+from ..jsonfields import Fields, type_name
 
 TERMINAL_SESSION_STATES = frozenset({"CLOSED", "INACTIVE"})
 TRACK_DIRECTIONS = ("recvonly", "sendonly")

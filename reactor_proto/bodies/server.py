@@ -14,7 +14,10 @@ from typing import Any
 
 import attrs
 
-from .bodies_common import (
+from ..capabilities import Capabilities, capabilities_to_json
+from ..errors import DecodeError
+from ..jsonfields import Fields
+from .records import (
     ClientInfo,
     CreatedSession,
     IceCandidates,
@@ -36,9 +39,6 @@ from .bodies_common import (
     require_text,
     transport_json,
 )
-from .capabilities import Capabilities, capabilities_to_json
-from .errors import DecodeError
-from .jsonfields import Fields
 
 
 @attrs.frozen(kw_only=True)

@@ -1,4 +1,4 @@
-"""HTTP/1.1 framing for both roles over h11: bytes in, bytes out, no sockets (§2-§5, §9).
+"""HTTP/1.1 framing over h11, client role: bytes in, bytes out, no sockets (§2-§5, §9).
 
 * :class:`HttpClientConnection` turns an :class:`HttpRequest` into bytes and bytes into an
   :class:`HttpResponse`;
@@ -15,63 +15,29 @@ from __future__ import annotations
 
 import h11
 
-from .constants import MAX_HTTP_BODY_BYTES
-from .errors import (
+from ..constants import MAX_HTTP_BODY_BYTES
+from ..errors import (
     DecodeError,
     InvalidStateError,
     LocalProtocolError,
     NetworkError,
     RemoteProtocolError,
 )
-from .http_common import (
+from .records import (
     BODY_METHODS,
-    DEFAULT_PORTS,
     FRAMING_HEADERS,
-    Headers,
     HeadMeter,
     HttpRequest,
     HttpResponse,
-    Url,
     decode_headers,
     encode_headers,
     find_header,
-    join_url,
-    json_request,
-    json_response,
     parse_url,
-)
-from .http_server import (
-    CORS_ALLOWED_HEADERS,
-    CORS_ALLOWED_METHODS,
-    CORS_EXPOSED_HEADERS,
-    CORS_MAX_AGE,
-    HttpServerConnection,
-    cors_headers,
-    is_preflight,
-    preflight_response,
 )
 
 __all__ = [
-    "CORS_ALLOWED_HEADERS",
-    "CORS_ALLOWED_METHODS",
-    "CORS_EXPOSED_HEADERS",
-    "CORS_MAX_AGE",
-    "DEFAULT_PORTS",
-    "Headers",
     "HttpClientConnection",
-    "HttpRequest",
-    "HttpResponse",
-    "HttpServerConnection",
-    "Url",
-    "cors_headers",
-    "is_preflight",
-    "join_url",
-    "json_request",
-    "json_response",
-    "parse_url",
-    "preflight_response",
 ]
-
 
 # ---- client role -----------------------------------------------------------------------------
 
