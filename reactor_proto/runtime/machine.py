@@ -25,6 +25,7 @@ CLOSING, ``transport_connected`` before ``answer_created``) raise
 Reports about a connection the machine no longer tracks (or for a replaced negotiation, when
 ``negotiation_id`` is given) are stale, not illegal: they are dropped.
 """
+
 from __future__ import annotations
 
 from typing import Any

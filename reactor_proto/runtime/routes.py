@@ -49,10 +49,9 @@ from .actions import AddIceCandidates
 from .connections import Connection
 from .events import SessionState
 from .host import RouteHost
+from .session import RUNNING_STATES
 from .uploads import UploadFailure, is_upload_id
 
-_RUNNING: Final = frozenset({SessionState.WAITING, SessionState.STREAMING,
-                             SessionState.ORPHANED})
 _HOST: Final = re.compile(r"(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 _WEBRTC: Final = "sessions/{sid}/transport/webrtc"
 
@@ -99,7 +98,7 @@ def _json_body(call: _Call, what: str) -> Any:
 def _check_session(call: _Call, *, running: bool) -> None:
     if call.params.get("sid", LOCAL_SESSION_ID) != LOCAL_SESSION_ID:
         raise _fail(404, "Session not found")
-    if running and call.machine.state not in _RUNNING:
+    if running and call.machine.state not in RUNNING_STATES:
         raise _fail(400, "No session running")
 
 
@@ -143,7 +142,7 @@ def _start_session(call: _Call) -> HttpResponse:
             extra = parse_start_session_request(obj).extra_args
         except DecodeError as exc:
             raise _fail(422, exc.message) from None
-    if machine.state in _RUNNING:
+    if machine.state in RUNNING_STATES:
         return _descriptor(call)  # idempotent: a second client joins the running session
     if not machine.start_session(extra, call.now):
         return _error(400, f"Cannot start session in state {machine.state.value}")
