@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from reactor_proto.http import HttpRequest, HttpResponse
-from reactor_proto.runtime.events import DisconnectReason
 
 if TYPE_CHECKING:
     from reactor_anyio.runtime import LocalRuntime
@@ -70,12 +69,9 @@ class HostedLocalRuntime:
         """Close every connection's peer from the runtime side, as a network drop noticed
         by the runtime would: the machine removes the connections (ORPHANED when it was the
         last one, so the reconnect grace window starts) and the peers are closed."""
-        machine = self.runtime.machine
-        dropped = [conn for conn in machine.connections if conn.has_transport]
-        for conn in dropped:
-            machine.remove_connection(conn, DisconnectReason.CLOSED, now, close=True)
+        dropped = self.runtime.machine.drop_transports(now)
         self._pump()
-        return len(dropped)
+        return dropped
 
 
 async def open_runtimes(stack: contextlib.AsyncExitStack, model: str, *, count: int,

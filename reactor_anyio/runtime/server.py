@@ -11,11 +11,10 @@ Adapter choices:
 * The answer is created *inside* the offer request: the 202 goes out once aiortc has applied
   the offer and gathered its (loopback) candidates, a few milliseconds, so the client's very
   first answer poll gets the 200.
-* A connection counts as connected when its peer is ``connected`` and its ``data`` channel
-  is open, plus its ``control`` channel except on the legacy connection 1001 (the JS SDK
-  2.9.0 opens ``data`` only).  Its ``data`` channel closing, or the peer failing, closes it.
-* A re-offer (PUT) builds a second peer for the same connection id; the old one keeps
-  serving until the new one connects, then it is closed (the machine swaps it in place).
+* Peers are built and watched by :class:`~reactor_anyio.runtime.peers.PeerSet`, which
+  reports every state and channel change to the machine; the machine decides when a
+  connection counts as connected or lost and which peer carries it (``SwapPeer``,
+  ``ClosePeer``), see :mod:`reactor_proto.runtime.transports`.
 * ``on_session_end`` runs on the model's worker thread before any later
   ``on_session_start`` (FIFO), so the machine does not need ``confirm_teardown``: a client
   that stops a session and starts the next one at once is never refused with CLOSING.
@@ -31,19 +30,19 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from reactor_anyio.http import HttpServer
 from reactor_anyio.models import Model, resolve_model
-from reactor_anyio.webrtc import IceConfig, ServerPeer
+from reactor_anyio.webrtc import IceConfig
 from reactor_proto.bodies import IceServer
-from reactor_proto.constants import LEGACY_CONNECTION_ID
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.runtime import (
     AddIceCandidates,
+    ClosePeer,
     CloseTransport,
     CreateAnswer,
     RuntimeAction,
@@ -53,13 +52,15 @@ from reactor_proto.runtime import (
     SendData,
     SetInputFlow,
     SetOutputFlow,
+    SwapPeer,
     TeardownSession,
     TrackUnpublished,
 )
 
-from .links import Link, add_candidates, default_host_addresses, ice_entry
-from .media import FanoutTrack, MediaHub
+from .links import default_host_addresses, ice_entry
+from .media import MediaHub
 from .model_host import ModelHost
+from .peers import PeerSet
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,9 @@ class LocalRuntime:
             consume_answers=consume_answers, confirm_teardown=False,
             default_host=f"{host}:{port or 8080}")
         self._machine = RuntimeMachine(config, rng=random.Random())
-        self._links: dict[int, Link] = {}
-        self._input_owner: dict[str, int] = {}
+        self._peers = PeerSet(self._machine, ice=self._ice, media=self._media,
+                              context=self._host_model.context, spawn=self._spawn,
+                              pump=self._pump)
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: HttpServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,8 +144,7 @@ class LocalRuntime:
 
     def peers_open(self) -> int:
         """aiortc peer connections not yet closed (pending re-offers included)."""
-        return sum(1 for link in self._links.values() for p in link.peers.values()
-                   if not p.closed)
+        return self._peers.open_count()
 
     def frames_produced(self, track: str = "main_video") -> int:
         """Frames the model produced for output ``track`` (once each, however many viewers)."""
@@ -193,8 +194,8 @@ class LocalRuntime:
             self._timer_task.cancel()
         if self._server is not None:
             await self._server.aclose()
-        for cid in list(self._links):
-            self._close_link(cid)
+        for cid in list(self._peers.links):
+            self._peers.close_link(cid)
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
@@ -222,7 +223,7 @@ class LocalRuntime:
 
     # ---- the adapter loop -----------------------------------------------------------------
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         assert self._loop is not None
         task: asyncio.Task[None] = self._loop.create_task(coro, name=name)
         self._tasks.add(task)
@@ -252,33 +253,36 @@ class LocalRuntime:
             if task is not None:
                 answers.append(task)
         while (event := self._machine.next_event()) is not None:
-            if isinstance(event, TrackUnpublished):
-                self._release_input(event.track, event.connection_id)
+            if isinstance(event, TrackUnpublished) \
+                    and self._machine.slot_holder(event.track) is None:
+                self._host_model.context.set_input(event.track, None)  # nobody publishes it
             self._host_model.handle(event)
         if self._wake is not None:
             self._wake.set()
         return answers
 
     def _perform(self, action: RuntimeAction) -> asyncio.Task[None] | None:
+        peers = self._peers
         match action:
             case CreateAnswer():
-                return self._spawn(self._create_answer(action),
-                                   name=f"reactor-answer-{action.connection_id}")
+                return self._spawn(peers.create_answer(action),
+                                   f"reactor-answer-{action.connection_id}")
             case AddIceCandidates(connection_id=cid, negotiation_id=nid, candidates=found):
-                link = self._links.get(cid)
-                peer = None if link is None else link.peers.get(nid)
-                if peer is not None:
-                    self._spawn(add_candidates(peer, found), name=f"reactor-ice-{cid}")
+                peers.add_candidates(cid, nid, found)
+            case SwapPeer(connection_id=cid, negotiation_id=nid):
+                peers.swap_to(cid, nid)
+            case ClosePeer(connection_id=cid, negotiation_id=nid):
+                peers.drop_peer(cid, nid)
             case CloseTransport(connection_id=cid):
-                self._close_link(cid)
+                peers.close_link(cid)
             case SetOutputFlow(connection_id=cid, track=track, paused=paused):
-                self._set_output(cid, track, paused)
+                peers.set_output(cid, track, paused)
             case SetInputFlow(connection_id=cid, track=track, enabled=enabled):
-                self._set_input(cid, track, enabled)
+                peers.set_input(cid, track, enabled)
             case SendData(connection_id=cid, text=text):
-                self._send(cid, "data", text)
+                peers.send(cid, "data", text)
             case SendControl(connection_id=cid, text=text):
-                self._send(cid, "control", text)
+                peers.send(cid, "control", text)
             case TeardownSession():  # pragma: no cover - confirm_teardown is off
                 self._machine.cleanup_complete(time.monotonic())
         return None
@@ -311,195 +315,3 @@ class LocalRuntime:
         except (ValueError, ReactorError) as exc:
             logger.warning("model message %r not sent: %s", type, exc)
         self._pump()
-
-    # ---- peers ----------------------------------------------------------------------------
-
-    async def _create_answer(self, action: CreateAnswer) -> None:
-        cid, nid = action.connection_id, action.negotiation_id
-        link = self._links.setdefault(cid, Link())
-        try:
-            peer = ServerPeer(action.track_mapping, ice=self._ice,
-                              outputs=self._subscribe_outputs(cid, nid, action))
-        except ReactorError as exc:
-            self._release_outputs(cid, nid)
-            self._machine.answer_failed(cid, exc.message, time.monotonic(), negotiation_id=nid)
-            self._pump()
-            return
-        link.peers[nid] = peer
-        if not action.replaces or link.active is None:
-            link.active = nid
-        self._watch(peer, cid, nid)
-        for entry in action.track_mapping:
-            if entry.direction == "sendonly" and entry.kind == "video":
-                peer.set_input_enabled(entry.name, False)
-                peer.set_frame_callback(entry.name, self._input_sink(entry.name, cid))
-        try:
-            sdp = await peer.accept(action.offer_sdp)
-            if action.remote_candidates:
-                await add_candidates(peer, action.remote_candidates)
-            self._machine.answer_created(cid, sdp, time.monotonic(), negotiation_id=nid)
-        except Exception as exc:  # aiortc refusals arrive as many types: all are a failure
-            reason = exc.message if isinstance(exc, ReactorError) else repr(exc)
-            logger.info("connection %d: answer failed: %s", cid, reason)
-            self._drop_peer(cid, nid)
-            with contextlib.suppress(InvalidStateError):  # the machine moved on meanwhile
-                self._machine.answer_failed(cid, reason, time.monotonic(), negotiation_id=nid)
-        if self._links.get(cid) is not link or nid not in link.peers:
-            self._drop_peer(cid, nid)  # the connection went away while we negotiated
-        self._pump()
-
-    def _subscribe_outputs(self, cid: int, nid: int,
-                           action: CreateAnswer) -> dict[str, FanoutTrack]:
-        outputs = {entry.name: self._media.fanouts[entry.name].subscribe()
-                   for entry in action.track_mapping
-                   if entry.direction == "recvonly" and entry.name in self._media.fanouts}
-        self._links.setdefault(cid, Link()).outputs[nid] = outputs
-        return outputs
-
-    def _release_outputs(self, cid: int, nid: int) -> None:
-        link = self._links.get(cid)
-        if link is not None:
-            for track in link.outputs.pop(nid, {}).values():
-                track.stop()
-
-    def _watch(self, peer: ServerPeer, cid: int, nid: int) -> None:
-        installed = False
-
-        def check() -> None:
-            nonlocal installed
-            if installed or peer.closed or peer.connection_state != "connected":
-                return
-            if peer.channel_state("data") != "open":
-                return
-            if cid != LEGACY_CONNECTION_ID and peer.channel_state("control") != "open":
-                return
-            installed = True
-            self._machine.transport_connected(cid, time.monotonic(), negotiation_id=nid)
-            conn = self._machine.connections.get(cid)
-            if conn is not None and conn.negotiation_id == nid and conn.installed:
-                self._swap_in(cid, nid)
-            self._pump()
-
-        def lost(why: str) -> None:
-            if peer.closed:
-                return
-            logger.debug("connection %d (negotiation %d): %s", cid, nid, why)
-            self._machine.transport_closed(cid, time.monotonic(), negotiation_id=nid)
-            self._drop_peer(cid, nid)
-            self._pump()
-
-        def on_state(state: str) -> None:
-            if state in ("failed", "closed"):
-                lost(f"peer {state}")
-            else:
-                check()
-
-        def on_close(label: str) -> None:
-            if label == "data":
-                lost("data channel closed")
-
-        def on_message(label: str, message: str | bytes) -> None:
-            now = time.monotonic()
-            if label == "data":
-                self._machine.data_message(cid, message, now)
-            else:
-                self._machine.control_message(cid, message, now)
-            self._pump()
-
-        peer.on_connection_state = on_state
-        peer.on_channel_open = lambda label: check()
-        peer.on_channel_close = on_close
-        peer.on_channel_message = on_message
-
-    def _swap_in(self, cid: int, nid: int) -> None:
-        link = self._links.get(cid)
-        if link is None:
-            return
-        link.active = nid
-        for old in [n for n in link.peers if n != nid]:
-            self._drop_peer(cid, old)
-
-    def _drop_peer(self, cid: int, nid: int) -> None:
-        link = self._links.get(cid)
-        if link is None:
-            return
-        peer = link.peers.pop(nid, None)
-        self._release_outputs(cid, nid)
-        if link.active == nid:
-            link.active = None
-        if not link.peers and not link.outputs:
-            del self._links[cid]
-        if peer is not None:
-            self._close_peer(peer)
-
-    def _close_link(self, cid: int) -> None:
-        link = self._links.get(cid)
-        if link is None:
-            return
-        for nid in list(link.peers) + list(link.outputs):
-            self._drop_peer(cid, nid)
-        self._links.pop(cid, None)
-        for track, owner in list(self._input_owner.items()):
-            if owner == cid:
-                self._release_input(track, cid)
-
-    def _close_peer(self, peer: ServerPeer) -> None:
-        peer.on_connection_state = peer.on_channel_open = None
-        peer.on_channel_close = peer.on_channel_message = None
-        if not peer.closed:
-            self._spawn(peer.close(), name="reactor-peer-close")
-
-    # ---- flows ----------------------------------------------------------------------------
-
-    def _set_output(self, cid: int, track: str, paused: bool) -> None:
-        link = self._links.get(cid)
-        peer = None if link is None else link.active_peer()
-        if link is None or peer is None or peer.closed:
-            return
-        assert link.active is not None
-        output = link.outputs.get(link.active, {}).get(track)
-        if output is None:
-            return
-        peer.set_output_paused(track, paused)
-        self._media.fanouts[track].set_flowing(output, not paused)
-        # a swapped-out peer no longer consumes: only the active one flows
-        for nid, outputs in link.outputs.items():
-            other = outputs.get(track)
-            if nid != link.active and other is not None and other.flowing:
-                self._media.fanouts[track].set_flowing(other, False)
-
-    def _set_input(self, cid: int, track: str, enabled: bool) -> None:
-        link = self._links.get(cid)
-        peer = None if link is None else link.active_peer()
-        if peer is not None and not peer.closed:
-            # LocalProtocolError: the client mapped no such track on this peer
-            with contextlib.suppress(LocalProtocolError):
-                peer.set_input_enabled(track, enabled)
-        if enabled:
-            self._input_owner[track] = cid
-        else:
-            self._release_input(track, cid)
-
-    def _release_input(self, track: str, cid: int) -> None:
-        if self._input_owner.get(track) == cid:
-            del self._input_owner[track]
-            self._host_model.context.set_input(track, None)
-
-    def _input_sink(self, track: str, cid: int) -> Any:
-        context = self._host_model.context
-
-        def deliver(frame: Any) -> None:
-            if self._input_owner.get(track) == cid:
-                context.set_input(track, frame)
-
-        return deliver
-
-    def _send(self, cid: int, label: str, text: str) -> None:
-        link = self._links.get(cid)
-        peer = None if link is None else link.active_peer()
-        if peer is None or peer.closed:
-            return
-        try:
-            peer.send(label, text)
-        except ReactorError as exc:  # closing channel or oversize: the client is going
-            logger.debug("connection %d: %s send failed: %s", cid, label, exc)

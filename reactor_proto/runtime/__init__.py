@@ -6,6 +6,7 @@ See :mod:`reactor_proto.runtime.machine` for how an adapter drives it and
 
 from .actions import (
     AddIceCandidates,
+    ClosePeer,
     CloseTransport,
     CreateAnswer,
     RuntimeAction,
@@ -13,6 +14,7 @@ from .actions import (
     SendData,
     SetInputFlow,
     SetOutputFlow,
+    SwapPeer,
     TeardownSession,
 )
 from .config import RuntimeConfig
@@ -39,6 +41,7 @@ __all__ = [
     "AddIceCandidates",
     "ClientConnected",
     "ClientDisconnected",
+    "ClosePeer",
     "CloseTransport",
     "CommandReceived",
     "CreateAnswer",
@@ -57,6 +60,7 @@ __all__ = [
     "SetInputFlow",
     "SetOutputFlow",
     "StateChanged",
+    "SwapPeer",
     "TeardownSession",
     "TrackPublished",
     "TrackUnpublished",

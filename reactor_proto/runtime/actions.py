@@ -16,12 +16,16 @@ from ..bodies import IceCandidate, TrackMappingEntry
 
 @attrs.frozen(kw_only=True)
 class CreateAnswer:
-    """Build an answerer for this offer and report ``answer_created`` / ``answer_failed``.
+    """Build a peer answering this offer and report ``answer_created`` / ``answer_failed``
+    (an adapter that fails to build it discards it before reporting the failure).  Then
+    report the peer's state and its channels with the same ``negotiation_id``.
 
     ``replaces`` is true when the connection already has a transport (live or being built):
-    keep the old one running until the new one connects, then swap it in place.
+    the old peer keeps serving until ``SwapPeer`` names the new one.  ``active`` is true
+    when the new peer carries the connection's traffic at once (no other peer does).
     ``remote_candidates`` are trickled candidates that arrived before the offer.
-    Output senders start paused; ``SetOutputFlow`` says when to start them.
+    Output senders start paused (``SetOutputFlow`` starts them) and the media of every track
+    in ``ignored_inputs`` is ignored until ``SetInputFlow`` enables it.
     """
 
     connection_id: int
@@ -29,6 +33,8 @@ class CreateAnswer:
     offer_sdp: str
     track_mapping: tuple[TrackMappingEntry, ...]
     replaces: bool
+    active: bool
+    ignored_inputs: tuple[str, ...] = ()
     remote_candidates: tuple[IceCandidate, ...] = ()
     end_of_candidates: bool = False
 
@@ -48,6 +54,24 @@ class CloseTransport:
     """Close the connection's transport(s) gracefully; report nothing more about it."""
 
     connection_id: int
+
+
+@attrs.frozen(kw_only=True)
+class SwapPeer:
+    """The peer of this negotiation now carries the connection's traffic: perform the
+    connection's later actions through it, and close the connection's other peers."""
+
+    connection_id: int
+    negotiation_id: int
+
+
+@attrs.frozen(kw_only=True)
+class ClosePeer:
+    """Close the peer of this one negotiation (it failed or its ``data`` channel closed);
+    report nothing more about it.  The connection's other peers are left alone."""
+
+    connection_id: int
+    negotiation_id: int
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +122,8 @@ RuntimeAction: TypeAlias = (
     CreateAnswer
     | AddIceCandidates
     | CloseTransport
+    | SwapPeer
+    | ClosePeer
     | SetOutputFlow
     | SetInputFlow
     | SendData

@@ -98,6 +98,11 @@ class RuntimeConfig:
     #: Host used in ``presigned_url`` when the request's Host header is absent or unusable.
     default_host: str = attrs.field(default="localhost:8080", validator=_non_empty)
 
+    def negotiation_deadline(self, now: float) -> float | None:
+        """When a connection registered or offered at ``now`` is dropped if not installed."""
+        timeout = self.negotiation_timeout
+        return now + timeout if timeout > 0 else None
+
     @property
     def protocol_version(self) -> str:
         """The capabilities' ``protocol_version``: schema version without its ``v`` ([R2])."""

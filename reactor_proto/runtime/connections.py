@@ -17,10 +17,13 @@ from collections.abc import Iterator
 import attrs
 
 from ..bodies import IceCandidate, TrackMappingEntry
-from ..constants import LEGACY_CONNECTION_ID, MAX_CONNECTION_ID
+from ..constants import CONTROL_CHANNEL, DATA_CHANNEL, LEGACY_CONNECTION_ID, MAX_CONNECTION_ID
 
 #: Lowest id minted for registered connections.
 MIN_MINTED_ID = LEGACY_CONNECTION_ID + 1
+#: Channels that must be open before a connection counts as connected.
+CHANNELS = frozenset({CONTROL_CHANNEL, DATA_CHANNEL})
+LEGACY_CHANNELS = frozenset({DATA_CHANNEL})
 #: Random draws before falling back to a scan (the space is large; the ceiling is small).
 _MINT_DRAWS = 32
 
@@ -38,6 +41,13 @@ class Connection:
     #: The client polled the answer (with ``consume_answers`` it is then no longer served).
     answer_taken: bool = False
     installed: bool = False
+    #: The negotiation whose peer carries the connection's traffic (``None``: no peer does).
+    active_negotiation: int | None = None
+    #: What the adapter reported about the current negotiation's peer (reset by an offer).
+    peer_connected: bool = False
+    open_channels: set[str] = attrs.Factory(set)
+    #: The current negotiation's peer was installed (so later reports do not repeat it).
+    transport_up: bool = False
     #: Watchdog: time of the last ping (or of installation) and of the next check.
     last_ping: float = 0.0
     next_ping_check: float | None = None
@@ -53,6 +63,14 @@ class Connection:
     def has_transport(self) -> bool:
         """A transport exists or is being built for this connection."""
         return self.negotiation_id is not None
+
+    @property
+    def transport_ready(self) -> bool:
+        """The current peer counts as connected: answered, peer ``connected``, ``data`` open,
+        and ``control`` open too except on the legacy connection (the JS SDK 2.9.0 opens
+        ``data`` only)."""
+        needed = LEGACY_CHANNELS if self.legacy else CHANNELS
+        return self.answer is not None and self.peer_connected and needed <= self.open_channels
 
     @property
     def awaiting_answer(self) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 
@@ -45,16 +45,13 @@ from ..constants import LEGACY_CONNECTION_ID, LOCAL_SESSION_ID, MAX_CONNECTION_I
 from ..errors import DecodeError, ReactorError
 from ..http import HttpRequest, HttpResponse, cors_headers, json_response
 from ..sdp import validate_sdp
-from .actions import AddIceCandidates, CreateAnswer
+from .actions import AddIceCandidates
 from .connections import Connection
 from .events import SessionState
+from .host import RouteHost
+from .session import RUNNING_STATES
 from .uploads import UploadFailure, is_upload_id
 
-if TYPE_CHECKING:
-    from .machine import RuntimeMachine
-
-_RUNNING: Final = frozenset({SessionState.WAITING, SessionState.STREAMING,
-                             SessionState.ORPHANED})
 _HOST: Final = re.compile(r"(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 _WEBRTC: Final = "sessions/{sid}/transport/webrtc"
 
@@ -69,7 +66,7 @@ class _Reply(Exception):
 
 @attrs.frozen(kw_only=True)
 class _Call:
-    machine: RuntimeMachine
+    machine: RouteHost
     request: HttpRequest
     now: float
     params: Mapping[str, str]
@@ -101,7 +98,7 @@ def _json_body(call: _Call, what: str) -> Any:
 def _check_session(call: _Call, *, running: bool) -> None:
     if call.params.get("sid", LOCAL_SESSION_ID) != LOCAL_SESSION_ID:
         raise _fail(404, "Session not found")
-    if running and call.machine.state not in _RUNNING:
+    if running and call.machine.state not in RUNNING_STATES:
         raise _fail(400, "No session running")
 
 
@@ -145,7 +142,7 @@ def _start_session(call: _Call) -> HttpResponse:
             extra = parse_start_session_request(obj).extra_args
         except DecodeError as exc:
             raise _fail(422, exc.message) from None
-    if machine.state in _RUNNING:
+    if machine.state in RUNNING_STATES:
         return _descriptor(call)  # idempotent: a second client joins the running session
     if not machine.start_session(extra, call.now):
         return _error(400, f"Cannot start session in state {machine.state.value}")
@@ -178,11 +175,6 @@ def _ice_servers(call: _Call) -> HttpResponse:
     return json_response(200, build_ice_servers(call.machine.config.ice_servers))
 
 
-def _deadline(call: _Call) -> float | None:
-    timeout = call.machine.config.negotiation_timeout
-    return call.now + timeout if timeout > 0 else None
-
-
 def _register(call: _Call) -> HttpResponse:
     _check_session(call, running=True)
     machine = call.machine
@@ -190,7 +182,7 @@ def _register(call: _Call) -> HttpResponse:
     if conn is None:
         return _error(503, f"No connection id available (limit "
                            f"{machine.config.max_connections} connections)")
-    conn.negotiation_deadline = _deadline(call)
+    conn.negotiation_deadline = machine.config.negotiation_deadline(call.now)
     return json_response(201, build_connection_registered(
         conn.connection_id, track_map=machine.documents.capabilities))
 
@@ -215,21 +207,7 @@ def _read_offer(call: _Call) -> SdpOffer:
 
 
 def _accept_offer(call: _Call, conn: Connection, offer: SdpOffer) -> HttpResponse:
-    machine = call.machine
-    replaces = conn.has_transport
-    conn.negotiation_id = machine.next_negotiation_id()
-    conn.track_mapping = offer.track_mapping
-    conn.answer = conn.answer_error = None
-    conn.answer_taken = False
-    if not conn.installed:
-        conn.negotiation_deadline = _deadline(call)
-    machine.queue(CreateAnswer(
-        connection_id=conn.connection_id, negotiation_id=conn.negotiation_id,
-        offer_sdp=offer.sdp, track_mapping=offer.track_mapping, replaces=replaces,
-        remote_candidates=tuple(conn.buffered_candidates),
-        end_of_candidates=conn.end_of_candidates))
-    conn.buffered_candidates.clear()
-    conn.end_of_candidates = False
+    call.machine.accept_offer(conn, offer, call.now)
     return json_response(202, build_offer_accepted(conn.connection_id))
 
 
@@ -417,12 +395,12 @@ def internal_error(request: HttpRequest) -> HttpResponse:
     return _with_cors(_error(500, "Internal Server Error"), request)
 
 
-def dispatch(machine: RuntimeMachine, request: HttpRequest, now: float) -> HttpResponse:
+def dispatch(machine: RouteHost, request: HttpRequest, now: float) -> HttpResponse:
     """Answer one request; see the module docstring for the statuses."""
     return _with_cors(_route(machine, request, now), request)
 
 
-def _route(machine: RuntimeMachine, request: HttpRequest, now: float) -> HttpResponse:
+def _route(machine: RouteHost, request: HttpRequest, now: float) -> HttpResponse:
     try:
         target = request.target
     except ReactorError as exc:
