@@ -3,7 +3,7 @@
 The state diagrams in the docs are never drawn by hand: this script reads
 ``reactor_proto.client.phases.TRANSITIONS`` (and ``STATUS_EDGES``),
 ``reactor_proto.runtime.machine.TRANSITIONS`` and ``reactor_proto.coordinator.TRANSITIONS``
-and writes mermaid ``stateDiagram-v2`` blocks.
+(each a ``{(state, trigger): state}`` mapping) and writes mermaid ``stateDiagram-v2`` blocks.
 
     python docs/gen_diagrams.py            # rewrite docs/protocol/diagrams.md
     python docs/gen_diagrams.py --check    # exit 1 if the committed file is stale
@@ -42,11 +42,14 @@ triggers separated by `/`.
 CLIENT_TEXT = """\
 ## Client: connection phases
 
-Source: `reactor_proto.client.phases.TRANSITIONS`. `connect()` walks the pipeline from
-`FETCHING_TOKEN` to `READY` and skips what a mode does not need (local mode has no token and
-no readiness poll; an adopted session is not created). A phase change that the table does not
-list moves the machine to the sticky `FAILED` phase; that is a bug in the library, never the
-result of remote input, so `FAILED` has no incoming edge here.
+Source: `reactor_proto.client.phases.TRANSITIONS`, a function `(phase, trigger) -> phase`:
+each pair leads to exactly one phase. `connect()` walks the pipeline from `FETCHING_TOKEN` to
+`READY` and skips what a mode does not need (local mode has no token and no readiness poll; an
+adopted session is not created). A failed or cancelled attempt leaves by `suspend` (keep the
+session for a reconnect), `terminate` (end the session we created) or `forget` (drop a session
+we may not or need not end). A pair that the table does not list moves the machine to the
+sticky `FAILED` phase; that is a bug in the library, never the result of remote input, so
+`FAILED` has no incoming edge here.
 """
 
 STATUS_TEXT = """\
@@ -107,7 +110,7 @@ def mermaid(initial: str, edges: Iterable[Edge]) -> str:
 def client_edges() -> list[Edge]:
     from reactor_proto.client.phases import TRANSITIONS
 
-    return [(_name(src), _label(trigger), _name(dst)) for src, trigger, dst in TRANSITIONS]
+    return table_edges(TRANSITIONS)
 
 
 def status_edges() -> list[Edge]:

@@ -180,7 +180,7 @@ def test_diagrams_follow_the_tables() -> None:
 
     gen = _load("gen_diagrams", DOCS / "gen_diagrams.py")
     text = gen.render()
-    for src, trigger, dst in CLIENT:
+    for (src, trigger), dst in CLIENT.items():
         edge = f"    {src.name} --> {dst.name} : "
         line = next(li for li in text.splitlines() if li.startswith(edge))
         assert trigger.value in line.split(" : ", 1)[1].split(" / ")

@@ -17,6 +17,9 @@ import attrs
 from ..http import HttpRequest
 from .actions import CancelHttp, SendHttp
 
+#: Marks a create-session exchange whose connect() was cancelled while it was in flight.
+ABANDONED = "abandoned"
+
 
 class Purpose(enum.Enum):
     TOKEN = "POST /tokens"

@@ -1,8 +1,12 @@
-"""The client machine's phases and its one transition table.
+"""The client machine's phases and its one transition table: a function (phase, trigger) -> phase.
 
-Every phase change goes through :data:`TRANSITIONS`; a (phase, trigger, phase) triple that is
-not listed moves the machine to the sticky ``FAILED`` phase (a bug, never a remote input).
-The docs' state diagram is generated from this table (``docs/gen_diagrams.py``).
+Every phase change goes through :func:`next_phase`.  Each ``(phase, trigger)`` pair in
+:data:`TRANSITIONS` leads to exactly one phase; a pair that is not listed is an error, and the
+machine moves to the sticky ``FAILED`` phase (a bug in the library, never a remote input).
+The triggers are specific, so the table itself says where each one goes: the handlers choose
+*which* trigger fits (a token for a new session or for a known one, suspend or terminate),
+never the target.  The docs' state diagram is generated from this table
+(``docs/gen_diagrams.py``).
 
 ``connect`` runs the pipeline TOKEN -> SESSION -> POLL -> PREPARE -> OFFER -> ANSWER ->
 APPLY -> TRANSPORT -> READY, skipping the steps a mode does not need (local mode has no token
@@ -13,7 +17,10 @@ the connection registration and the offer creation concurrently.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
+from typing import Final
 
+from ..errors import LocalProtocolError
 from .events import ReactorStatus
 
 
@@ -34,12 +41,33 @@ class Phase(enum.Enum):
 
 
 class Trigger(enum.Enum):
+    # connect(): with an API key a token comes first; a JWT (or local mode) creates the
+    # session at once; connect(session_id=...) with a JWT adopts it and polls it.
+    CONNECT_WITH_KEY = "connect_with_key"
     CONNECT = "connect"
+    ADOPT = "adopt"
+    # reconnect() (explicit or scheduled): token first, or poll the session, or (local mode,
+    # where the runtime is the session) go straight to a new connection.
+    RECONNECT_WITH_KEY = "reconnect_with_key"
     RECONNECT = "reconnect"
-    DONE = "done"
-    FAIL = "fail"
+    RECONNECT_LOCAL = "reconnect_local"
+    # The pipeline's steps finishing.
+    TOKEN = "token"                                  # no session yet: create one
+    TOKEN_FOR_SESSION = "token_for_session"          # adopted or resumed: poll it
+    SESSION_CREATED = "session_created"              # coordinator: wait for it to be ready
+    SESSION_STARTED = "session_started"              # local runtime: ready at once
+    SESSION_READY = "session_ready"
+    OFFER_READY = "offer_ready"                      # offer created and connection registered
+    OFFER_SENT = "offer_sent"
+    ANSWER_RECEIVED = "answer_received"
+    ANSWER_APPLIED = "answer_applied"
+    TRANSPORT_UP = "transport_up"                    # peer connected and both channels open
+    # Leaving a connection: keep the session for a reconnect, end the session we created,
+    # or forget a session we may not (or need not) end.
     TRANSPORT_LOST = "transport_lost"
-    DISCONNECT = "disconnect"
+    SUSPEND = "suspend"
+    TERMINATE = "terminate"
+    FORGET = "forget"
     TERMINATED = "terminated"
 
 
@@ -55,53 +83,59 @@ FLOW_PHASES: tuple[Phase, ...] = (
 PEER_PHASES = frozenset({P.PREPARING, P.SENDING_OFFER, P.POLLING_ANSWER, P.APPLYING_ANSWER,
                          P.CONNECTING_TRANSPORT, P.READY})
 
-_NEXT: dict[Phase, tuple[Phase, ...]] = {
-    P.FETCHING_TOKEN: (P.CREATING_SESSION, P.POLLING_SESSION, P.PREPARING),
-    P.CREATING_SESSION: (P.POLLING_SESSION, P.PREPARING),
-    P.POLLING_SESSION: (P.PREPARING,),
-    P.PREPARING: (P.SENDING_OFFER,),
-    P.SENDING_OFFER: (P.POLLING_ANSWER,),
-    P.POLLING_ANSWER: (P.APPLYING_ANSWER,),
-    P.APPLYING_ANSWER: (P.CONNECTING_TRANSPORT,),
-    P.CONNECTING_TRANSPORT: (P.READY,),
-}
+Row = tuple[Phase, Trigger, Phase]
 
-# After a failed or cancelled attempt: terminate the session we created, keep a session we
-# may return to (reconnect), or forget it.
-_LEAVE_FLOW = (P.TERMINATING, P.SUSPENDED, P.IDLE)
-
-
-def _build() -> frozenset[tuple[Phase, Trigger, Phase]]:
-    table: set[tuple[Phase, Trigger, Phase]] = {
-        (P.IDLE, T.CONNECT, P.FETCHING_TOKEN),
-        (P.IDLE, T.CONNECT, P.CREATING_SESSION),
-        (P.IDLE, T.CONNECT, P.POLLING_SESSION),
-        (P.SUSPENDED, T.RECONNECT, P.FETCHING_TOKEN),
-        (P.SUSPENDED, T.RECONNECT, P.POLLING_SESSION),
-        (P.SUSPENDED, T.RECONNECT, P.PREPARING),
-        (P.READY, T.RECONNECT, P.FETCHING_TOKEN),
-        (P.READY, T.RECONNECT, P.POLLING_SESSION),
-        (P.READY, T.RECONNECT, P.PREPARING),
-        (P.READY, T.TRANSPORT_LOST, P.SUSPENDED),
-        (P.READY, T.DISCONNECT, P.SUSPENDED),
-        (P.READY, T.DISCONNECT, P.TERMINATING),
-        (P.READY, T.DISCONNECT, P.IDLE),
-        (P.SUSPENDED, T.DISCONNECT, P.TERMINATING),
-        (P.SUSPENDED, T.DISCONNECT, P.IDLE),
-        (P.SUSPENDED, T.FAIL, P.TERMINATING),
-        (P.SUSPENDED, T.FAIL, P.IDLE),
-        (P.TERMINATING, T.TERMINATED, P.IDLE),
-    }
-    for phase in FLOW_PHASES:
-        for target in _NEXT[phase]:
-            table.add((phase, T.DONE, target))
-        for target in _LEAVE_FLOW:
-            table.add((phase, T.FAIL, target))
-            table.add((phase, T.DISCONNECT, target))
-    return frozenset(table)
+_ROWS: tuple[Row, ...] = (
+    (P.IDLE, T.CONNECT_WITH_KEY, P.FETCHING_TOKEN),
+    (P.IDLE, T.CONNECT, P.CREATING_SESSION),
+    (P.IDLE, T.ADOPT, P.POLLING_SESSION),
+    (P.FETCHING_TOKEN, T.TOKEN, P.CREATING_SESSION),
+    (P.FETCHING_TOKEN, T.TOKEN_FOR_SESSION, P.POLLING_SESSION),
+    (P.CREATING_SESSION, T.SESSION_CREATED, P.POLLING_SESSION),
+    (P.CREATING_SESSION, T.SESSION_STARTED, P.PREPARING),
+    (P.POLLING_SESSION, T.SESSION_READY, P.PREPARING),
+    (P.PREPARING, T.OFFER_READY, P.SENDING_OFFER),
+    (P.SENDING_OFFER, T.OFFER_SENT, P.POLLING_ANSWER),
+    (P.POLLING_ANSWER, T.ANSWER_RECEIVED, P.APPLYING_ANSWER),
+    (P.APPLYING_ANSWER, T.ANSWER_APPLIED, P.CONNECTING_TRANSPORT),
+    (P.CONNECTING_TRANSPORT, T.TRANSPORT_UP, P.READY),
+    (P.READY, T.TRANSPORT_LOST, P.SUSPENDED),
+    (P.TERMINATING, T.TERMINATED, P.IDLE),
+    # Back to a retained session: from SUSPENDED, or from READY on a fresh connection.
+    *((source, trigger, target) for source in (P.SUSPENDED, P.READY) for trigger, target in (
+        (T.RECONNECT_WITH_KEY, P.FETCHING_TOKEN),
+        (T.RECONNECT, P.POLLING_SESSION),
+        (T.RECONNECT_LOCAL, P.PREPARING),
+    )),
+    # Leaving: a failed or cancelled attempt, or a disconnect while READY.
+    *((source, T.SUSPEND, P.SUSPENDED) for source in (*FLOW_PHASES, P.READY)),
+    *((source, T.TERMINATE, P.TERMINATING) for source in (*FLOW_PHASES, P.READY, P.SUSPENDED)),
+    *((source, T.FORGET, P.IDLE) for source in (*FLOW_PHASES, P.READY, P.SUSPENDED)),
+)
 
 
-TRANSITIONS = _build()
+def build_table(rows: Iterable[Row]) -> dict[tuple[Phase, Trigger], Phase]:
+    """The table as a mapping; a pair listed twice (two targets) is refused."""
+    table: dict[tuple[Phase, Trigger], Phase] = {}
+    for source, trigger, target in rows:
+        if (source, trigger) in table:
+            raise ValueError(f"{source.name} --{trigger.value}--> has two targets: "
+                             f"{table[source, trigger].name} and {target.name}")
+        table[source, trigger] = target
+    return table
+
+
+TRANSITIONS: Final[Mapping[tuple[Phase, Trigger], Phase]] = build_table(_ROWS)
+
+
+def next_phase(phase: Phase, trigger: Trigger) -> Phase:
+    """The phase ``trigger`` leads to from ``phase``; a pair not in the table is a bug."""
+    target = TRANSITIONS.get((phase, trigger))
+    if target is None:
+        raise LocalProtocolError(
+            f"client machine: illegal transition {phase.value} --{trigger.value}-->")
+    return target
+
 
 _WAITING = frozenset({P.POLLING_SESSION, P.PREPARING, P.SENDING_OFFER, P.POLLING_ANSWER,
                       P.APPLYING_ANSWER, P.CONNECTING_TRANSPORT})

@@ -233,15 +233,20 @@ TestClientUnderChaos = ClientUnderChaos.TestCase
 def test_transition_table_only_contains_known_phases() -> None:
     from reactor_proto.client import TRANSITIONS
 
-    for source, _trigger, target in TRANSITIONS:
+    for (source, _trigger), target in TRANSITIONS.items():
         assert source is not Phase.FAILED
         assert target is not Phase.FAILED
 
 
 def test_illegal_transition_is_sticky_failure() -> None:
     from reactor_proto.client.phases import Trigger
+    from reactor_proto.client.state import goto
 
     h = Harness()
+    state = h.machine._state
     with pytest.raises(LocalProtocolError, match="illegal transition"):
-        h.machine._goto(Phase.READY, Trigger.CONNECT, 0.0)
+        goto(state, Trigger.TRANSPORT_UP, 0.0)
+    assert h.machine.phase is Phase.FAILED
+    with pytest.raises(LocalProtocolError, match="illegal transition"):
+        goto(state, Trigger.TERMINATED, 0.0)
     assert h.machine.phase is Phase.FAILED
