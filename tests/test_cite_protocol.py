@@ -11,6 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = "PROTOCOL" + ".md"  # split so that the script's --check never flags this file
+SHARED = ".." + "/shared"
+ARCH = "ARCHITECTURE" + ".md"
+NOWHERE = "docs/protocol" + " §6.9"  # a citation of a section that does not exist
 
 
 def _load() -> ModuleType:
@@ -57,8 +60,8 @@ def test_every_section_and_fragility_has_an_anchor() -> None:
 
 def test_code_citations_are_rewritten_once() -> None:
     text = (f'"""Route table ({OLD} §2-§3, §5, §9).\n\n'
-            f"1000 is never used ({OLD} §5.2, F20), see ../shared/{OLD} C.3.\n"
-            f'"""\n# rules: ../shared/ARCHITECTURE.md\n')
+            f"1000 is never used ({OLD} §5.2, F20), see {SHARED}/{OLD} C.3.\n"
+            f'"""\n# rules: {SHARED}/{ARCH}\n')
     once = cite.rewrite_code(text)
     assert once == ('"""Route table (docs/protocol §2-§3, §5, §9).\n\n'
                     "1000 is never used (docs/protocol §5.2, F20), see docs/protocol C.3.\n"
@@ -77,7 +80,7 @@ def test_markdown_citations_become_relative_links(tmp_path: Path) -> None:
     (tmp_path / "docs" / "protocol").mkdir(parents=True)
     page = tmp_path / "fuzz" / "README.md"
     text = (f"capabilities JSON ({OLD} §7.1-7.2), notes (`{OLD}` §13), "
-            f"and `../shared/{OLD}`; design in `../shared/ARCHITECTURE.md`.\n")
+            f"and `{SHARED}/{OLD}`; design in `{SHARED}/{ARCH}`.\n")
     new = cite.rewrite_markdown(text, page, tmp_path)
     assert new == (
         "capabilities JSON ([§7.1-7.2](../docs/protocol/07-capabilities.md#s7-1)), notes "
@@ -106,7 +109,7 @@ def test_check_and_run_on_a_small_tree(tmp_path: Path,
     assert cite.main(args) == 0
     assert code.read_text(encoding="utf-8") == '"""Auto-resume (docs/protocol §6.7)."""\n'
     assert cite.main([*args, "--check"]) == 0
-    code.write_text('"""See docs/protocol §6.9."""\n', encoding="utf-8")  # no such section
+    code.write_text(f'"""See {NOWHERE}."""\n', encoding="utf-8")
     assert cite.main([*args, "--check"]) == 1
     assert "§6.9 is not a section" in capsys.readouterr().out
 
