@@ -41,21 +41,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-#: Modules this conftest cannot edit that are asyncio-only, and why.  ``run_demo`` hosts a
-#: LocalRuntime in-process (aiortc, asyncio only); test_demo.py is the lead's file: an
-#: ``anyio_backend`` fixture returning "asyncio" there would replace this entry.
-ASYNCIO_ONLY = {"test_demo.py": "reactor demo hosts LocalRuntime in-process: asyncio only"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = os.path.dirname(__file__)
-    for item in items:  # the hook sees the whole session's items: only this directory's
-        reason = ASYNCIO_ONLY.get(item.path.name) if str(item.path.parent) == here else None
-        callspec = getattr(item, "callspec", None)
-        if reason and callspec is not None and callspec.params.get("anyio_backend") == "trio":
-            item.add_marker(pytest.mark.skip(reason=reason))
-
-
 def runtime_threads() -> set[str]:
     """Threads other than the loop's shared executors (which outlive any one runtime) and
     trio's idle worker-thread cache (named "Trio thread N", reused across runs)."""

@@ -252,14 +252,19 @@ def test_sync_use_outside_trio() -> None:
     assert thread_names() == before
 
 
-async def test_to_trio_after_the_run_finished_is_dropped() -> None:
+async def test_to_trio_after_the_run_finished_is_dropped(
+        caplog: pytest.LogCaptureFixture) -> None:
     holder: list[trio.lowlevel.TrioToken] = []
+    called: list[str] = []
 
     async def grab() -> None:
         holder.append(trio.lowlevel.current_trio_token())
 
     await trio.to_thread.run_sync(lambda: trio.run(grab))
-    AiortcLoopThread.to_trio_with(holder[0], print, "never printed")  # no exception
+    with caplog.at_level(logging.DEBUG, logger="reactor_trio_compat"):
+        AiortcLoopThread.to_trio_with(holder[0], called.append, "never run")  # no exception
+    assert called == []  # the run is over: the callback is dropped, not run
+    assert "trio run finished; dropped callback" in caplog.text
 
 
 async def test_require_bridge() -> None:
