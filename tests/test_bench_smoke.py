@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,13 +92,18 @@ def test_median_percentile_and_ratio_handle_empty_and_nan() -> None:
 def test_proc_cpu_seconds_reads_this_process() -> None:
     from bench.common import CpuWindow, proc_cpu_seconds
 
-    assert proc_cpu_seconds() >= 0.0
+    before = proc_cpu_seconds()
     assert proc_cpu_seconds(os.getpid(), children=True) >= proc_cpu_seconds(os.getpid())
     window = CpuWindow()
     window.start()
-    sum(range(10_000))
+    # Burn CPU until the kernel's tick-granular counter moves, so a reader that returned a
+    # constant (or another process's figure) fails here.
+    deadline = time.monotonic() + 5.0
+    while proc_cpu_seconds() <= before and time.monotonic() < deadline:
+        sum(range(100_000))
     window.stop()
-    assert window.cpu >= 0.0 and window.wall > 0.0
+    assert proc_cpu_seconds() > before
+    assert window.cpu > 0.0 and window.wall >= window.cpu / 2
 
 
 def test_table_shows_ratio_goal_and_verdict() -> None:
