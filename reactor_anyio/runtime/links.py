@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -12,20 +11,12 @@ from aiortc.sdp import candidate_from_sdp
 
 from reactor_anyio.webrtc import IceServerEntry, ServerPeer
 from reactor_anyio.webrtc.ice import to_ice_server_entry
+from reactor_proto.addresses import is_loopback_host as is_loopback
 from reactor_proto.bodies import IceCandidate
 
 from .media import FanoutTrack
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def default_host_addresses(host: str) -> tuple[str, ...] | None:
