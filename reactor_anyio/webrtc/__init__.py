@@ -20,7 +20,7 @@ from .ice import (
 )
 from .mailbox import LatestWinsMailbox
 from .peer_base import ChannelMessage
-from .server_peer import MappedTrack, ServerPeer, TrackMappingLike, ensure_max_message_size
+from .server_peer import MappedTrack, ServerPeer, TrackMappingLike
 from .stats import PeerStats, TrackFrameStats
 from .tracks import NdarrayVideoTrack, PausableTrack, ProducerVideoTrack
 
@@ -43,7 +43,6 @@ __all__ = [
     "TrackLike",
     "TrackMappingLike",
     "TrackSpec",
-    "ensure_max_message_size",
     "frame_to_rgb",
     "install_host_address_filter",
     "restricted_host_addresses",
