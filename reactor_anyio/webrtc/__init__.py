@@ -14,7 +14,6 @@ from .convert import RgbArray, frame_to_rgb, rgb_to_frame
 from .ice import (
     LOOPBACK_HOST_ADDRESSES,
     IceConfig,
-    IceServerEntry,
     install_host_address_filter,
     restricted_host_addresses,
 )
@@ -30,7 +29,6 @@ __all__ = [
     "ChannelMessage",
     "ClientPeer",
     "IceConfig",
-    "IceServerEntry",
     "LatestWinsMailbox",
     "MappedTrack",
     "NdarrayVideoTrack",
