@@ -3,8 +3,11 @@
 aiortc needs an asyncio loop, so under trio every aiortc object lives on an
 :class:`AiortcLoopThread` (one per trio run, shared and reference-counted) and the client
 talks to it through :class:`BridgedClientPeer`, made by :func:`client_peer_factory`.
-:func:`require_bridge` tells the ``Reactor`` whether WebRTC can run under the current async
-library.  Importing this package does not import trio or aiortc; the submodules do.
+The ``Reactor`` never imports this package by name: ``reactor_anyio.webrtc.bridges`` keeps a
+table keyed by the running async library whose ``"trio"`` entry names
+:mod:`reactor_trio_compat.factory`, and that module registers :func:`client_peer_factory`
+when imported.  :func:`require_bridge` answers whether WebRTC can run under a given library.
+Importing this package does not import trio or aiortc; the submodules do.
 """
 
 from __future__ import annotations

@@ -5,9 +5,12 @@ It knows nothing of HTTP or of the protocol state machines: a driver feeds the s
 and calls these classes.  aiortc is asyncio-only, so every aiortc object is created, used and
 closed inside :class:`ClientPeer` / :class:`ServerPeer` on one asyncio loop (checked), which
 lets the trio bridge host them on their own loop thread; frames leave through
-:class:`LatestWinsMailbox`, which any asyncio or trio task can read.
+:class:`LatestWinsMailbox`, which any asyncio or trio task can read.  What the client driver
+needs of a peer is :class:`Peer` (built by a :class:`PeerFactory`); :mod:`.bridges` picks the
+factory for the running async library.
 """
 
+from .bridges import BRIDGE_MODULES, peer_factory_builder, register_peer_factory
 from .client_peer import ClientPeer, TrackLike, TrackSpec
 from .codecs import DEFAULT_VIDEO_CODEC_ORDER
 from .convert import RgbArray, frame_to_rgb, rgb_to_frame
@@ -19,11 +22,13 @@ from .ice import (
 )
 from .mailbox import LatestWinsMailbox
 from .peer_base import ChannelMessage
+from .protocols import Peer, PeerFactory, PeerFactoryBuilder
 from .server_peer import MappedTrack, ServerPeer, TrackMappingLike
 from .stats import PeerStats, TrackFrameStats
 from .tracks import NdarrayVideoTrack, PausableTrack, ProducerVideoTrack
 
 __all__ = [
+    "BRIDGE_MODULES",
     "DEFAULT_VIDEO_CODEC_ORDER",
     "LOOPBACK_HOST_ADDRESSES",
     "ChannelMessage",
@@ -33,6 +38,9 @@ __all__ = [
     "MappedTrack",
     "NdarrayVideoTrack",
     "PausableTrack",
+    "Peer",
+    "PeerFactory",
+    "PeerFactoryBuilder",
     "PeerStats",
     "ProducerVideoTrack",
     "RgbArray",
@@ -43,6 +51,8 @@ __all__ = [
     "TrackSpec",
     "frame_to_rgb",
     "install_host_address_filter",
+    "peer_factory_builder",
+    "register_peer_factory",
     "restricted_host_addresses",
     "rgb_to_frame",
 ]
