@@ -62,12 +62,11 @@ def bridge_available() -> bool:
 
 def require_bridge(library: str) -> None:
     """Return if aiortc can be hosted for the running async ``library``, else raise
-    :class:`InvalidStateError` saying why (asyncio needs no bridge)."""
-    if library == "asyncio":
-        return
-    if library != "trio":
-        raise InvalidStateError(
-            f"WebRTC under {library!r} is not supported: run the client under asyncio or trio")
-    if not bridge_available():
+    :class:`InvalidStateError` saying why (asyncio needs no bridge).  The answer is the
+    client's own: the bridge table of ``reactor_anyio.webrtc.bridges``."""
+    if library == "trio" and not bridge_available():
         raise InvalidStateError(
             "WebRTC under 'trio' needs trio installed (pip install 'reactor-sansio[trio]')")
+    from reactor_anyio.webrtc import peer_factory_builder  # imports aiortc: only when asked
+
+    peer_factory_builder(library)
