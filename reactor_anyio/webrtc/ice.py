@@ -30,7 +30,7 @@ import aioice.ice
 import attrs
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
-from reactor_proto.bodies import IceServer, ice_server_from
+from reactor_proto.bodies import IceServer, ice_server_from, ice_servers_from
 from reactor_proto.errors import LocalProtocolError
 
 LOOPBACK_HOST_ADDRESSES: tuple[str, ...] = ("127.0.0.1",)
@@ -65,21 +65,24 @@ def _to_host_addresses(value: Iterable[str] | None) -> tuple[str, ...] | None:
     return addresses
 
 
+def _plain(value: object) -> object:
+    """aiortc's ``RTCIceServer`` as the mapping the core reads; anything else unchanged."""
+    if isinstance(value, RTCIceServer):
+        return {"urls": value.urls, "username": value.username, "credential": value.credential}
+    return value
+
+
 def to_ice_server(value: object, path: str = "ice_servers[0]") -> IceServer:
     """A configured ICE server as the core's :class:`IceServer`: what
     :func:`~reactor_proto.bodies.ice_server_from` accepts (an ``IceServer``, a URL string, a
     mapping in the wire or the RTCIceServer spelling), or an aiortc ``RTCIceServer``."""
-    if isinstance(value, RTCIceServer):
-        value = {"urls": value.urls, "username": value.username,
-                 "credential": value.credential}
-    return ice_server_from(value, path)
+    return ice_server_from(_plain(value), path)
 
 
 def _to_ice_servers(value: Iterable[object]) -> tuple[IceServer, ...]:
-    if isinstance(value, str | bytes | Mapping):
-        raise LocalProtocolError("IceConfig.ice_servers: expected a sequence of ICE servers, "
-                                 f"got {type(value).__name__}")
-    return tuple(to_ice_server(s, f"IceConfig.ice_servers[{i}]") for i, s in enumerate(value))
+    if not isinstance(value, str | bytes | Mapping):  # those the core refuses as a whole
+        value = [_plain(server) for server in value]
+    return ice_servers_from(value, "IceConfig.ice_servers")
 
 
 @attrs.frozen(kw_only=True)
