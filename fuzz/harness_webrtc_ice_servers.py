@@ -1,8 +1,9 @@
 """Fuzz the ICE-server coercion behind ``IceConfig(ice_servers=...)`` with JSON-shaped input
-(the shape of the ``ice_servers`` body the core parses).
+(the core's ``ice_server_from`` on each entry; aiortc's ``RTCIceServer`` is the adapter's).
 
 Oracle: a list of entries is accepted or rejected with ``LocalProtocolError``; an accepted
-entry has non-empty ``urls`` of ``str`` and round-trips through ``rtc_configuration``.
+entry is the core's ``IceServer`` with non-empty ``urls`` of ``str``, round-trips through the
+wire (``build_ice_servers`` / ``parse_ice_servers``) and through ``rtc_configuration``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 
 from reactor_anyio.webrtc.ice import IceConfig, rtc_configuration
+from reactor_proto.bodies import IceServer, build_ice_servers, parse_ice_servers
 from reactor_proto.errors import LocalProtocolError
 
 ACCEPTED: tuple[type[BaseException], ...] = (LocalProtocolError,)
@@ -22,11 +24,13 @@ def one_input(data: bytes) -> None:
         return  # not JSON: the core rejects it before it gets here
     servers = value if isinstance(value, list) else [value]
     config = IceConfig(ice_servers=servers)
+    assert all(isinstance(entry, IceServer) for entry in config.ice_servers)
+    assert parse_ice_servers(build_ice_servers(config.ice_servers)) == config.ice_servers
     rtc = rtc_configuration(config)
     assert rtc.iceServers is not None
     assert len(rtc.iceServers) == len(config.ice_servers) == len(servers)
     for entry, server in zip(config.ice_servers, rtc.iceServers, strict=True):
         assert entry.urls
-        assert all(isinstance(u, str) for u in entry.urls)
+        assert all(isinstance(u, str) and u for u in entry.urls)
         assert list(entry.urls) == server.urls
         assert (entry.username, entry.credential) == (server.username, server.credential)

@@ -3,8 +3,11 @@
 aiortc needs an asyncio loop, so under trio every aiortc object lives on an
 :class:`AiortcLoopThread` (one per trio run, shared and reference-counted) and the client
 talks to it through :class:`BridgedClientPeer`, made by :func:`client_peer_factory`.
-:func:`require_bridge` tells the ``Reactor`` whether WebRTC can run under the current async
-library.  Importing this package does not import trio or aiortc; the submodules do.
+The ``Reactor`` never imports this package by name: ``reactor_anyio.webrtc.bridges`` keeps a
+table keyed by the running async library whose ``"trio"`` entry names
+:mod:`reactor_trio_compat.factory`, and that module registers :func:`client_peer_factory`
+when imported.  :func:`require_bridge` answers whether WebRTC can run under a given library.
+Importing this package does not import trio or aiortc; the submodules do.
 """
 
 from __future__ import annotations
@@ -59,12 +62,11 @@ def bridge_available() -> bool:
 
 def require_bridge(library: str) -> None:
     """Return if aiortc can be hosted for the running async ``library``, else raise
-    :class:`InvalidStateError` saying why (asyncio needs no bridge)."""
-    if library == "asyncio":
-        return
-    if library != "trio":
-        raise InvalidStateError(
-            f"WebRTC under {library!r} is not supported: run the client under asyncio or trio")
-    if not bridge_available():
+    :class:`InvalidStateError` saying why (asyncio needs no bridge).  The answer is the
+    client's own: the bridge table of ``reactor_anyio.webrtc.bridges``."""
+    if library == "trio" and not bridge_available():
         raise InvalidStateError(
             "WebRTC under 'trio' needs trio installed (pip install 'reactor-sansio[trio]')")
+    from reactor_anyio.webrtc import peer_factory_builder  # imports aiortc: only when asked
+
+    peer_factory_builder(library)

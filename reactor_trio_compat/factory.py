@@ -1,5 +1,9 @@
 """The ``PeerFactory`` a :class:`~reactor_anyio.Reactor` uses under trio.
 
+Importing this module registers :func:`client_peer_factory` for ``"trio"`` in
+:mod:`reactor_anyio.webrtc.bridges`, whose table names this module: a client running under
+trio imports it on its first connect, and nothing else imports the bridge.
+
 The factory is called by the client driver inside trio, synchronously, once per peer
 connection; each :class:`BridgedClientPeer` takes a reference on the trio run's shared
 :class:`AiortcLoopThread` and gives it back when closed.
@@ -10,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reactor_anyio.client.driver import Peer, PeerFactory
-from reactor_anyio.webrtc import IceConfig
+from reactor_anyio.webrtc import IceConfig, Peer, PeerFactory, register_peer_factory
 
 from .peer import BridgedClientPeer, Spawn
 
@@ -34,3 +37,6 @@ def client_peer_factory(*, host_addresses: Sequence[str] | None,
         return BridgedClientPeer(tracks, ice=ice, frame_capacity=frame_capacity, spawn=spawn)
 
     return make_peer
+
+
+register_peer_factory("trio", client_peer_factory)

@@ -6,7 +6,8 @@ action is performed right after the call that queued it, and one timer task slee
 
 Actions that need I/O run as tasks of one task group: HTTP exchanges (each in its own
 cancel scope, so ``CancelHttp`` really aborts it) and peer operations.  Peers are created
-by a :class:`PeerFactory`, so a trio program can host aiortc on its own thread.
+by a :class:`~reactor_anyio.webrtc.PeerFactory`, so a trio program can host aiortc on its own
+thread.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -36,32 +37,11 @@ from reactor_proto.client import (
 from reactor_proto.errors import ReactorError
 
 from ..http import HttpClient
+from ..webrtc.protocols import Peer, PeerFactory
 
 log = logging.getLogger("reactor_anyio.client")
 
 CLOSE_PEER_TIMEOUT = 5.0
-
-
-class Peer(Protocol):
-    """What the driver needs of a client peer connection (aiortc or a bridged one)."""
-
-    on_connection_state: Callable[[str], None] | None
-    on_channel_open: Callable[[str], None] | None
-    on_channel_close: Callable[[str], None] | None
-    on_channel_message: Callable[[str, str | bytes], None] | None
-    on_track: Callable[[str, Any], None] | None
-
-    async def create_offer(self) -> tuple[str, dict[str, str]]: ...
-    async def apply_answer(self, sdp: str) -> None: ...
-    def send(self, label: str, message: str | bytes) -> None: ...
-    def attach_track(self, name: str, track: Any) -> None: ...
-    def set_frame_callback(self, name: str, callback: Callable[[Any], None] | None) -> None: ...
-    async def close(self, wait_at_most: float = ...) -> None: ...
-    async def stats(self) -> Any: ...
-
-
-class PeerFactory(Protocol):
-    def __call__(self, tracks: Sequence[Any], ice_servers: Sequence[Any]) -> Peer: ...
 
 
 class ClientDriver:

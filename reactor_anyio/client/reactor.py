@@ -27,35 +27,26 @@ from typing import IO, Any
 
 import anyio
 import attrs
-import sniffio
 
 from reactor_proto.capabilities import Capabilities, TrackCapability
 from reactor_proto.client import (
-    CapabilitiesReceived,
     ClientConfig,
     ClientEvent,
     ClientMachine,
-    ErrorOccurred,
-    MessageReceived,
-    NotificationFailed,
     OperationCompleted,
     OperationKind,
     ReactorStatus,
-    RuntimeMessageReceived,
-    SchemaReceived,
-    SessionExpirationChanged,
-    SessionIdChanged,
-    StatusChanged,
 )
-from reactor_proto.client.config import is_loopback_host
 from reactor_proto.envelope import FileRef
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
-from reactor_proto.http import parse_url
 from reactor_proto.schema import ModelSchema
 
 from ..http import HttpClient
-from .driver import ClientDriver, Peer
-from .emitter import EventEmitter, Handler
+from ..webrtc import Peer, PeerFactory
+from .driver import ClientDriver
+from .emitter import EventEmitter
+from .events import ReactorEvents, emit_client_event
+from .options import PeerOptions, read_upload
 from .service import ServiceHandle, spawn_service
 
 log = logging.getLogger("reactor_anyio.client")
@@ -85,7 +76,7 @@ class _Waiter:
         self.done: OperationCompleted | None = None
 
 
-class Reactor:
+class Reactor(ReactorEvents):
     """Connects to a Reactor model and streams it.  See the module docstring."""
 
     def __init__(
@@ -103,6 +94,7 @@ class Reactor:
         model_tracks: Sequence[TrackCapability] | None = None,
         frame_buffer: int = 1,
         rng: random.Random | None = None,
+        peer_factory: PeerFactory | None = None,
         **options: Any,
     ) -> None:
         url = api_url if api_url is not None else coordinator_url
@@ -111,13 +103,10 @@ class Reactor:
             auto_reconnect=auto_reconnect,
             model_tracks=tuple(model_tracks) if model_tracks else None, **options)
         self._machine = ClientMachine(self._config, rng=rng or random.Random())
-        host = parse_url(self._config.api_url).host
-        if ice_host_addresses is not None:
-            self._host_addresses: tuple[str, ...] | None = tuple(ice_host_addresses)
-        else:
-            self._host_addresses = ("127.0.0.1",) if is_loopback_host(host) else None
-        self._extra_ice_servers = tuple(ice_servers or ())
-        self._frame_buffer = frame_buffer
+        self._peer_options = PeerOptions.create(
+            self._config.api_url, ice_host_addresses=ice_host_addresses,
+            ice_servers=ice_servers, frame_buffer=frame_buffer, peer_factory=peer_factory)
+        self._peer_factory: PeerFactory | None = None  # bound at each connect
         self._emitter = EventEmitter()
         self._service: ServiceHandle | None = None
         self._driver: ClientDriver | None = None
@@ -246,7 +235,7 @@ class Reactor:
         """Open (or adopt) a session and connect; returns at READY, raises on failure."""
         if self._machine.status is not ReactorStatus.DISCONNECTED:
             raise InvalidStateError(f"connect(): already {self._machine.status.value}")
-        self._check_backend()
+        self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
         self._connect_started = time.monotonic()
         await self._run_op(lambda now: self._machine.connect(
@@ -255,7 +244,7 @@ class Reactor:
 
     async def reconnect(self) -> None:
         """Resume the retained session on a new connection (raises when impossible)."""
-        self._check_backend()
+        self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
         self._connect_started = time.monotonic()
         await self._run_op(self._machine.reconnect, abort_on_cancel=True)
@@ -312,7 +301,7 @@ class Reactor:
     async def upload_file(self, file: str | os.PathLike[str] | bytes | IO[bytes], *,
                           name: str | None = None, mime_type: str | None = None) -> FileRef:
         """Upload a file to the session; pass the returned FileRef in a command."""
-        data, default_name = await _read_file(file)
+        data, default_name = await read_upload(file)
         name = name or default_name or "upload"
         mime_type = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         value = await self._run_op(lambda now: self._machine.upload(name, mime_type, data, now))
@@ -388,81 +377,18 @@ class Reactor:
             stats.update(attrs.asdict(summary) if attrs.has(type(summary)) else dict(summary))
         return stats
 
-    # ---- events --------------------------------------------------------------------------
-
-    def on(self, event: str, handler: Handler) -> Handler:
-        return self._emitter.on(event, handler)
-
-    def off(self, event: str, handler: Handler) -> None:
-        self._emitter.off(event, handler)
+    # ---- events (the rest: .events.ReactorEvents) -------------------------------------
 
     def on_frame(self, func: FrameCallback) -> FrameCallback:
         self.set_frame_callback(func)
         return func
 
-    def on_message(self, func: Handler) -> Handler:
-        return self._emitter.on("message", func)
-
-    def on_internal_message(self, func: Handler) -> Handler:
-        return self._emitter.on("runtime_message", func)
-
-    def on_error(self, func: Handler) -> Handler:
-        return self._emitter.on("error", func)
-
-    def on_status(self, arg: Any = None) -> Any:
-        """``@on_status``, ``@on_status(ReactorStatus.READY)`` or ``@on_status([...])``."""
-        if callable(arg) and not isinstance(arg, ReactorStatus):
-            return self._emitter.on("status_changed", arg)
-        wanted = None if arg is None else (
-            {ReactorStatus(arg)} if isinstance(arg, ReactorStatus | str) else
-            {ReactorStatus(s) for s in arg})
-
-        def decorate(func: Handler) -> Handler:
-            def filtered(status: ReactorStatus) -> Any:
-                if wanted is None or status in wanted:
-                    return func(status)
-                return None
-
-            return self._emitter.on("status_changed", filtered, key=func)
-
-        return decorate
-
-    def on_track(self, name: str | None = None) -> Callable[[Handler], Handler]:
-        """``@on_track("main_video")``: the handler gets the remote MediaStreamTrack."""
-
-        def decorate(func: Handler) -> Handler:
-            def filtered(track_name: str, track: Any) -> Any:
-                if name is None or track_name == name:
-                    return func(track)
-                return None
-
-            return self._emitter.on("track_received", filtered, key=func)
-
-        return decorate
-
     # ---- adapter callbacks -------------------------------------------------------------
 
-    def _check_backend(self) -> None:
-        library = sniffio.current_async_library()
-        if library != "asyncio":
-            from reactor_trio_compat import require_bridge
-
-            require_bridge(library)
-
     def _make_peer(self, tracks: Sequence[TrackCapability], ice_servers: Sequence[Any]) -> Peer:
-        if sniffio.current_async_library() == "trio":
-            # aiortc is asyncio-only: under trio it lives on the bridge's loop thread.
-            from reactor_trio_compat import client_peer_factory
-
-            return client_peer_factory(host_addresses=self._host_addresses,
-                                       extra_ice_servers=self._extra_ice_servers,
-                                       frame_capacity=self._frame_buffer)(tracks, ice_servers)
-        from ..webrtc import ClientPeer, IceConfig
-
-        ice = IceConfig(host_addresses=self._host_addresses,
-                        ice_servers=(*ice_servers, *self._extra_ice_servers))
-        peer = ClientPeer(tracks, ice=ice, frame_capacity=self._frame_buffer)
-        return peer
+        if self._peer_factory is None:  # connect()/reconnect() bind it; this is a backstop
+            self._peer_factory = self._peer_options.bind()
+        return self._peer_factory(tracks, ice_servers)
 
     def _on_peer(self, peer_id: int, peer: Peer | None) -> None:
         if peer is None:
@@ -480,39 +406,20 @@ class Reactor:
         self._emitter.emit("track_received", name, track)
 
     def _on_machine_event(self, event: ClientEvent) -> None:
-        emit = self._emitter.emit
-        if isinstance(event, OperationCompleted):
-            if event.op in self._abandoned:
-                self._abandoned.discard(event.op)
-                self._settle_abandoned(event)
-                return
-            waiter = self._waiters.setdefault(event.op, _Waiter())
-            waiter.done = event
-            waiter.event.set()
-            if (event.error is None and self._connect_started is not None
-                    and self._machine.status is ReactorStatus.READY):
-                self.timings["connect_to_ready_ms"] = (
-                    time.monotonic() - self._connect_started) * 1000
-                self._connect_started = None
-        elif isinstance(event, StatusChanged):
-            emit("status_changed", event.status)
-        elif isinstance(event, SessionIdChanged):
-            emit("session_id_changed", event.session_id)
-        elif isinstance(event, CapabilitiesReceived):
-            emit("capabilities_received", event.capabilities)
-        elif isinstance(event, SchemaReceived):
-            emit("schema_received", event.schema)
-        elif isinstance(event, MessageReceived):
-            emit("message", event.payload)
-        elif isinstance(event, RuntimeMessageReceived):
-            emit("runtime_message", event.payload)
-        elif isinstance(event, ErrorOccurred | NotificationFailed):
-            error = event.error
-            if error.timestamp is None:
-                error.timestamp = time.time()
-            emit("error", error)
-        elif isinstance(event, SessionExpirationChanged):
-            emit("session_expiration_changed", event.expires_at)
+        if not isinstance(event, OperationCompleted):
+            emit_client_event(self._emitter, event)
+            return
+        if event.op in self._abandoned:
+            self._abandoned.discard(event.op)
+            self._settle_abandoned(event)
+            return
+        waiter = self._waiters.setdefault(event.op, _Waiter())
+        waiter.done = event
+        waiter.event.set()
+        if (event.error is None and self._connect_started is not None
+                and self._machine.status is ReactorStatus.READY):
+            self.timings["connect_to_ready_ms"] = (time.monotonic() - self._connect_started) * 1000
+            self._connect_started = None
 
     def _settle_abandoned(self, event: OperationCompleted) -> None:
         """A publish whose caller was cancelled was granted anyway: give the slot back."""
@@ -533,19 +440,3 @@ class Reactor:
                     continue
                 self._emitter.emit("stats_update", stats)
 
-
-async def _read_file(file: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[bytes, str | None]:
-    if isinstance(file, bytes | bytearray | memoryview):
-        return bytes(file), None
-    if isinstance(file, str | os.PathLike):
-        path = anyio.Path(os.fspath(file))
-        return await path.read_bytes(), path.name
-    reader = getattr(file, "read", None)
-    if reader is None:
-        raise LocalProtocolError(f"upload_file: expected a path, bytes or a binary file, got "
-                                 f"{type(file).__name__}")
-    data = await anyio.to_thread.run_sync(reader)
-    if not isinstance(data, bytes):
-        raise LocalProtocolError("upload_file: the file object must be opened in binary mode")
-    raw_name = getattr(file, "name", None)
-    return data, os.path.basename(raw_name) if isinstance(raw_name, str) else None

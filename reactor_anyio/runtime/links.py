@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -10,22 +9,14 @@ from typing import Any
 from aiortc import RTCIceCandidate
 from aiortc.sdp import candidate_from_sdp
 
-from reactor_anyio.webrtc import IceServerEntry, ServerPeer
-from reactor_anyio.webrtc.ice import to_ice_server_entry
-from reactor_proto.bodies import IceCandidate
+from reactor_anyio.webrtc import ServerPeer
+from reactor_anyio.webrtc.ice import to_ice_server
+from reactor_proto.addresses import is_loopback_host as is_loopback
+from reactor_proto.bodies import IceCandidate, IceServer
 
 from .media import FanoutTrack
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def default_host_addresses(host: str) -> tuple[str, ...] | None:
@@ -35,9 +26,9 @@ def default_host_addresses(host: str) -> tuple[str, ...] | None:
     return ("::1",) if host == "::1" else ("127.0.0.1",)
 
 
-def ice_entry(server: Any) -> IceServerEntry:
-    """An ICE server from a URL string or anything ``to_ice_server_entry`` accepts."""
-    return to_ice_server_entry({"urls": (server,)} if isinstance(server, str) else server)
+def ice_entry(server: Any) -> IceServer:
+    """An ICE server from a URL string or anything ``to_ice_server`` accepts."""
+    return to_ice_server(server)
 
 
 class Link:

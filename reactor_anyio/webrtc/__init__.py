@@ -5,36 +5,42 @@ It knows nothing of HTTP or of the protocol state machines: a driver feeds the s
 and calls these classes.  aiortc is asyncio-only, so every aiortc object is created, used and
 closed inside :class:`ClientPeer` / :class:`ServerPeer` on one asyncio loop (checked), which
 lets the trio bridge host them on their own loop thread; frames leave through
-:class:`LatestWinsMailbox`, which any asyncio or trio task can read.
+:class:`LatestWinsMailbox`, which any asyncio or trio task can read.  What the client driver
+needs of a peer is :class:`Peer` (built by a :class:`PeerFactory`); :mod:`.bridges` picks the
+factory for the running async library.
 """
 
+from .bridges import BRIDGE_MODULES, peer_factory_builder, register_peer_factory
 from .client_peer import ClientPeer, TrackLike, TrackSpec
 from .codecs import DEFAULT_VIDEO_CODEC_ORDER
 from .convert import RgbArray, frame_to_rgb, rgb_to_frame
 from .ice import (
     LOOPBACK_HOST_ADDRESSES,
     IceConfig,
-    IceServerEntry,
     install_host_address_filter,
     restricted_host_addresses,
 )
 from .mailbox import LatestWinsMailbox
 from .peer_base import ChannelMessage
-from .server_peer import MappedTrack, ServerPeer, TrackMappingLike, ensure_max_message_size
+from .protocols import Peer, PeerFactory, PeerFactoryBuilder
+from .server_peer import MappedTrack, ServerPeer, TrackMappingLike
 from .stats import PeerStats, TrackFrameStats
 from .tracks import NdarrayVideoTrack, PausableTrack, ProducerVideoTrack
 
 __all__ = [
+    "BRIDGE_MODULES",
     "DEFAULT_VIDEO_CODEC_ORDER",
     "LOOPBACK_HOST_ADDRESSES",
     "ChannelMessage",
     "ClientPeer",
     "IceConfig",
-    "IceServerEntry",
     "LatestWinsMailbox",
     "MappedTrack",
     "NdarrayVideoTrack",
     "PausableTrack",
+    "Peer",
+    "PeerFactory",
+    "PeerFactoryBuilder",
     "PeerStats",
     "ProducerVideoTrack",
     "RgbArray",
@@ -43,9 +49,10 @@ __all__ = [
     "TrackLike",
     "TrackMappingLike",
     "TrackSpec",
-    "ensure_max_message_size",
     "frame_to_rgb",
     "install_host_address_filter",
+    "peer_factory_builder",
+    "register_peer_factory",
     "restricted_host_addresses",
     "rgb_to_frame",
 ]

@@ -24,13 +24,13 @@ import contextlib
 import contextvars
 import ipaddress
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import aioice.ice
 import attrs
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
+from reactor_proto.bodies import IceServer, ice_server_from, ice_servers_from
 from reactor_proto.errors import LocalProtocolError
 
 LOOPBACK_HOST_ADDRESSES: tuple[str, ...] = ("127.0.0.1",)
@@ -65,50 +65,24 @@ def _to_host_addresses(value: Iterable[str] | None) -> tuple[str, ...] | None:
     return addresses
 
 
-@attrs.frozen(kw_only=True)
-class IceServerEntry:
-    """One ICE server as aiortc needs it (``urls``, ``username``, ``credential``)."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
+def _plain(value: object) -> object:
+    """aiortc's ``RTCIceServer`` as the mapping the core reads; anything else unchanged."""
+    if isinstance(value, RTCIceServer):
+        return {"urls": value.urls, "username": value.username, "credential": value.credential}
+    return value
 
 
-def to_ice_server_entry(server: object) -> IceServerEntry:
-    """Accept any ICE-server-like object: this class, the core's parsed body (``uris`` and
-    ``username``/``password``), an aiortc ``RTCIceServer`` or a mapping with those keys."""
-    if isinstance(server, IceServerEntry):
-        return server
-
-    def read(*names: str) -> Any:
-        for name in names:
-            if isinstance(server, dict):
-                if name in server:
-                    return server[name]
-            elif hasattr(server, name):
-                return getattr(server, name)
-        return None
-
-    urls = read("urls", "uris")
-    if isinstance(urls, str):
-        urls = (urls,)
-    if not isinstance(urls, list | tuple) or not urls or not all(isinstance(u, str) for u in urls):
-        raise LocalProtocolError(f"ice server urls must be a non-empty list of str: {urls!r}")
-    username = read("username")
-    credential = read("credential", "password")
-    credentials = read("credentials")
-    if isinstance(credentials, dict):
-        username = username if username is not None else credentials.get("username")
-        credential = credential if credential is not None else credentials.get("password")
-    return IceServerEntry(
-        urls=tuple(urls),
-        username=None if username is None else str(username),
-        credential=None if credential is None else str(credential),
-    )
+def to_ice_server(value: object, path: str = "ice_servers[0]") -> IceServer:
+    """A configured ICE server as the core's :class:`IceServer`: what
+    :func:`~reactor_proto.bodies.ice_server_from` accepts (an ``IceServer``, a URL string, a
+    mapping in the wire or the RTCIceServer spelling), or an aiortc ``RTCIceServer``."""
+    return ice_server_from(_plain(value), path)
 
 
-def _to_ice_servers(value: Iterable[object]) -> tuple[IceServerEntry, ...]:
-    return tuple(to_ice_server_entry(s) for s in value)
+def _to_ice_servers(value: Iterable[object]) -> tuple[IceServer, ...]:
+    if not isinstance(value, str | bytes | Mapping):  # those the core refuses as a whole
+        value = [_plain(server) for server in value]
+    return ice_servers_from(value, "IceConfig.ice_servers")
 
 
 @attrs.frozen(kw_only=True)
@@ -124,7 +98,7 @@ class IceConfig:
     host_addresses: tuple[str, ...] | None = attrs.field(
         default=None, converter=_to_host_addresses
     )
-    ice_servers: tuple[IceServerEntry, ...] = attrs.field(default=(), converter=_to_ice_servers)
+    ice_servers: tuple[IceServer, ...] = attrs.field(default=(), converter=_to_ice_servers)
 
     @classmethod
     def loopback(cls) -> IceConfig:
@@ -134,11 +108,14 @@ class IceConfig:
 
 def rtc_configuration(config: IceConfig) -> RTCConfiguration:
     """The aiortc configuration: max-bundle and an explicit ICE-server list."""
-    servers = [
-        RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-        for s in config.ice_servers
-    ]
+    servers = [rtc_ice_server(server) for server in config.ice_servers]
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def rtc_ice_server(server: IceServer) -> RTCIceServer:
+    """The core's :class:`IceServer` as aiortc's ``RTCIceServer`` (same names, a list of URLs)."""
+    return RTCIceServer(urls=list(server.urls), username=server.username,
+                        credential=server.credential)
 
 
 def _filtered_get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:

@@ -21,7 +21,6 @@ import attrs
 from aiortc import RTCDataChannel, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from reactor_proto.constants import MAX_DATA_CHANNEL_MESSAGE_BYTES
 from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolError, TransportError
 
 from .client_peer import TrackLike, check_tracks
@@ -50,31 +49,6 @@ class MappedTrack:
     name: str
     kind: str = "video"
     direction: str = "recvonly"
-
-
-def ensure_max_message_size(sdp: str, size: int = MAX_DATA_CHANNEL_MESSAGE_BYTES) -> str:
-    """``sdp`` with ``a=max-message-size:<size>`` in every ``m=application`` section lacking
-    one (inserted right after the ``m=`` line, with the SDP's own line separator).  aiortc
-    already advertises 262144; this guards the wire promise of C.3 against a change there."""
-    newline = "\r\n" if "\r\n" in sdp else "\n"
-    lines = sdp.split(newline)
-    out: list[str] = []
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        out.append(line)
-        index += 1
-        if not line.startswith("m=application"):
-            continue
-        end = index
-        while end < len(lines) and not lines[end].startswith("m="):
-            end += 1
-        section = lines[index:end]
-        if not any(s.startswith("a=max-message-size:") for s in section):
-            out.append(f"a=max-message-size:{size}")
-        out.extend(section)
-        index = end
-    return newline.join(out)
 
 
 class ServerPeer(PeerBase):
@@ -165,7 +139,9 @@ class ServerPeer(PeerBase):
                 raise TransportError(
                     f"ICE gathering did not complete within {self._gathering_timeout} s"
                 ) from None
-        return ensure_max_message_size(str(self._pc.localDescription.sdp))
+        # Returned as aiortc wrote it: the runtime core advertises the promised
+        # a=max-message-size (RuntimeMachine.answer_created), one place for that rule.
+        return str(self._pc.localDescription.sdp)
 
     # ---- outputs ------------------------------------------------------------------------
 

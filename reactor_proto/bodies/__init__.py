@@ -29,6 +29,7 @@ from .client import (
     parse_token,
     parse_upload_slot,
 )
+from .ice import ice_server_from, ice_servers_from, parse_ice_server
 from .records import (
     ClientInfo,
     CreatedSession,
@@ -100,11 +101,14 @@ __all__ = [
     "build_upload_request",
     "build_upload_slot",
     "decode_json_body",
+    "ice_server_from",
+    "ice_servers_from",
     "parse_connection_registered",
     "parse_create_session_request",
     "parse_created_session",
     "parse_delete_session_request",
     "parse_ice_candidates",
+    "parse_ice_server",
     "parse_ice_servers",
     "parse_sdp_answer",
     "parse_sdp_offer",

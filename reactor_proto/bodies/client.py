@@ -18,11 +18,11 @@ from typing import Any
 from ..capabilities import parse_capabilities
 from ..constants import MAX_HTTP_BODY_BYTES, WEBRTC_VERSION
 from ..jsonfields import Fields, loads_bounded
+from .ice import parse_ice_servers as parse_ice_servers  # moved; re-exported
 from .records import (
     ClientInfo,
     CreatedSession,
     IceCandidates,
-    IceServer,
     SdpAnswer,
     SessionInfo,
     SessionSnapshot,
@@ -209,39 +209,6 @@ def parse_session_info(obj: Any) -> SessionInfo:
     fields = Fields(obj, "session_info")
     return SessionInfo(session_id=req_text(fields, "session_id"), state=req_text(fields, "state"),
                        cluster=fields.opt_str("cluster"))
-
-
-def _uri_list(fields: Fields) -> tuple[str, ...]:
-    # The wire says `uris`; accept the RTCIceServer spelling `urls`, and a lone string for
-    # either, since both appear in hand-written server configs.
-    key = "uris" if "uris" in fields.raw or "urls" not in fields.raw else "urls"
-    raw = fields.raw.get(key)
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise fields.fail(key, "an array of URI strings", raw) if key in fields.raw \
-            else fields.fail(key, "an array of URI strings")
-    if not raw:
-        raise fields.fail(key, "at least one URI", raw)
-    for index, uri in enumerate(raw):
-        if not isinstance(uri, str) or not uri:
-            raise fields.fail(f"{key}[{index}]", "a non-empty string", uri)
-    return tuple(raw)
-
-
-def parse_ice_servers(obj: Any) -> tuple[IceServer, ...]:
-    """``GET …/ice_servers`` (§5.1): ``uris`` → ``urls``, ``credentials`` → username/credential."""
-    fields = Fields(obj, "ice_servers")
-    servers: list[IceServer] = []
-    for path, element in fields.items("ice_servers"):
-        server = Fields(element, path)
-        credentials = server.opt_obj("credentials")
-        servers.append(IceServer(
-            urls=_uri_list(server),
-            username=None if credentials is None else credentials.opt_str("username"),
-            credential=None if credentials is None else credentials.opt_str("password"),
-        ))
-    return tuple(servers)
 
 
 def parse_connection_registered(obj: Any) -> int:

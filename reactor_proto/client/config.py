@@ -6,11 +6,11 @@ poll schedules, retry budgets and the deadline of each phase of ``connect``.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 
 import attrs
 
+from ..addresses import is_loopback_host as is_loopback_host  # re-exported: public
 from ..capabilities import TrackCapability
 from ..constants import (
     CONTROL_REQUEST_TIMEOUT,
@@ -88,15 +88,6 @@ class Deadlines:
     terminate: float = 10.0
     control_request: float = CONTROL_REQUEST_TIMEOUT
     upload: float = 120.0
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @attrs.frozen(kw_only=True)

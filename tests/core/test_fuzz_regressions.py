@@ -105,7 +105,8 @@ def test_ice_server_entry_with_non_list_urls_is_a_local_protocol_error(entry: ob
     # fuzz/harness_webrtc_ice_servers, input b'{"urls":90}' (crash-938c8fe5...): a truthy,
     # non-iterable ``urls`` escaped as TypeError instead of the documented LocalProtocolError
     # (and a mapping was accepted, its keys taken as URLs).  Fixed in
-    # reactor_anyio/webrtc/ice.py (to_ice_server_entry checks for a list or tuple).
+    # reactor_anyio/webrtc/ice.py; the check (a list or tuple) now lives in the core's one
+    # ICE-server parser, reactor_proto/bodies/ice.py.
     # Imported here, not at module level: the rest of tests/core stays free of aiortc.
     from reactor_anyio.webrtc.ice import IceConfig
 

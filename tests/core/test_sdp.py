@@ -232,6 +232,12 @@ def test_ensure_max_message_size_replaces_and_appends() -> None:
     assert ensure_max_message_size(bare, 5).endswith("a=mid:0\r\na=max-message-size:5\r\n")
     video = "v=0\r\nm=video 9 RTP/AVP 96\r\n"
     assert ensure_max_message_size(video, 5) == video
+    lf = ensure_max_message_size(bare.replace("\r\n", "\n"), 5)
+    assert lf == "v=0\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\na=mid:0\n" \
+        "a=max-message-size:5\n"
+    # Every existing value is rewritten, so the answer promises exactly ``size``.
+    both = bare + "a=max-message-size:65536\r\na=max-message-size:1\r\n"
+    assert ensure_max_message_size(both, 5).count("a=max-message-size:5\r\n") == 2
 
 
 @pytest.mark.parametrize("size", [-1, True, 1.5, "10"])
@@ -434,6 +440,14 @@ def test_max_message_size_property(sdp: str, size: int) -> None:
     for section in parse_sections(out):
         if section.kind == "application":
             assert section.max_message_size == size
+
+    def others(text: str) -> list[str]:  # every line but the advertised size, in order
+        return [x for x in lines_of(text) if not x.startswith("a=max-message-size:")]
+
+    assert others(out) == others(sdp)
+    assert out.endswith("\n") == sdp.endswith("\n")
+    if "\r\n" not in sdp:
+        assert "\r" not in out
 
 
 def test_set_direction_uses_the_first_mid_line_like_parse_sections() -> None:

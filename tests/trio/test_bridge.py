@@ -282,3 +282,15 @@ def test_require_bridge_without_trio(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reactor_trio_compat, "bridge_available", lambda: False)
     with pytest.raises(InvalidStateError, match="needs trio installed"):
         require_bridge("trio")
+
+
+async def test_the_client_finds_the_bridge_through_the_table() -> None:
+    # Under trio the Reactor asks the table for sniffio's library name; the "trio" entry names
+    # reactor_trio_compat.factory, which registered client_peer_factory when imported.
+    import sniffio
+
+    from reactor_anyio.webrtc import peer_factory_builder
+    from reactor_trio_compat import client_peer_factory
+
+    assert sniffio.current_async_library() == "trio"
+    assert peer_factory_builder("trio") is client_peer_factory

@@ -11,12 +11,12 @@ from aiortc import RTCIceServer
 from reactor_anyio.webrtc import (
     LOOPBACK_HOST_ADDRESSES,
     IceConfig,
-    IceServerEntry,
     install_host_address_filter,
     restricted_host_addresses,
 )
 from reactor_anyio.webrtc import ice as ice_module
-from reactor_anyio.webrtc.ice import rtc_configuration, to_ice_server_entry
+from reactor_anyio.webrtc.ice import rtc_configuration, rtc_ice_server, to_ice_server
+from reactor_proto.bodies import IceServer
 from reactor_proto.errors import LocalProtocolError
 
 
@@ -47,33 +47,41 @@ def test_bad_host_addresses(value: object, message: str) -> None:
 
 
 def test_ice_server_like_objects_are_accepted() -> None:
-    class CoreIceServer:  # the shape of the core's parsed ``ice_servers`` body
-        uris = ("turn:t.example:3478",)
-        username = "u"
-        password = "p"
-
+    # Everything becomes the core's IceServer (reactor_proto.bodies.ice_server_from, plus
+    # aiortc's own RTCIceServer here); the adapter only turns it back into an RTCIceServer.
     entries = IceConfig(ice_servers=[
-        IceServerEntry(urls=("stun:s.example:3478",)),
-        CoreIceServer(),
+        IceServer(urls=("stun:s.example:3478",)),
+        "stun:one.example",
         RTCIceServer(urls="stun:x.example", username="a", credential="b"),
         {"uris": ["turn:w.example"], "credentials": {"username": "wu", "password": "wp"}},
+        {"urls": ("turn:t.example:3478",), "username": "u", "credential": "p"},
     ]).ice_servers
     assert entries == (
-        IceServerEntry(urls=("stun:s.example:3478",)),
-        IceServerEntry(urls=("turn:t.example:3478",), username="u", credential="p"),
-        IceServerEntry(urls=("stun:x.example",), username="a", credential="b"),
-        IceServerEntry(urls=("turn:w.example",), username="wu", credential="wp"),
+        IceServer(urls=("stun:s.example:3478",)),
+        IceServer(urls=("stun:one.example",)),
+        IceServer(urls=("stun:x.example",), username="a", credential="b"),
+        IceServer(urls=("turn:w.example",), username="wu", credential="wp"),
+        IceServer(urls=("turn:t.example:3478",), username="u", credential="p"),
     )
-    rtc = rtc_configuration(IceConfig(ice_servers=entries[1:2]))
+    rtc = rtc_configuration(IceConfig(ice_servers=entries[4:5]))
     assert rtc.iceServers is not None
     assert (rtc.iceServers[0].urls, rtc.iceServers[0].username,
             rtc.iceServers[0].credential) == (["turn:t.example:3478"], "u", "p")
+    back = rtc_ice_server(entries[2])
+    assert to_ice_server(back) == entries[2]
 
 
-@pytest.mark.parametrize("server", [{}, {"urls": []}, {"urls": [1]}, object()])
+@pytest.mark.parametrize("server", [{}, {"urls": []}, {"urls": [1]}, {"urls": [""]}, object(),
+                                    {"urls": "stun:a", "username": 5}])
 def test_bad_ice_servers(server: object) -> None:
-    with pytest.raises(LocalProtocolError, match="urls"):
-        to_ice_server_entry(server)
+    with pytest.raises(LocalProtocolError, match=r"ice_servers\[0\]\.(urls|uris|username)|urls"):
+        to_ice_server(server)
+
+
+@pytest.mark.parametrize("servers", ["stun:a", {"urls": ["stun:a"]}])
+def test_ice_servers_must_be_a_sequence(servers: object) -> None:
+    with pytest.raises(LocalProtocolError, match="sequence of ICE servers"):
+        IceConfig(ice_servers=servers)  # type: ignore[arg-type]
 
 
 def test_filter_is_installed_once_and_scoped_to_the_context() -> None:

@@ -47,6 +47,8 @@ async def test_offer_shape_and_loopback_only_candidates(pair: Pair) -> None:
     # only host candidates, only on 127.0.0.1, in both descriptions (no STUN: no srflx)
     assert candidate_addresses(pair.offer) == {("127.0.0.1", "host")}
     assert candidate_addresses(pair.answer) == {("127.0.0.1", "host")}
+    # aiortc's own advertisement; the runtime core rewrites it to its configured size
+    # (reactor_proto.sdp.ensure_max_message_size in RuntimeMachine.answer_created)
     assert "a=max-message-size:262144" in pair.answer
     answer_sections = pair.answer.split("m=")[1:]
     assert "a=recvonly" in answer_sections[0]
