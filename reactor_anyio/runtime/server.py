@@ -37,7 +37,6 @@ from typing import Any
 from reactor_anyio.http import HttpServer
 from reactor_anyio.models import Model, resolve_model
 from reactor_anyio.webrtc import IceConfig
-from reactor_proto.bodies import IceServer
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.runtime import (
@@ -97,8 +96,7 @@ class LocalRuntime:
         config = RuntimeConfig(
             model_name=model_class.name, model_schema=model_class.schema(),
             emission_fps=self.model.frame_rate,
-            ice_servers=tuple(IceServer(urls=e.urls, username=e.username,
-                                        credential=e.credential) for e in entries),
+            ice_servers=entries,
             orphan_timeout=orphan_timeout, ping_timeout=ping_timeout,
             consume_answers=consume_answers, confirm_teardown=False,
             default_host=f"{host}:{port or 8080}")
