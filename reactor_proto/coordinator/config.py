@@ -86,6 +86,8 @@ class CoordinatorConfig:
     #: Fault injection: answer every version-checked route with this status (426 or 501).
     force_version_status: int | None = None
     max_events: int = attrs.field(default=1024, validator=_positive)
+    #: A runtime call the adapter has not answered within this time counts as failed.
+    runtime_call_timeout: float = attrs.field(default=30.0, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.force_version_status not in (None, 426, 501):
