@@ -17,9 +17,6 @@ import attrs
 from ..http import HttpRequest
 from .actions import AssignGpu, ForwardToRuntime, PollRuntime, ReleaseRuntime, RuntimeCall
 
-#: Calls in flight at once; beyond it the adapter is not performing actions.
-MAX_PENDING_CALLS = 1024
-
 
 class CallKind(enum.StrEnum):
     """What a call does; the value is the operation named in ``RuntimeCallFailed``."""
@@ -73,7 +70,7 @@ class PendingCall:
 class CallBook:
     """The calls in flight, by id (ids count up from 1 and are never reused)."""
 
-    def __init__(self, limit: int = MAX_PENDING_CALLS) -> None:
+    def __init__(self, limit: int) -> None:
         self._calls: dict[int, PendingCall] = {}
         self._last_id = 0
         self.limit = limit
@@ -105,9 +102,9 @@ class CallBook:
         return any(c.kind is CallKind.POLL and c.session_id == session_id
                    for c in self._calls.values())
 
-    def starting(self, slot: int) -> bool:
-        """A start is in flight on ``slot``: the slot is handed to nobody until it ends."""
-        return any(c.kind is CallKind.START and c.slot == slot for c in self._calls.values())
+    def starting_slots(self) -> set[int]:
+        """Slots with a start in flight: each is handed to nobody until its start ends."""
+        return {c.slot for c in self._calls.values() if c.kind is CallKind.START}
 
     def next_deadline(self) -> float | None:
         return min((c.deadline for c in self._calls.values()), default=None)

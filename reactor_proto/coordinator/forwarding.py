@@ -104,7 +104,8 @@ class Forwarding:
         else:
             answer = with_cors(response)
         self._life.respond(call.request_id, answer)
-        if call.kind is CallKind.TRANSPORT and call.session_id is not None:
+        if (response is not None and call.kind is CallKind.TRANSPORT
+                and call.session_id is not None):
             current = self._life.table.get(call.session_id)
             if current is not None:
                 self._life.poll(current, now)

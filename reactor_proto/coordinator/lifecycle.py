@@ -70,7 +70,7 @@ class Lifecycle:
         self.config = config
         self.table = SessionTable(slot_count)
         self.limiter = TokenBucketLimiter(config.rate_limit)
-        self.calls = CallBook()
+        self.calls = CallBook(config.max_runtime_calls)
         self.unix_offset = unix_offset
         self.actions: deque[CoordinatorAction] = deque()
         self.events: deque[CoordinatorEvent] = deque()
@@ -240,8 +240,7 @@ class Lifecycle:
     def fill_slots(self, now: float) -> None:
         """Hand free slots to the queue head, in FIFO order."""
         while self.table.queue:
-            busy = {c.slot for c in self.calls if c.kind is CallKind.START}
-            slot = self.table.free_slot(busy)
+            slot = self.table.free_slot(self.calls.starting_slots())
             if slot is None:
                 return
             session_id = self.table.pop_next()
