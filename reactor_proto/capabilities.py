@@ -13,47 +13,34 @@ cannot fail later on a parsed object).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
-import attrs
-
+from .capability_records import (
+    TRACK_DIRECTIONS,
+    TRACK_KINDS,
+    Capabilities,
+    CommandCapability,
+    TrackCapability,
+)
 from .errors import DecodeError
 from .jsonfields import Fields
-
-TRACK_KINDS: Final = ("video", "audio")
-TRACK_DIRECTIONS: Final = ("recvonly", "sendonly")
+from .schema.legacy import legacy_params
 
 _KNOWN_FIELDS: Final = frozenset({"protocol_version", "tracks", "commands", "emission_fps"})
 
-
-@attrs.frozen(kw_only=True)
-class TrackCapability:
-    """A media track; ``direction`` is from the client's point of view."""
-
-    name: str
-    kind: str  # "video" | "audio"
-    direction: str  # "recvonly" | "sendonly"
-
-
-@attrs.frozen(kw_only=True)
-class CommandCapability:
-    """A command in the legacy capabilities list; ``schema`` is the §7.2 per-parameter map."""
-
-    name: str
-    description: str
-    schema: Mapping[str, Any] | None
-
-
-@attrs.frozen(kw_only=True)
-class Capabilities:
-    """The capabilities object; ``extra`` keeps unknown top-level fields for round-trip."""
-
-    protocol_version: str
-    tracks: tuple[TrackCapability, ...]
-    commands: tuple[CommandCapability, ...] = ()
-    emission_fps: float | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+__all__ = [
+    "TRACK_DIRECTIONS",
+    "TRACK_KINDS",
+    "Capabilities",
+    "CommandCapability",
+    "TrackCapability",
+    "capabilities_to_json",
+    "command_to_json",
+    "parse_capabilities",
+    "parse_command",
+    "parse_track",
+    "track_to_json",
+]
 
 
 def _choice(fields: Fields, key: str, allowed: tuple[str, ...]) -> str:
@@ -77,8 +64,6 @@ def parse_track(obj: Any, *, path: str) -> TrackCapability:
 
 def parse_command(obj: Any, *, path: str) -> CommandCapability:
     """One legacy ``{name, description, schema?}`` command; the schema map is checked."""
-    from .schema.legacy import legacy_params  # the schema package imports this module
-
     fields = Fields(obj, path)
     schema_fields = fields.opt_obj("schema")
     schema = None if schema_fields is None else schema_fields.raw

@@ -1,10 +1,10 @@
 """Hosting :class:`~reactor_anyio.runtime.LocalRuntime` instances inside the coordinator.
 
-The coordinator machine calls ``HostedRuntime.handle_http(request, now)`` synchronously
-(forwarded transport routes, ``start_session``, ``GET /session`` polls, ``stop_session``).
-:class:`HostedLocalRuntime` feeds each call to the runtime's own machine and then has the
-runtime adapter perform whatever that call queued (create the answer, close a peer, ...), as
-if the request had arrived on the runtime's own listener.
+The coordinator machine queues its runtime calls as actions (``AssignGpu``, ``PollRuntime``,
+``ForwardToRuntime``, ``ReleaseRuntime``); the emulator performs each with
+:meth:`HostedLocalRuntime.handle_http`, which feeds the request to the runtime's own machine
+and then has the runtime adapter perform whatever that queued (create the answer, close a
+peer, ...), as if the request had arrived on the runtime's own listener.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ ANSWER_WAIT = 5.0
 
 
 class HostedLocalRuntime:
-    """One GPU slot: a LocalRuntime driven in-process by the coordinator machine.
+    """One GPU slot: a LocalRuntime driven in-process by the coordinator emulator.
 
-    A forwarded request goes straight to the runtime's machine; ``LocalRuntime.pump()`` then
+    A runtime call goes straight to the runtime's machine; ``LocalRuntime.pump()`` then
     performs the actions that call queued, exactly as the runtime does after its own
     requests.
     """

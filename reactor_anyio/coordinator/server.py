@@ -5,11 +5,13 @@ Users test their apps against it without GPUs or API keys; our tests drive the c
 production path with it, with faults injected in front of the machine (``faults.py``).
 
 The adapter's whole job (ARCHITECTURE.md "Adapters"): feed every HTTP request to
-:class:`~reactor_proto.coordinator.CoordinatorMachine` with ``now``, sleep until its
-``next_deadline()``, and drain its events into the log.  The machine calls the hosted
-runtimes synchronously (``HostedRuntime.handle_http``); :class:`HostedLocalRuntime` feeds
-those calls to the runtime's machine and has the runtime adapter perform the actions they
-queued.  Nothing is printed; log lines name sessions and key ids, never a key or a token.
+:class:`~reactor_proto.coordinator.CoordinatorMachine` with ``now``, perform the actions it
+queues, sleep until its ``next_deadline()``, and drain its events into the log.  A runtime
+call action goes to the slot's :class:`HostedLocalRuntime`, which feeds it to the runtime's
+own machine and has the runtime adapter perform what that queued; the runtime's answer goes
+back with ``runtime_replied``.  The runtimes are in-process, so every call is performed at
+once and a request's ``SendResponse`` is queued before its handler looks for it.  Nothing is
+printed; log lines name sessions and key ids, never a key or a token.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from reactor_proto.coordinator import (
     InternalError,
     RateLimit,
     RuntimeCallFailed,
-    SessionState,
+    SendResponse,
 )
+from reactor_proto.coordinator.routes import error_reply
 from reactor_proto.errors import InvalidStateError, LocalProtocolError
 from reactor_proto.http import HttpRequest, HttpResponse
 
@@ -52,8 +55,6 @@ log = logging.getLogger("reactor_anyio.coordinator")
 #: Pause of the timer loop when a deadline is already due after running the timers (so a
 #: machine bug cannot spin the event loop).
 TIMER_SLACK = 0.001
-LIVE_STATES = frozenset({SessionState.CREATED, SessionState.PENDING, SessionState.WAITING,
-                         SessionState.ACTIVE, SessionState.INACTIVE})
 
 
 class CoordinatorEmulator:
@@ -111,6 +112,8 @@ class CoordinatorEmulator:
         self._server: HttpServer | None = None
         self._timers: ServiceHandle | None = None
         self._wake = anyio.Event()
+        #: Answers queued by the machine, by request id, until their handler takes them.
+        self._answers: dict[int, HttpResponse] = {}
         self._stack: contextlib.AsyncExitStack | None = None
         self.injector: FaultInjector | None = None
         #: The machine's events, newest last (bounded); they carry key ids, never secrets.
@@ -152,22 +155,19 @@ class CoordinatorEmulator:
 
     def live_sessions(self) -> list[str]:
         """Ids of sessions that are not CLOSED (the leak check of the tests)."""
-        machine = self.machine
-        return [sid for sid in self._session_ids()
-                if machine.session_state(sid) in LIVE_STATES]
-
-    def _session_ids(self) -> list[str]:
-        # The machine exposes per-id lookups only; its table is the one place listing them.
-        table = self.machine._life.table
-        return [record.session_id for record in table]
+        return list(self.machine.live_sessions())
 
     async def drop_peer(self, session_id: str | None) -> int:
         """Close the peer connection(s) of ``session_id`` (every session when ``None``) on
-        the runtime side, as a network drop would.  Returns how many were closed."""
+        the runtime side, as a network drop would, and tell the machine, which polls those
+        runtimes at once.  Returns how many were closed."""
         closed = 0
+        ids = self.live_sessions() if session_id is None else [session_id]
         for slot in self._slots_of(session_id):
             closed += self._runtimes[slot].drop_peers(self.now())
-        self._after_machine_call()
+        for sid in ids:
+            self.machine.transport_dropped(sid, self.now())
+        self._perform()
         return closed
 
     async def kill_runtime(self, session_id: str | None) -> int:
@@ -178,9 +178,10 @@ class CoordinatorEmulator:
         for slot in slots:
             now = self.now()
             self.machine.runtime_failed(slot, now)
+            self._perform()
             self._runtimes[slot].stop_session(now)
             self.machine.runtime_recovered(slot, self.now())
-        self._after_machine_call()
+            self._perform()
         return len(slots)
 
     async def expire_session(self, session_id: str | None) -> int:
@@ -189,8 +190,8 @@ class CoordinatorEmulator:
         ids = self.live_sessions() if session_id is None else [session_id]
         expired = 0
         for sid in ids:
-            expired += int(_expire(self.machine, sid, self.now()))
-        self._after_machine_call()
+            expired += int(self.machine.expire_session(sid, self.now()))
+            self._perform()
         return expired
 
     def _slots_of(self, session_id: str | None) -> list[int]:
@@ -210,7 +211,7 @@ class CoordinatorEmulator:
                 orphan_timeout=self._orphan_timeout, host=self._host,
                 on_change=self._wake_timers)
             self._machine = CoordinatorMachine(
-                self.config, runtimes=self._runtimes, rng=_system_rng(),
+                self.config, slots=len(self._runtimes), rng=_system_rng(),
                 sign=self._keys.sign, verify=self._keys.verify,
                 unix_offset=time.time() - time.monotonic())
             self.injector = FaultInjector(self.plan, self._handle, self)
@@ -250,13 +251,36 @@ class CoordinatorEmulator:
     # ---- driving the machine -------------------------------------------------------------
 
     async def _handle(self, request: HttpRequest) -> HttpResponse:
-        response = self.machine.handle_http(request, self.now())
-        self._after_machine_call()
-        for runtime in self._runtimes:
-            await runtime.settle()
+        request_id = self.machine.receive_request(request, self.now())
+        try:
+            self._perform()
+            for runtime in self._runtimes:
+                await runtime.settle()
+        finally:
+            response = self._answers.pop(request_id, None)
+        if response is None:
+            # Cannot happen with in-process runtimes (every call is answered at once).
+            log.error("coordinator: request %d was left without an answer", request_id)
+            return error_reply(500, "internal error")
         return response
 
-    def _after_machine_call(self) -> None:
+    def _perform(self) -> None:
+        """Perform every action the machine queued, feeding runtime answers back (which
+        may queue more), then log its events and let the timer loop re-read its deadline."""
+        machine = self.machine
+        while (action := machine.next_action()) is not None:
+            if isinstance(action, SendResponse):
+                self._answers[action.request_id] = action.response
+                continue
+            log.debug("coordinator: %s to slot %d", type(action).__name__, action.slot)
+            now = self.now()
+            try:
+                response = self._runtimes[action.slot].handle_http(action.request, now)
+            except Exception as exc:
+                machine.runtime_call_failed(action.call_id, f"{type(exc).__name__}: {exc}",
+                                            now)
+            else:
+                machine.runtime_replied(action.call_id, response, now)
         self._drain_events()
         self._wake_timers()
 
@@ -285,22 +309,7 @@ class CoordinatorEmulator:
             with anyio.move_on_after(wait):
                 await self._wake.wait()
             machine.handle_timeout(self.now())
-            self._drain_events()
-
-
-def _expire(machine: CoordinatorMachine, session_id: str, now: float) -> bool:
-    """Close a live session as expired.  The machine has no public input for this fault, so
-    this is the one place reaching into it (narrowest hook: the life cycle's own ``close``
-    with the EXPIRE trigger, which the transition table allows from every open state)."""
-    from reactor_proto.coordinator.machine import Trigger
-
-    life = machine._life
-    record = life.table.get(session_id)
-    if record is None or record.state not in LIVE_STATES:
-        return False
-    life.close(record, Trigger.EXPIRE, "expired", now)
-    machine.handle_timeout(now)
-    return True
+            self._perform()
 
 
 def _system_rng() -> random.Random:

@@ -1,11 +1,23 @@
 """The coordinator role of the sans-IO core: the production API emulator (PROTOCOL.md §2-§3).
 
-``CoordinatorMachine(config, runtimes=[...], rng=random.Random(seed), sign=..., verify=...,
-unix_offset=...)`` answers client requests with ``handle_http(request, now)``, forwards
-transport and upload routes to the runtime hosting each session, and runs its timers with
-``next_deadline()`` / ``handle_timeout(now)``.
+``CoordinatorMachine(config, slots=n, rng=random.Random(seed), sign=..., verify=...,
+unix_offset=...)`` takes client requests with ``receive_request(request, now)`` and answers
+each with a :class:`SendResponse` action.  It never calls a runtime itself: starting,
+polling and stopping a runtime session and forwarding transport and upload routes are
+runtime call actions (:data:`RuntimeCall`) whose outcome the adapter feeds back with
+``runtime_replied`` / ``runtime_call_failed``.  Timers: ``next_deadline()`` /
+``handle_timeout(now)``.
 """
 
+from .actions import (
+    AssignGpu,
+    CoordinatorAction,
+    ForwardToRuntime,
+    PollRuntime,
+    ReleaseRuntime,
+    RuntimeCall,
+    SendResponse,
+)
 from .config import ApiKey, CoordinatorConfig, RateLimit
 from .events import (
     CoordinatorEvent,
@@ -16,23 +28,29 @@ from .events import (
     SessionStateChanged,
     TokenIssued,
 )
-from .machine import TRANSITIONS, CoordinatorMachine, Trigger
+from .lifecycle import TRANSITIONS, Trigger
+from .machine import CoordinatorMachine
 from .ratelimit import TokenBucketLimiter
-from .runtime_link import HostedRuntime
 from .sessions import SessionState
 from .tokens import InvalidTokenError, TokenClaims, TokenRequest
 
 __all__ = [
     "TRANSITIONS",
     "ApiKey",
+    "AssignGpu",
+    "CoordinatorAction",
     "CoordinatorConfig",
     "CoordinatorEvent",
     "CoordinatorMachine",
-    "HostedRuntime",
+    "ForwardToRuntime",
     "InternalError",
     "InvalidTokenError",
+    "PollRuntime",
     "RateLimit",
+    "ReleaseRuntime",
+    "RuntimeCall",
     "RuntimeCallFailed",
+    "SendResponse",
     "SessionClosed",
     "SessionCreated",
     "SessionState",

@@ -86,6 +86,11 @@ class CoordinatorConfig:
     #: Fault injection: answer every version-checked route with this status (426 or 501).
     force_version_status: int | None = None
     max_events: int = attrs.field(default=1024, validator=_positive)
+    #: A runtime call the adapter has not answered within this time counts as failed.
+    runtime_call_timeout: float = attrs.field(default=30.0, validator=_positive)
+    #: Runtime calls in flight at once; beyond it the adapter is not performing actions
+    #: (a forwarded request then gets 503, a start fails, a timer poll is skipped).
+    max_runtime_calls: int = attrs.field(default=1024, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.force_version_status not in (None, 426, 501):

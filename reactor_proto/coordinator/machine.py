@@ -1,15 +1,26 @@
 """The coordinator machine: the production API emulator's sessions, in one transition table.
 
-Inputs: ``handle_http(request, now)`` (every client request; never raises: any problem is an
-HTTP error response, an internal bug a 500 plus an :class:`InternalError` event),
-``handle_timeout(now)``, and the fault-injection inputs ``runtime_failed(slot, now)`` /
-``runtime_recovered(slot, now)`` (bad slot numbers raise :class:`LocalProtocolError`: that is
-adapter misuse).  ``now`` is monotonic seconds; Unix times (``iat``/``exp``/``expires_at``)
-are ``now + unix_offset``, where the adapter passes the difference between the wall clock
-and its monotonic clock, read once at start-up (tests pass a constant).  Events are pulled with
-``next_event()``; the coordinator has no actions: runtimes are called in-process.
+Inputs (``now`` is monotonic seconds; none raises on remote input):
 
-Session lifecycle (PROTOCOL.md §1.4), table :data:`TRANSITIONS`::
+* ``receive_request(request, now) -> request_id``: a client request.  Its one answer is a
+  :class:`~.actions.SendResponse` action with that id, queued by this call or, when the
+  answer needs a runtime first, by a later input.  Any problem is an HTTP error response,
+  an internal bug a 500 plus an :class:`InternalError` event.
+* ``runtime_replied(call_id, response, now)`` / ``runtime_call_failed(call_id, detail,
+  now)``: the outcome of a runtime call action (:class:`~.actions.AssignGpu`,
+  :class:`~.actions.PollRuntime`, :class:`~.actions.ForwardToRuntime`,
+  :class:`~.actions.ReleaseRuntime`).  Unknown or timed-out call ids are dropped.
+* ``handle_timeout(now)``; faults: ``runtime_failed(slot, now)`` /
+  ``runtime_recovered(slot, now)`` (a lost GPU), ``expire_session(session_id, now)`` (the
+  maximum duration passes now), ``transport_dropped(session_id, now)`` (a peer dropped on
+  the runtime side: poll it now).  Bad slot numbers raise :class:`LocalProtocolError`.
+
+Unix times (``iat``/``exp``/``expires_at``) are ``now + unix_offset``, where the adapter
+passes the difference between the wall clock and its monotonic clock, read once at start-up
+(tests pass a constant).  Actions are drained with ``next_action()`` after EVERY call;
+events are pulled with ``next_event()``.
+
+Session lifecycle (PROTOCOL.md §1.4), table :data:`TRANSITIONS` (``lifecycle.py``)::
 
     CREATED -queue-> PENDING -assigned-> WAITING -connected-> ACTIVE
     PENDING -assign_failed-> INACTIVE;  WAITING/ACTIVE -runtime_lost-> INACTIVE
@@ -20,10 +31,12 @@ A session enters PENDING in the call that creates it (the 201 body still says CR
 PENDING sessions wait in a FIFO queue; the head gets the first free slot, and
 ``assign_delay`` seconds later the slot's runtime is sent ``POST /start_session``; its
 descriptor's ``selected_transport``/``capabilities``/``schema`` are copied into the session
-(WAITING).  Polling the runtime's ``GET /session`` (see ``runtime_link``) turns STREAMING
-into ACTIVE and an idle runtime (its orphan timeout fired) into CLOSED.  A request that
-needs a (state, trigger) pair missing from the table gets 409.  Closed sessions stay
-readable by ``GET`` for ``closed_retention`` seconds, then every trace of them is purged.
+(WAITING).  Polling the runtime's ``GET /session`` (every ``runtime_poll_interval``, after
+each forwarded transport request, and before answering ``GET /sessions/{id}``) turns
+STREAMING into ACTIVE and an idle runtime (its orphan timeout fired) into CLOSED.  A
+request that needs a (state, trigger) pair missing from the table gets 409.  Closed
+sessions stay readable by ``GET`` for ``closed_retention`` seconds, then every trace of
+them is purged.
 
 Decisions: transport and upload routes of a session without a runtime (CREATED, PENDING,
 INACTIVE) get 409 naming the state; a CLOSED or unknown session, or another key's, gets 404.
@@ -34,275 +47,38 @@ fails leaves the session INACTIVE (restartable with PUT) and its slot free.
 
 from __future__ import annotations
 
-import enum
 import random
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
-import attrs
-
-from ..errors import ConflictError, DecodeError, LocalProtocolError
+from ..errors import LocalProtocolError
 from ..http import HttpRequest, HttpResponse
+from .actions import CoordinatorAction
+from .calls import CallKind, PendingCall
 from .config import CoordinatorConfig
-from .events import (
-    CoordinatorEvent,
-    InternalError,
-    RuntimeCallFailed,
-    SessionClosed,
-    SessionStateChanged,
-)
-from .ratelimit import TokenBucketLimiter
+from .events import CoordinatorEvent, InternalError, RuntimeCallFailed
+from .forwarding import Forwarding
+from .handlers import RouteHandlers, Sign, Verify
+from .lifecycle import TRANSITIONS, Lifecycle, Trigger
 from .routes import error_reply
-from .runtime_link import (
-    HostedRuntime,
-    get_session_request,
-    parse_descriptor,
-    start_session_request,
-    stop_session_request,
-)
-from .sessions import HOSTED_STATES, SessionRecord, SessionState, SessionTable
+from .sessions import SessionState
 
-Sign = Callable[[Mapping[str, Any]], str]
-Verify = Callable[[str], Mapping[str, Any]]
+__all__ = ["TRANSITIONS", "CoordinatorMachine", "Sign", "Trigger", "Verify"]
+
 #: A bound on timer rounds per input, so a pathological configuration cannot spin.
 MAX_TIMER_ROUNDS = 1000
-
-
-class Trigger(enum.StrEnum):
-    QUEUE = "queue"
-    ASSIGNED = "assigned"
-    ASSIGN_FAILED = "assign_failed"
-    CONNECTED = "connected"
-    RUNTIME_LOST = "runtime_lost"
-    RESTART = "restart"
-    RUNTIME_ENDED = "runtime_ended"
-    DELETE = "delete"
-    EXPIRE = "expire"
-
-
-S = SessionState
-_OPEN = (S.CREATED, S.PENDING, S.WAITING, S.ACTIVE, S.INACTIVE)
-
-#: The whole session state machine.  Anything not listed is refused.
-TRANSITIONS: dict[tuple[SessionState, Trigger], SessionState] = {
-    (S.CREATED, Trigger.QUEUE): S.PENDING,
-    (S.PENDING, Trigger.ASSIGNED): S.WAITING,
-    (S.PENDING, Trigger.ASSIGN_FAILED): S.INACTIVE,
-    (S.WAITING, Trigger.CONNECTED): S.ACTIVE,
-    (S.WAITING, Trigger.RUNTIME_LOST): S.INACTIVE,
-    (S.ACTIVE, Trigger.RUNTIME_LOST): S.INACTIVE,
-    (S.INACTIVE, Trigger.RESTART): S.PENDING,
-    (S.WAITING, Trigger.RUNTIME_ENDED): S.CLOSED,
-    (S.ACTIVE, Trigger.RUNTIME_ENDED): S.CLOSED,
-    **{(state, Trigger.DELETE): S.CLOSED for state in _OPEN},
-    **{(state, Trigger.EXPIRE): S.CLOSED for state in _OPEN},
-}
-
-
-class Lifecycle:
-    """Sessions, slots, timers and runtime calls; the route handlers drive it."""
-
-    def __init__(self, config: CoordinatorConfig, runtimes: Sequence[HostedRuntime],
-                 unix_offset: float) -> None:
-        self.config = config
-        self.runtimes = tuple(runtimes)
-        self.table = SessionTable(len(self.runtimes))
-        self.limiter = TokenBucketLimiter(config.rate_limit)
-        self.unix_offset = unix_offset
-        self.events: deque[CoordinatorEvent] = deque()
-        self.events_dropped = 0
-        self.poll_at: float | None = None
-
-    def unix(self, now: float) -> float:
-        return now + self.unix_offset
-
-    def emit(self, event: CoordinatorEvent) -> None:
-        if len(self.events) >= self.config.max_events:
-            self.events.popleft()
-            self.events_dropped += 1
-        self.events.append(event)
-
-    # ---- the table -----------------------------------------------------------------------
-
-    def transition(self, record: SessionRecord, trigger: Trigger,
-                   **changes: Any) -> SessionRecord:
-        new_state = TRANSITIONS.get((record.state, trigger))
-        if new_state is None:
-            raise ConflictError(f"session {record.session_id}: {trigger.value} is not allowed "
-                                f"in state {record.state.value}", status=409)
-        updated = attrs.evolve(record, state=new_state, **changes)
-        self.table.put(updated)
-        self.emit(SessionStateChanged(session_id=record.session_id, old=record.state.value,
-                                      new=new_state.value, trigger=trigger.value))
-        return updated
-
-    # ---- runtime calls -------------------------------------------------------------------
-
-    def call_runtime(self, slot: int, request: HttpRequest, now: float,
-                     operation: str) -> HttpResponse | None:
-        """The runtime's answer, or ``None`` (and an event) if it raised."""
-        try:
-            return self.runtimes[slot].handle_http(request, now)
-        except Exception as exc:
-            self.emit(RuntimeCallFailed(slot=slot, operation=operation,
-                                        detail=f"{type(exc).__name__}: {exc}"))
-            return None
-
-    def start_on_runtime(self, record: SessionRecord, now: float) -> None:
-        assert record.slot is not None
-        slot = record.slot
-        response = self.call_runtime(slot, start_session_request(), now, "start_session")
-        problem = "the runtime raised"
-        if response is not None:
-            try:
-                descriptor = parse_descriptor(response)
-                if descriptor.capabilities is None:
-                    raise DecodeError("descriptor.capabilities: required field is missing",
-                                      field="descriptor.capabilities")
-                transport = descriptor.selected_transport or {"protocol": "webrtc",
-                                                              "version": "1.0"}
-                self.transition(record, Trigger.ASSIGNED, assign_at=None,
-                                runtime_session_id=descriptor.session_id,
-                                selected_transport=transport,
-                                capabilities=descriptor.capabilities,
-                                schema=descriptor.schema)
-                return
-            except DecodeError as exc:
-                problem = exc.message
-            self.emit(RuntimeCallFailed(slot=slot, operation="start_session", detail=problem))
-        self.table.release(slot)
-        self.transition(record, Trigger.ASSIGN_FAILED, slot=None, assign_at=None)
-
-    def refresh(self, record: SessionRecord, now: float) -> SessionRecord:
-        """Poll the hosting runtime's ``GET /session`` and apply what it says."""
-        if record.state not in HOSTED_STATES or record.slot is None:
-            return record
-        response = self.call_runtime(record.slot, get_session_request(), now, "get_session")
-        if response is None:
-            return record
-        try:
-            descriptor = parse_descriptor(response)
-        except DecodeError as exc:
-            self.emit(RuntimeCallFailed(slot=record.slot, operation="get_session",
-                                        detail=exc.message))
-            return record
-        if descriptor.is_idle:
-            return self.close(record, Trigger.RUNTIME_ENDED, "runtime_session_ended", now)
-        if descriptor.is_streaming and record.state is S.WAITING:
-            return self.transition(record, Trigger.CONNECTED)
-        return record
-
-    # ---- lifecycle operations ------------------------------------------------------------
-
-    def close(self, record: SessionRecord, trigger: Trigger, reason: str,
-              now: float) -> SessionRecord:
-        slot = record.slot
-        if slot is not None:
-            if record.state in HOSTED_STATES and trigger is not Trigger.RUNTIME_ENDED:
-                response = self.call_runtime(slot, stop_session_request(), now,
-                                             "stop_session")
-                if response is not None and response.status // 100 != 2:
-                    self.emit(RuntimeCallFailed(slot=slot, operation="stop_session",
-                                                detail=f"HTTP {response.status}"))
-            self.table.release(slot)
-        self.table.dequeue(record.session_id)
-        self.table.drop_uploads(record.session_id)
-        closed = self.transition(
-            record, trigger, slot=None, assign_at=None, runtime_session_id=None,
-            selected_transport=None, capabilities=None, schema=None, expires_at=None,
-            purge_at=now + self.config.closed_retention, close_reason=reason)
-        self.emit(SessionClosed(session_id=record.session_id, reason=reason))
-        return closed
-
-    def lose_runtime(self, record: SessionRecord) -> None:
-        """The slot under ``record`` is gone: re-queue a not-yet-started session at the
-        front, make a started one INACTIVE."""
-        if record.slot is not None:
-            self.table.release(record.slot)
-        if record.state is S.PENDING:
-            self.table.put(attrs.evolve(record, slot=None, assign_at=None))
-            self.table.enqueue(record.session_id, front=True)
-            return
-        self.table.drop_uploads(record.session_id)
-        self.transition(record, Trigger.RUNTIME_LOST, slot=None, runtime_session_id=None,
-                        selected_transport=None, capabilities=None, schema=None)
-
-    def fill_slots(self, now: float) -> None:
-        """Hand free slots to the queue head, in FIFO order."""
-        while self.table.queue:
-            slot = self.table.free_slot()
-            if slot is None:
-                return
-            session_id = self.table.pop_next()
-            record = self.table.get(session_id) if session_id is not None else None
-            if record is None or record.state is not S.PENDING:
-                continue
-            self.table.reserve(slot, record.session_id)
-            self.table.put(attrs.evolve(record, slot=slot,
-                                        assign_at=now + self.config.assign_delay))
-
-    # ---- timers --------------------------------------------------------------------------
-
-    def next_deadline(self) -> float | None:
-        times: list[float] = []
-        for record in self.table:
-            for value in (record.purge_at, record.expires_at, record.assign_at):
-                if value is not None:
-                    times.append(value)
-        if self.poll_at is not None:
-            times.append(self.poll_at)
-        limiter = self.limiter.next_deadline()
-        if limiter is not None:
-            times.append(limiter)
-        return min(times) if times else None
-
-    def advance(self, now: float) -> None:
-        """Run every timer due at ``now`` (and what they make due in turn)."""
-        for _ in range(MAX_TIMER_ROUNDS):
-            self._run_due(now)
-            deadline = self.next_deadline()
-            if deadline is None or deadline > now:
-                return
-
-    def _run_due(self, now: float) -> None:
-        for record in self.table:
-            current = self.table.get(record.session_id)
-            if current is None:
-                continue
-            if current.state is S.CLOSED:
-                if current.purge_at is not None and current.purge_at <= now:
-                    self.table.purge(current.session_id)
-            elif current.expires_at is not None and current.expires_at <= now:
-                self.close(current, Trigger.EXPIRE, "expired", now)
-            elif (current.state is S.PENDING and current.assign_at is not None
-                  and current.assign_at <= now):
-                self.start_on_runtime(current, now)
-        if self.poll_at is not None and self.poll_at <= now:
-            self.poll_at = None
-            for record in self.table:
-                current = self.table.get(record.session_id)
-                if current is not None:
-                    self.refresh(current, now)
-        self.limiter.expire(now)
-        self.fill_slots(now)
-        hosted = any(r.state in HOSTED_STATES for r in self.table)
-        if not hosted:
-            self.poll_at = None
-        elif self.poll_at is None:
-            self.poll_at = now + self.config.runtime_poll_interval
 
 
 class CoordinatorMachine:
     """The coordinator role of the sans-IO core (see the module docstring)."""
 
-    def __init__(self, config: CoordinatorConfig, *, runtimes: Sequence[HostedRuntime],
-                 rng: random.Random, sign: Sign, verify: Verify,
-                 unix_offset: float = 0.0) -> None:
-        from .handlers import RouteHandlers
-
-        self._life = Lifecycle(config, runtimes, unix_offset)
-        self._handlers = RouteHandlers(self._life, rng=rng, sign=sign, verify=verify)
+    def __init__(self, config: CoordinatorConfig, *, slots: int, rng: random.Random,
+                 sign: Sign, verify: Verify, unix_offset: float = 0.0) -> None:
+        if isinstance(slots, bool) or not isinstance(slots, int) or slots < 0:
+            raise LocalProtocolError(f"slots: expected an integer >= 0, got {slots!r}")
+        self._life = Lifecycle(config, slots, unix_offset)
+        self._forwarding = Forwarding(self._life)
+        self._handlers = RouteHandlers(self._life, self._forwarding, rng=rng, sign=sign,
+                                       verify=verify)
+        self._last_request_id = 0
 
     def __repr__(self) -> str:
         counts = self._life.table.counts()
@@ -310,23 +86,36 @@ class CoordinatorMachine:
 
     # ---- inputs --------------------------------------------------------------------------
 
-    def handle_http(self, request: HttpRequest, now: float) -> HttpResponse:
-        """Answer one client request.  Never raises."""
+    def receive_request(self, request: HttpRequest, now: float) -> int:
+        """Accept one client request; its answer is a ``SendResponse`` with the returned id.
+        Never raises."""
+        self._last_request_id += 1
+        rid = self._last_request_id
+        life = self._life
+        life.awaiting.add(rid)
         try:
-            self._life.advance(now)
-            response = self._handlers.dispatch(request, now)
-            self._life.advance(now)
+            self._advance(now)
+            response = self._handlers.dispatch(request, rid, now)
+            if response is not None:
+                life.respond(rid, response)
+            self._advance(now)
         except Exception as exc:
-            self._life.emit(InternalError(detail=f"{type(exc).__name__}: {exc}"))
-            return error_reply(500, "internal error")
-        return response
+            life.emit(InternalError(detail=f"{type(exc).__name__}: {exc}"))
+            life.respond(rid, error_reply(500, "internal error"))
+        return rid
+
+    def runtime_replied(self, call_id: int, response: HttpResponse, now: float) -> None:
+        """The runtime answered call ``call_id`` (any status).  Never raises."""
+        self._complete(call_id, response, None, now)
+
+    def runtime_call_failed(self, call_id: int, detail: str, now: float) -> None:
+        """Call ``call_id`` got no answer (the runtime raised, the link broke); ``detail``
+        says why, for the :class:`RuntimeCallFailed` event.  Never raises."""
+        self._complete(call_id, None, detail, now)
 
     def handle_timeout(self, now: float) -> None:
         """Run the timers due at ``now``.  Never raises (a bug becomes an event)."""
-        try:
-            self._life.advance(now)
-        except Exception as exc:
-            self._life.emit(InternalError(detail=f"{type(exc).__name__}: {exc}"))
+        self._guarded(now)
 
     def runtime_failed(self, slot: int, now: float) -> None:
         """Fault injection: the runtime in ``slot`` is lost; it stays out of service until
@@ -339,13 +128,31 @@ class CoordinatorMachine:
         record = life.table.get(holder) if holder is not None else None
         if record is not None:
             life.lose_runtime(record)
-        self.handle_timeout(now)
+        self._guarded(now)
 
     def runtime_recovered(self, slot: int, now: float) -> None:
         """Put a failed slot back in service."""
         self._check_slot(slot)
         self._life.table.set_failed(slot, False)
-        self.handle_timeout(now)
+        self._guarded(now)
+
+    def expire_session(self, session_id: str, now: float) -> bool:
+        """Fault injection: close a live session as if its maximum duration had passed
+        (the same path as the duration timer).  False if it is unknown or CLOSED."""
+        record = self._life.table.get(session_id)
+        if record is None or record.state is SessionState.CLOSED:
+            return False
+        self._life.close(record, Trigger.EXPIRE, "expired", now)
+        self._guarded(now)
+        return True
+
+    def transport_dropped(self, session_id: str, now: float) -> bool:
+        """A peer of the session was dropped on the runtime side: poll its runtime now
+        rather than at the next poll tick.  False if the session has no runtime."""
+        record = self._life.table.get(session_id)
+        polled = record is not None and self._life.poll(record, now) is not None
+        self._guarded(now)
+        return polled
 
     def _check_slot(self, slot: int) -> None:
         if isinstance(slot, bool) or not isinstance(slot, int) or not (
@@ -353,7 +160,69 @@ class CoordinatorMachine:
             raise LocalProtocolError(
                 f"slot: expected 0..{self._life.table.slot_count - 1}, got {slot!r}")
 
+    # ---- runtime call completion ---------------------------------------------------------
+
+    def _complete(self, call_id: int, response: HttpResponse | None, detail: str | None,
+                  now: float) -> None:
+        call = self._life.calls.pop(call_id)
+        if call is None:
+            return          # stale: it timed out, or was never issued
+        try:
+            self._finish(call, response, detail, now)
+        except Exception as exc:
+            self._internal_error(exc, call)
+        self._guarded(now)
+
+    def _finish(self, call: PendingCall, response: HttpResponse | None, detail: str | None,
+                now: float) -> None:
+        life = self._life
+        if response is None:
+            life.emit(RuntimeCallFailed(slot=call.slot, operation=call.kind.value,
+                                        detail=detail or "no answer"))
+        if call.kind is CallKind.START:
+            life.finish_start(call, response, now)
+        elif call.kind is CallKind.POLL:
+            life.finish_poll(call, response, now)
+            if call.request_id is not None:
+                self._handlers.answer_poll(call)
+        elif call.kind is CallKind.STOP:
+            life.finish_stop(call, response)
+        else:
+            self._forwarding.finish(call, response, now)
+
+    def _internal_error(self, exc: Exception, call: PendingCall | None = None) -> None:
+        self._life.emit(InternalError(detail=f"{type(exc).__name__}: {exc}"))
+        if call is not None and call.request_id is not None:
+            self._life.respond(call.request_id, error_reply(500, "internal error"))
+
+    # ---- timers --------------------------------------------------------------------------
+
+    def _guarded(self, now: float) -> None:
+        try:
+            self._advance(now)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _advance(self, now: float) -> None:
+        """Run every timer due at ``now`` (and what they make due in turn)."""
+        life = self._life
+        for _ in range(MAX_TIMER_ROUNDS):
+            for call in life.calls.overdue(now):
+                try:
+                    self._finish(call, None, f"no answer within "
+                                 f"{life.config.runtime_call_timeout:g} s", now)
+                except Exception as exc:
+                    self._internal_error(exc, call)
+            life.run_due(now)
+            deadline = life.next_deadline()
+            if deadline is None or deadline > now:
+                return
+
     # ---- outputs -------------------------------------------------------------------------
+
+    def next_action(self) -> CoordinatorAction | None:
+        """The next action to perform; drain until ``None`` after every call."""
+        return self._life.actions.popleft() if self._life.actions else None
 
     def next_deadline(self) -> float | None:
         """The earliest time :meth:`handle_timeout` has work (absolute, like ``now``)."""
@@ -366,7 +235,7 @@ class CoordinatorMachine:
     def events_dropped(self) -> int:
         return self._life.events_dropped
 
-    # ---- introspection -------------------------------------------------------------------
+    # ---- read-only queries ---------------------------------------------------------------
 
     def session_state(self, session_id: str) -> SessionState | None:
         record = self._life.table.get(session_id)
@@ -376,9 +245,24 @@ class CoordinatorMachine:
         record = self._life.table.get(session_id)
         return None if record is None else record.slot
 
+    def live_sessions(self) -> tuple[str, ...]:
+        """Ids of the sessions that are not CLOSED, oldest first."""
+        return tuple(r.session_id for r in self._life.table
+                     if r.state is not SessionState.CLOSED)
+
     @property
     def queue(self) -> tuple[str, ...]:
         return self._life.table.queue
+
+    @property
+    def calls_in_flight(self) -> int:
+        """Runtime calls queued and not answered yet."""
+        return len(self._life.calls)
+
+    @property
+    def requests_open(self) -> int:
+        """Client requests accepted and not answered yet."""
+        return len(self._life.awaiting)
 
     def bookkeeping(self) -> dict[str, int]:
         """Sizes of every table and timer: all zero when the coordinator is idle."""

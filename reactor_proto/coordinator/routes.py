@@ -208,6 +208,18 @@ def with_cors(response: HttpResponse) -> HttpResponse:
                         body=response.body, reason=response.reason)
 
 
+class Reply(Exception):
+    """Short-circuit a handler with this response."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def fail(status: int, detail: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    return Reply(error_reply(status, detail, headers))
+
+
 # ---- request bodies -----------------------------------------------------------------------
 
 

@@ -1,21 +1,21 @@
-"""The narrow interface to a hosted runtime, and the requests the coordinator sends it.
+"""The requests the coordinator sends a runtime, and the descriptor it reads back.
 
-A runtime is anything with ``handle_http(request, now) -> HttpResponse`` serving the local
-protocol of PROTOCOL.md §4 (our ``RuntimeMachine``, or a fake in tests).  Session control is
-expressed as HTTP on that one method: ``POST /start_session``, ``POST /stop_session`` and
-``GET /session``.
+A runtime serves the local protocol of PROTOCOL.md §4 (our ``RuntimeMachine``, or a fake in
+tests).  Session control is plain HTTP: ``POST /start_session``, ``POST /stop_session`` and
+``GET /session``; the machine queues each as an action (``actions.py``) and the adapter
+delivers it.
 
 How the coordinator learns what the runtime did on its own (a client connected, the orphan
-timer closed the session): it POLLS ``GET /session`` through ``handle_http`` every
+timer closed the session): it POLLS ``GET /session`` every
 ``CoordinatorConfig.runtime_poll_interval`` seconds (a core timer), and also right after
-every request it forwards and before it answers ``GET /sessions/{id}``.  No extra input is
-needed; ``runtime_failed(slot, now)`` exists only for fault injection (a lost GPU).
+every request it forwards, before it answers ``GET /sessions/{id}`` and when told a
+transport dropped (``transport_dropped``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -39,12 +39,6 @@ RUNTIME_STREAMING = frozenset({"streaming"})
 #: Runtime states that mean "no session any more" (orphan timeout, stop, eviction).
 RUNTIME_IDLE = frozenset({"ready", "closing", "created", "terminated"})
 MAX_DESCRIPTOR_BYTES = 4 * 1024 * 1024
-
-
-class HostedRuntime(Protocol):
-    """What the coordinator needs from a runtime: its HTTP routes, called in-process."""
-
-    def handle_http(self, request: HttpRequest, now: float) -> HttpResponse: ...
 
 
 @attrs.frozen(kw_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -114,10 +114,10 @@ class SessionTable:
     def holder(self, slot: int) -> str | None:
         return self._slots[slot]
 
-    def free_slot(self) -> int | None:
-        """The lowest slot that is neither held nor out of service."""
+    def free_slot(self, busy: Collection[int] = ()) -> int | None:
+        """The lowest slot that is neither held, out of service, nor ``busy``."""
         for index, holder in enumerate(self._slots):
-            if holder is None and index not in self._failed_slots:
+            if holder is None and index not in self._failed_slots and index not in busy:
                 return index
         return None
 

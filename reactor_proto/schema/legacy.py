@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..capabilities import Capabilities, CommandCapability, TrackCapability
+from ..capability_records import Capabilities, CommandCapability, TrackCapability
 from ..errors import DecodeError
 from ..jsonfields import type_name
 from .model import CommandSpec, ModelSchema, ParamSpec, is_upload_schema

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import attrs
 
-from ..capabilities import TrackCapability
+from ..capability_records import TrackCapability
 from ..errors import CommandValidationError
 from .validate import validate_arguments
 

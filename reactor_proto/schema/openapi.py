@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..capabilities import TRACK_KINDS, TrackCapability
+from ..capability_records import TRACK_KINDS, TrackCapability
 from ..errors import DecodeError
 from ..jsonfields import Fields
 from .legacy import as_param_schema, make_param

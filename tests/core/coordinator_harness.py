@@ -1,4 +1,6 @@
-"""Shared fixtures for the coordinator tests: a fake runtime, a fake signer, a driver."""
+"""Shared fixtures for the coordinator tests: a fake runtime, a fake signer, a driver, and
+:class:`PairedCoordinator`: the coordinator machine paired with in-memory runtimes that
+performs its runtime call actions at once, so a request reads like a synchronous call."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import hashlib
 import hmac
 import json
 import random
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import attrs
 
@@ -18,6 +20,8 @@ from reactor_proto.coordinator import (
     CoordinatorEvent,
     CoordinatorMachine,
     InvalidTokenError,
+    SendResponse,
+    SessionState,
 )
 from reactor_proto.http import HttpRequest, HttpResponse
 
@@ -140,17 +144,119 @@ class FakeRuntime:
         return _reply(404, {"detail": "Not Found"})
 
 
+class Runtime(Protocol):
+    """An in-memory runtime: its HTTP routes, called synchronously."""
+
+    def handle_http(self, request: HttpRequest, now: float) -> HttpResponse: ...
+
+
+class Served:
+    """A RuntimeMachine (whose HTTP entry point is ``handle_request``) as a :class:`Runtime`."""
+
+    def __init__(self, handle_request: Callable[[HttpRequest, float], HttpResponse]) -> None:
+        self._handle_request = handle_request
+
+    def handle_http(self, request: HttpRequest, now: float) -> HttpResponse:
+        return self._handle_request(request, now)
+
+
+class PairedCoordinator:
+    """A coordinator machine and its runtimes, one per slot, joined in memory.
+
+    After every input it performs every action (runtime calls in order, feeding each
+    outcome back) and checks the machine is left with no action, no call in flight and no
+    client request unanswered.  ``handle_http`` returns the answer at once."""
+
+    def __init__(self, config: CoordinatorConfig, runtimes: Sequence[Runtime], *,
+                 rng: random.Random, sign: Callable[[Mapping[str, Any]], str] = sign,
+                 verify: Callable[[str], Mapping[str, Any]] = verify,
+                 unix_offset: float = UNIX_OFFSET) -> None:
+        self.runtimes = list(runtimes)
+        self.core = CoordinatorMachine(config, slots=len(self.runtimes), rng=rng, sign=sign,
+                                       verify=verify, unix_offset=unix_offset)
+        self.answers: dict[int, HttpResponse] = {}
+        self.calls: list[Any] = []
+
+    def perform(self, now: float) -> None:
+        core = self.core
+        while (action := core.next_action()) is not None:
+            if isinstance(action, SendResponse):
+                assert action.request_id not in self.answers, action
+                self.answers[action.request_id] = action.response
+                continue
+            self.calls.append(action)
+            try:
+                response = self.runtimes[action.slot].handle_http(action.request, now)
+            except Exception as exc:
+                core.runtime_call_failed(action.call_id, f"{type(exc).__name__}: {exc}", now)
+            else:
+                core.runtime_replied(action.call_id, response, now)
+        assert core.calls_in_flight == 0 and core.requests_open == 0
+
+    # ---- inputs, each followed by performing what it queued -------------------------------
+
+    def handle_http(self, request: HttpRequest, now: float) -> HttpResponse:
+        request_id = self.core.receive_request(request, now)
+        self.perform(now)
+        return self.answers.pop(request_id)
+
+    def handle_timeout(self, now: float) -> None:
+        self.core.handle_timeout(now)
+        self.perform(now)
+
+    def runtime_failed(self, slot: int, now: float) -> None:
+        self.core.runtime_failed(slot, now)
+        self.perform(now)
+
+    def runtime_recovered(self, slot: int, now: float) -> None:
+        self.core.runtime_recovered(slot, now)
+        self.perform(now)
+
+    def expire_session(self, session_id: str, now: float) -> bool:
+        expired = self.core.expire_session(session_id, now)
+        self.perform(now)
+        return expired
+
+    def transport_dropped(self, session_id: str, now: float) -> bool:
+        polled = self.core.transport_dropped(session_id, now)
+        self.perform(now)
+        return polled
+
+    # ---- outputs and queries, as the machine's --------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        return self.core.next_deadline()
+
+    def next_event(self) -> CoordinatorEvent | None:
+        return self.core.next_event()
+
+    @property
+    def events_dropped(self) -> int:
+        return self.core.events_dropped
+
+    def session_state(self, session_id: str) -> SessionState | None:
+        return self.core.session_state(session_id)
+
+    def session_slot(self, session_id: str) -> int | None:
+        return self.core.session_slot(session_id)
+
+    @property
+    def queue(self) -> tuple[str, ...]:
+        return self.core.queue
+
+    def bookkeeping(self) -> dict[str, int]:
+        return self.core.bookkeeping()
+
+
 class Driver:
     """A coordinator with fake runtimes, a fake clock and convenience requests."""
 
     def __init__(self, slots: int = 1, **config: Any) -> None:
         config.setdefault("api_keys", KEYS)
         self.config = CoordinatorConfig(**config)
-        self.runtimes = [FakeRuntime() for _ in range(slots)]
+        self.runtimes: list[FakeRuntime] = [FakeRuntime() for _ in range(slots)]
         self.now = 100.0
-        self.machine = CoordinatorMachine(self.config, runtimes=self.runtimes,
-                                          rng=random.Random(7), sign=sign, verify=verify,
-                                          unix_offset=UNIX_OFFSET)
+        self.machine = PairedCoordinator(self.config, self.runtimes, rng=random.Random(7))
         self.responses: list[HttpResponse] = []
         self.events: list[CoordinatorEvent] = []
 
@@ -222,6 +328,12 @@ class Driver:
                   json_body: Any = None) -> HttpResponse:
         return self.request(method, f"/sessions/{session_id}/transport/webrtc{rest}",
                             headers=self.auth(jwt, transport=True), json_body=json_body)
+
+
+    def rebuild(self, *, rng_seed: int = 7) -> None:
+        """A fresh machine over the current ``runtimes`` (after replacing one)."""
+        self.machine = PairedCoordinator(self.config, self.runtimes,
+                                         rng=random.Random(rng_seed))
 
 
 def evolve_config(config: CoordinatorConfig, **changes: Any) -> CoordinatorConfig:

@@ -35,7 +35,7 @@ from reactor_proto.client import (
     SendHttp,
 )
 from reactor_proto.constants import ORPHAN_TIMEOUT, SERVER_PING_CHECK_PERIOD, SERVER_PING_TIMEOUT
-from reactor_proto.coordinator import ApiKey, CoordinatorConfig, CoordinatorMachine
+from reactor_proto.coordinator import ApiKey, CoordinatorConfig
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.runtime import (
     CloseTransport,
@@ -52,7 +52,7 @@ from reactor_proto.runtime.config import DEFAULT_NEGOTIATION_TIMEOUT
 from reactor_proto.schema import parse_openapi
 
 from .client_harness import HELIOS_LIKE_SCHEMA, OFFER_SDP, answer_sdp
-from .coordinator_harness import sign, verify
+from .coordinator_harness import PairedCoordinator, Served
 
 KEY = "rk_live_depth_property_key_01"
 #: Longest one-way delay of any leg (HTTP request, response, SDP step, channel message).
@@ -120,20 +120,13 @@ class Net:
                                model_schema=parse_openapi(HELIOS_LIKE_SCHEMA),
                                orphan_timeout=orphan)
         self.runtime = RuntimeMachine(config, rng=random.Random(rnd.random()))
-        self.front: CoordinatorMachine | None = None
+        self.front: PairedCoordinator | None = None
         if front:
-            runtime = self.runtime
-
-            class Hosted:
-                def handle_http(self, request: HttpRequest, now: float) -> HttpResponse:
-                    return runtime.handle_request(request, now)
-
-            self.front = CoordinatorMachine(
+            self.front = PairedCoordinator(
                 CoordinatorConfig(api_keys=(ApiKey(key_id="k1", secret=KEY),),
                                   model_name="helios", max_session_seconds=max_session,
                                   closed_retention=5.0),
-                runtimes=[Hosted()], rng=random.Random(9), sign=sign, verify=verify,
-                unix_offset=1_700_000_000.0)
+                [Served(self.runtime.handle_request)], rng=random.Random(9))
         self.endpoints: list[Endpoint] = []
         self.cid_to_endpoint: dict[int, tuple[Endpoint, int]] = {}
         self.slot_grants: list[tuple[float, int]] = []

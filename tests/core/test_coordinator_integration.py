@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from reactor_proto.coordinator import CoordinatorConfig, CoordinatorMachine, SessionState
+from reactor_proto.coordinator import CoordinatorConfig, SessionState
 from reactor_proto.http import HttpRequest, HttpResponse
 
-from .coordinator_harness import KEYS, UNIX_OFFSET, Driver, body_of, sign, verify
+from .coordinator_harness import KEYS, Driver, PairedCoordinator, body_of
 
 runtime_pkg = pytest.importorskip("reactor_proto.runtime")
 runtime_harness = pytest.importorskip("tests.core.runtime_harness")
@@ -18,7 +18,7 @@ runtime_harness = pytest.importorskip("tests.core.runtime_harness")
 
 class ServedRuntime:
     """Adapts RuntimeMachine (whose HTTP entry point is ``handle_request``) to the
-    coordinator's ``HostedRuntime`` protocol."""
+    paired harness's ``Runtime`` protocol."""
 
     def __init__(self, **overrides: Any) -> None:
         self.machine = runtime_pkg.RuntimeMachine(runtime_harness.make_config(**overrides),
@@ -33,8 +33,7 @@ def _driver(runtimes: list[ServedRuntime]) -> Driver:
     d = Driver(runtime_poll_interval=1.0)
     d.config = CoordinatorConfig(api_keys=KEYS, runtime_poll_interval=1.0)
     d.runtimes = runtimes  # type: ignore[assignment]
-    d.machine = CoordinatorMachine(d.config, runtimes=runtimes, rng=random.Random(7),
-                                   sign=sign, verify=verify, unix_offset=UNIX_OFFSET)
+    d.machine = PairedCoordinator(d.config, runtimes, rng=random.Random(7))
     return d
 
 

@@ -14,8 +14,9 @@ from reactor_proto.coordinator import (
     SessionState,
     Trigger,
 )
+from reactor_proto.coordinator import forwarding as forwarding_module
 from reactor_proto.coordinator import handlers as handlers_module
-from reactor_proto.coordinator.machine import Lifecycle
+from reactor_proto.coordinator.lifecycle import Lifecycle
 from reactor_proto.coordinator.sessions import SessionRecord
 from reactor_proto.errors import ConflictError
 from reactor_proto.http import HttpRequest, HttpResponse
@@ -30,7 +31,7 @@ def _record(state: SessionState) -> SessionRecord:
 
 @pytest.mark.parametrize(("state", "trigger"), list(itertools.product(SessionState, Trigger)))
 def test_every_state_trigger_pair(state: SessionState, trigger: Trigger) -> None:
-    life = Lifecycle(Driver().config, [], 0.0)
+    life = Lifecycle(Driver().config, 0, 0.0)
     record = _record(state)
     expected = TRANSITIONS.get((state, trigger))
     if expected is None:
@@ -60,7 +61,7 @@ def test_events_are_bounded() -> None:
 def test_internal_bug_becomes_500_and_event(monkeypatch: pytest.MonkeyPatch) -> None:
     d = Driver()
 
-    def explode(self: Any, request: HttpRequest, now: float) -> HttpResponse:
+    def explode(self: Any, request: HttpRequest, rid: int, now: float) -> HttpResponse:
         raise KeyError("bug")
 
     monkeypatch.setattr(handlers_module.RouteHandlers, "dispatch", explode)
@@ -69,7 +70,7 @@ def test_internal_bug_becomes_500_and_event(monkeypatch: pytest.MonkeyPatch) -> 
     assert body_of(response) == {"detail": "internal error"}
     assert any(isinstance(e, InternalError) for e in d.events)
     probe = HttpRequest(method="GET", url="http://c/")
-    monkeypatch.setattr(Lifecycle, "advance", lambda self, now: explode(self, probe, now))
+    monkeypatch.setattr(Lifecycle, "run_due", lambda self, now: explode(self, probe, 0, now))
     d.machine.handle_timeout(d.now)
     d.drain()
     assert sum(isinstance(e, InternalError) for e in d.events) == 2
@@ -84,16 +85,11 @@ def test_descriptor_without_capabilities_fails_assignment() -> None:
 
     d = Driver()
     d.runtimes[0] = NoCaps()
-    d.machine = type(d.machine)(d.config, runtimes=d.runtimes, rng=__import__("random").Random(1),
-                                sign=lambda c: "t", verify=lambda t: {})
-    d.machine.handle_http(HttpRequest(method="GET", url="http://c/x"), 0.0)
-    life = d.machine._life
-    record = _record(SessionState.PENDING)
-    life.table.put(record)
-    life.table.reserve(0, "s")
-    life.start_on_runtime(__import__("attrs").evolve(record, slot=0), 0.0)
-    assert life.table.get("s").state is SessionState.INACTIVE  # type: ignore[union-attr]
-    failures = [e for e in life.events if isinstance(e, RuntimeCallFailed)]
+    d.rebuild(rng_seed=1)
+    sid = d.create_id(d.token())
+    assert d.machine.session_state(sid) is SessionState.INACTIVE
+    assert d.machine.session_slot(sid) is None
+    failures = [e for e in d.events if isinstance(e, RuntimeCallFailed)]
     assert "capabilities" in failures[-1].detail
 
 
@@ -106,10 +102,7 @@ def test_stop_session_failure_is_reported() -> None:
 
     d = Driver(model_version="2.1")
     d.runtimes[0] = StubbornStop()
-    d.machine = type(d.machine)(d.config, runtimes=d.runtimes,
-                                rng=__import__("random").Random(1),
-                                sign=d.machine._handlers._sign,
-                                verify=d.machine._handlers._verify)
+    d.rebuild(rng_seed=1)
     jwt = d.token()
     sid = d.create_id(jwt)
     assert body_of(d.get(jwt, sid))["model"] == {"name": "helios", "version": "2.1"}
@@ -127,7 +120,7 @@ def test_upload_cap_and_foreign_paths(monkeypatch: pytest.MonkeyPatch) -> None:
                                   "presigned_url": "http://r/uploads/x", "path": "elsewhere/a"}
     slot = d.request("POST", f"/sessions/{sid}/uploads", headers=d.auth(jwt), json_body=payload)
     assert body_of(slot)["path"] == "elsewhere/a"
-    monkeypatch.setattr(handlers_module, "MAX_UPLOADS_PER_SESSION", 1)
+    monkeypatch.setattr(forwarding_module, "MAX_UPLOADS_PER_SESSION", 1)
     capped = d.request("POST", f"/sessions/{sid}/uploads", headers=d.auth(jwt),
                        json_body=payload)
     assert capped.status == 409
@@ -142,10 +135,7 @@ def test_schema_absent_is_omitted_and_transport_after_runtime_end() -> None:
 
     d = Driver()
     d.runtimes[0] = NoSchema()
-    d.machine = type(d.machine)(d.config, runtimes=d.runtimes,
-                                rng=__import__("random").Random(1),
-                                sign=d.machine._handlers._sign,
-                                verify=d.machine._handlers._verify)
+    d.rebuild(rng_seed=1)
     jwt = d.token()
     sid = d.create_id(jwt)
     assert "schema" not in body_of(d.get(jwt, sid))

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from reactor_proto.coordinator import (
     ApiKey,
     CoordinatorConfig,
-    CoordinatorMachine,
     InvalidTokenError,
     TokenClaims,
     TokenIssued,
@@ -36,6 +35,7 @@ from .coordinator_harness import (
     SECRET_B,
     UNIX_OFFSET,
     Driver,
+    PairedCoordinator,
     body_of,
     sign,
     verify,
@@ -113,8 +113,8 @@ def test_verification_failures_are_401(verify_result: Any) -> None:
         result: Mapping[str, Any] = verify_result
         return result
 
-    machine = CoordinatorMachine(CoordinatorConfig(api_keys=KEYS), runtimes=[],
-                                 rng=random.Random(1), sign=sign, verify=fake_verify)
+    machine = PairedCoordinator(CoordinatorConfig(api_keys=KEYS), [],
+                                rng=random.Random(1), sign=sign, verify=fake_verify)
     response = machine.handle_http(HttpRequest(
         method="GET", url="http://c/sessions/x", headers=(("authorization", "Bearer t"),)), 0.0)
     assert response.status == 401
@@ -124,8 +124,8 @@ def test_sign_failure_is_500_and_an_event() -> None:
     def bad_sign(claims: Mapping[str, Any]) -> str:
         raise RuntimeError("no key")
 
-    machine = CoordinatorMachine(CoordinatorConfig(api_keys=KEYS), runtimes=[],
-                                 rng=random.Random(1), sign=bad_sign, verify=verify)
+    machine = PairedCoordinator(CoordinatorConfig(api_keys=KEYS), [],
+                                rng=random.Random(1), sign=bad_sign, verify=verify)
     response = machine.handle_http(HttpRequest(
         method="POST", url="http://c/tokens", headers=(("reactor-api-key", SECRET_A),)), 0.0)
     assert response.status == 500

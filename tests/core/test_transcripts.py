@@ -31,7 +31,7 @@ from reactor_proto.client import (
     SendChannel,
     SendHttp,
 )
-from reactor_proto.coordinator import ApiKey, CoordinatorConfig, CoordinatorMachine
+from reactor_proto.coordinator import ApiKey, CoordinatorConfig
 from reactor_proto.errors import SessionGoneError, UnauthorizedError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.runtime import (
@@ -48,7 +48,7 @@ from reactor_proto.runtime import (
 from reactor_proto.schema import parse_openapi
 
 from .client_harness import HELIOS_LIKE_SCHEMA, OFFER_SDP, answer_sdp
-from .coordinator_harness import sign, verify
+from .coordinator_harness import PairedCoordinator, Served
 
 KEY = "rk_live_transcript_key_000001"
 
@@ -57,7 +57,7 @@ class Wire:
     """Connects a client machine to a server (runtime, or coordinator in front of one)."""
 
     def __init__(self, client: ClientMachine, runtime: RuntimeMachine,
-                 front: CoordinatorMachine | None = None) -> None:
+                 front: PairedCoordinator | None = None) -> None:
         self.client = client
         self.runtime = runtime
         self.front = front
@@ -291,15 +291,9 @@ def test_reconnect_after_the_grace_window_reports_the_session_gone() -> None:
 
 def coordinator_wire(**client_options: Any) -> Wire:
     runtime = runtime_machine()
-
-    class Hosted:
-        def handle_http(self, request: HttpRequest, now: float) -> HttpResponse:
-            return runtime.handle_request(request, now)
-
     config = CoordinatorConfig(api_keys=(ApiKey(key_id="k1", secret=KEY),),
                                model_name="helios")
-    front = CoordinatorMachine(config, runtimes=[Hosted()], rng=random.Random(9), sign=sign,
-                               verify=verify, unix_offset=1_700_000_000.0)
+    front = PairedCoordinator(config, [Served(runtime.handle_request)], rng=random.Random(9))
     client = ClientMachine(ClientConfig.create("helios", api_key=KEY,
                                                api_url="https://api.example.test",
                                                **client_options), rng=random.Random(4))

@@ -17,7 +17,7 @@ from reactor_anyio import ReactorStatus, UnauthorizedError
 from reactor_anyio.coordinator import CoordinatorEmulator
 from reactor_anyio.http import HttpClient
 from reactor_proto.coordinator import SessionClosed, SessionState
-from reactor_proto.http import HttpRequest, HttpResponse
+from reactor_proto.http import HttpRequest
 
 from .test_coordinator_support import (
     KEY,
@@ -36,13 +36,13 @@ def _spy(emu: CoordinatorEmulator) -> list[HttpRequest]:
     """Record every request the machine sees (headers included)."""
     seen: list[HttpRequest] = []
     machine = emu.machine
-    original = machine.handle_http
+    original = machine.receive_request
 
-    def handle_http(request: HttpRequest, now: float) -> HttpResponse:
+    def receive_request(request: HttpRequest, now: float) -> int:
         seen.append(request)
         return original(request, now)
 
-    machine.handle_http = handle_http  # type: ignore[method-assign]
+    machine.receive_request = receive_request  # type: ignore[method-assign]
     return seen
 
 
