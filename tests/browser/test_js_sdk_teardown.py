@@ -1,0 +1,85 @@
+"""The official JS SDK in headless Chromium against ``reactor serve``: no console error.
+
+Each session connects (local flow), waits for READY and a playing video, sends a command,
+waits for a model message and ends; the browser console must hold no error, and in
+particular no ``[WebRTCTransport] Data channel error`` (the runtime once aborted the SCTP
+association while the SDK's data channel was still open; see ``PeerBase.close``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from .harness import Runtime, browser_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
+
+SESSIONS = 10
+TIMEOUT_MS = 20_000
+COMMAND = {"command": "schedule_prompt", "args": {"prompt": "a lighthouse", "chunk": 0}}
+
+
+def run_session(page: Any, url: str, end: str) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate(
+        "(options) => window.runSession(options)",
+        {"url": url, "model": "helios", "end": end, "timeoutMs": TIMEOUT_MS, **COMMAND})
+    return result
+
+
+def settle(page: Any, seconds: float = 0.3) -> None:
+    """Let late events (a data channel error arrives after the HTTP answer) reach the log."""
+    page.wait_for_timeout(int(seconds * 1000))
+
+
+def test_sdk_sessions_leave_a_clean_console(page_url: str) -> None:
+    runtime = Runtime("--model", "helios", "--fps", "15")
+    try:
+        with browser_page(page_url) as (page, log):
+            dirty = []
+            started = time.monotonic()
+            for index in range(SESSIONS):
+                mark = log.mark()
+                seen = run_session(page, runtime.url, "disconnect")
+                settle(page)
+                assert seen["errors"] == [], (index, seen)
+                if log.errors(mark):
+                    dirty.append(index)
+            elapsed = time.monotonic() - started
+            print(f"{SESSIONS} sessions in {elapsed:.1f} s; sessions with a console error: "
+                  f"{len(dirty)} {dirty}; warnings: {log.warnings()}")
+            assert log.errors() == [], (dirty, log.errors())
+    finally:
+        runtime.stop()
+
+
+def test_browser_closing_first_leaves_a_clean_console(page_url: str) -> None:
+    """The browser drops its transport without stop_session (a recoverable disconnect),
+    then a new session is started and ended normally."""
+    runtime = Runtime("--model", "helios", "--fps", "15", "--orphan-timeout", "0.5")
+    try:
+        with browser_page(page_url) as (page, log):
+            for _ in range(3):
+                run_session(page, runtime.url, "transport")
+                settle(page, 1.0)  # past the orphan timeout: the runtime ended the session
+                page.evaluate("() => window.finishSession()")
+            assert log.errors() == [], log.errors()
+    finally:
+        runtime.stop()
+
+
+def test_runtime_stopping_leaves_a_clean_console(page_url: str) -> None:
+    """``reactor serve`` is stopped (SIGTERM) while the session is live."""
+    runtime = Runtime("--model", "helios", "--fps", "15")
+    try:
+        with browser_page(page_url) as (page, log):
+            run_session(page, runtime.url, "none")
+            assert runtime.stop() == 0, runtime.stderr()
+            page.evaluate("() => window.waitDown()")
+            settle(page)
+            print(f"after the runtime stopped: {log.entries[-8:]}")
+            assert log.errors() == [], log.errors()
+    finally:
+        runtime.stop()
