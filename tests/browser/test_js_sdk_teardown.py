@@ -56,15 +56,19 @@ def test_sdk_sessions_leave_a_clean_console(page_url: str) -> None:
 
 
 def test_browser_closing_first_leaves_a_clean_console(page_url: str) -> None:
-    """The browser drops its transport without stop_session (a recoverable disconnect),
-    then a new session is started and ended normally."""
-    runtime = Runtime("--model", "helios", "--fps", "15", "--orphan-timeout", "0.5")
+    """The browser drops its transport without stop_session (a recoverable disconnect).
+    The first session is left to the runtime's orphan timeout, the others are then
+    stopped by the SDK (stop_session) at once."""
+    orphan = 2.0  # not shorter: the timer also runs between start_session and the offer
+    runtime = Runtime("--model", "helios", "--fps", "15", "--orphan-timeout", str(orphan))
     try:
         with browser_page(page_url) as (page, log):
-            for _ in range(3):
-                run_session(page, runtime.url, "transport")
-                settle(page, 1.0)  # past the orphan timeout: the runtime ended the session
+            for index in range(3):
+                seen = run_session(page, runtime.url, "transport")
+                assert seen["errors"] == [], (index, seen)
+                settle(page, orphan + 0.5 if index == 0 else 0.3)
                 page.evaluate("() => window.finishSession()")
+                settle(page)
             assert log.errors() == [], log.errors()
     finally:
         runtime.stop()
