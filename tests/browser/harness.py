@@ -56,7 +56,9 @@ def build_bundle() -> Path:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True,
                        stdout=subprocess.DEVNULL)
     entry = JS / "entry.mjs"
-    if not BUNDLE.exists() or BUNDLE.stat().st_mtime < entry.stat().st_mtime:
+    inputs = (entry, JS / "package-lock.json", JS / "node_modules" / ".package-lock.json")
+    newest = max(path.stat().st_mtime for path in inputs if path.exists())
+    if not BUNDLE.exists() or BUNDLE.stat().st_mtime < newest:
         subprocess.run([str(JS / "node_modules" / ".bin" / "esbuild"), str(entry), "--bundle",
                         "--format=esm", "--platform=browser", "--log-level=warning",
                         "--define:process.env.NODE_ENV=\"production\"",
@@ -91,7 +93,7 @@ class Runtime:
     """``reactor serve --port 0`` in a subprocess; ``url`` once it printed its ready line."""
 
     def __init__(self, *args: str) -> None:
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE, "serve", "--port", "0", *args], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -115,6 +117,9 @@ class Runtime:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+        finally:
+            assert self.process.stdout is not None
+            self.process.stdout.close()
 
 
 class ConsoleLog:
