@@ -9,6 +9,7 @@ association while the SDK's data channel was still open; see ``PeerBase.close``)
 from __future__ import annotations
 
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -74,16 +75,24 @@ def test_browser_closing_first_leaves_a_clean_console(page_url: str) -> None:
         runtime.stop()
 
 
-def test_runtime_stopping_leaves_a_clean_console(page_url: str) -> None:
-    """``reactor serve`` is stopped (SIGTERM) while the session is live."""
+@pytest.mark.parametrize("how", ["sigterm", "stop_session"])
+def test_runtime_ending_the_session_leaves_a_clean_console(page_url: str, how: str) -> None:
+    """The runtime ends a live session: ``reactor serve`` stopped by SIGTERM, or the
+    session stopped over HTTP by someone else than the SDK (as an operator would)."""
     runtime = Runtime("--model", "helios", "--fps", "15")
     try:
         with browser_page(page_url) as (page, log):
             run_session(page, runtime.url, "none")
-            assert runtime.stop() == 0, runtime.stderr()
+            if how == "sigterm":
+                assert runtime.stop() == 0, runtime.stderr()
+            else:
+                request = urllib.request.Request(f"{runtime.url}/stop_session", data=b"",
+                                                 method="POST")
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    assert answer.status == 200
             page.evaluate("() => window.waitDown()")
             settle(page)
-            print(f"after the runtime stopped: {log.entries[-8:]}")
+            print(f"{how}: {[text for _, text in log.entries[-4:]]}")
             assert log.errors() == [], log.errors()
     finally:
         runtime.stop()
