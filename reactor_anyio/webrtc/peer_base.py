@@ -38,6 +38,8 @@ CHANNEL_LABELS: tuple[str, ...] = (CONTROL_CHANNEL, DATA_CHANNEL)
 #: what aiortc assumes when the remote SDP has no ``a=max-message-size`` (RFC 8841 §6)
 REMOTE_DEFAULT_MAX_MESSAGE_SIZE = 65_536
 CLOSE_TIMEOUT = 5.0
+#: how long close() waits for the remote to acknowledge the data channels' stream resets
+CHANNEL_CLOSE_TIMEOUT = 0.5
 
 ChannelMessage = str | bytes
 
@@ -278,6 +280,40 @@ class PeerBase:
                 if transport is not None and not transport.is_closing():
                     transport.close()
 
+    async def _close_channels(self, wait_at_most: float) -> None:
+        """Close the open data channels the graceful way before the peer connection goes.
+
+        aiortc's ``RTCPeerConnection.close()`` ends SCTP with an ABORT chunk (it has no
+        SHUTDOWN).  A browser whose channel is still open or closing when that ABORT lands
+        fires ``error`` on it (an RTCErrorEvent, ``sctp-failure``, cause 12 "User-Initiated
+        Abort"): the JS SDK logs ``[WebRTCTransport] Data channel error`` on most sessions,
+        because its own ``close()`` of the channel races with our ABORT after
+        ``stop_session``.  Closing a channel first sends a stream reset (RFC 8831 §6.7):
+        the remote resets its side too and reports a plain ``close``; once both directions
+        are reset aiortc marks the channel closed, and the ABORT that follows finds no open
+        channel.  Queued messages go out before the reset, so a final message is delivered
+        instead of being dropped by the ABORT.  Bounded: a remote that does not answer
+        (gone, or SCTP not up) costs at most ``wait_at_most`` seconds.
+        """
+        sctp = self._pc.sctp
+        if sctp is None or sctp.state != "connected":
+            return
+        channels = [c for c in self._channels.values() if c.readyState == "open"]
+        if not channels:
+            return
+        done = asyncio.Event()
+
+        def check() -> None:
+            if all(c.readyState == "closed" for c in channels):
+                done.set()
+
+        for channel in channels:
+            channel.on("close", check)
+            channel.close()
+        check()
+        with anyio.move_on_after(wait_at_most):
+            await done.wait()
+
     async def close(self, wait_at_most: float = CLOSE_TIMEOUT) -> None:
         """Close the peer connection and everything this peer started (idempotent; a
         second call waits for the first).  Shielded from cancellation, bounded by
@@ -290,6 +326,7 @@ class PeerBase:
         ice_connections = self._ice_connections()
         with anyio.move_on_after(wait_at_most, shield=True) as scope:
             try:
+                await self._close_channels(min(CHANNEL_CLOSE_TIMEOUT, wait_at_most / 2))
                 await self._pc.close()
                 await self._cancel_stray_consent_checks(ice_connections)
             finally:
