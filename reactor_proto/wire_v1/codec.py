@@ -291,8 +291,11 @@ def _check_wire_types(pb: PbMessage, path: str) -> None:
         field = descriptor.fields_by_number.get(number)
         if field is not None:
             where = f"{path}.{field.name}"
-            raise DecodeError(f"{where} (field {number}) has the wrong wire type "
-                              f"({unknown[index].wire_type})", field=where, value=number)
+            # protobuf keeps such a field as unknown: a wrong wire type, or a map entry
+            # whose key or value did not parse
+            raise DecodeError(f"{where} (field {number}) has the wrong wire type or does "
+                              f"not parse as its declared type (wire type "
+                              f"{unknown[index].wire_type})", field=where, value=number)
     for field, value in pb.ListFields():
         if field.message_type is None:
             continue
@@ -310,15 +313,15 @@ def _check_wire_types(pb: PbMessage, path: str) -> None:
 
 # ---- public API -----------------------------------------------------------------------------
 
+_TOP_LEVEL = frozenset((*PAYLOAD_FIELDS, FrameMetadata))
+
 
 def encode(message: Encodable) -> bytes:
     """The protobuf bytes of one v1 message (a top-level envelope or a FrameMetadata)."""
-    pb_class = _PB_BY_CLASS.get(type(message))
-    if pb_class is None or (type(message) not in PAYLOAD_FIELDS
-                            and not isinstance(message, FrameMetadata)):
+    if type(message) not in _TOP_LEVEL:
         raise LocalProtocolError(f"not a top-level v1 message: {type(message).__name__}",
                                  code=ErrorCode.INVALID_ARGUMENT)
-    pb = pb_class()
+    pb = _PB_BY_CLASS[type(message)]()
     if isinstance(message, FrameMetadata):
         _fill(pb, message)
     else:
@@ -339,11 +342,10 @@ def decode(data: bytes, as_type: type[T], *, max_bytes: int = DEFAULT_MAX_BYTES)
     if len(data) > max_bytes:
         raise DecodeError(f"{name}: {len(data)} bytes is more than the {max_bytes} accepted",
                           field="message", value=len(data), code=ErrorCode.MESSAGE_TOO_LARGE)
-    pb_class = _PB_BY_CLASS.get(as_type)
-    if pb_class is None:
+    if as_type not in _TOP_LEVEL:
         raise LocalProtocolError(f"not a top-level v1 message: {name}",
                                  code=ErrorCode.INVALID_ARGUMENT)
-    pb = pb_class()
+    pb = _PB_BY_CLASS[as_type]()
     try:
         pb.ParseFromString(bytes(data))
     except pb_message.DecodeError as exc:
