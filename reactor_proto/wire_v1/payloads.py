@@ -14,7 +14,7 @@ same field names, so the codec can map between the two by name.  Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -29,6 +29,58 @@ from reactor_proto.wire_v1.enums import (
 )
 
 JsonObject = Mapping[str, Any]
+
+# Typed converters (rather than bare ``tuple``/``dict``) so mypy's attrs plugin types each
+# constructor argument: a list or any iterable is accepted and stored as a tuple, so equality
+# with a decoded message never depends on the container the caller used.
+
+
+def _json(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _floats(value: Mapping[str, float]) -> dict[str, float]:
+    return dict(value)
+
+
+def _uploads(value: Mapping[str, UploadReference]) -> dict[str, UploadReference]:
+    return dict(value)
+
+
+def _strs(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _ints(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(value)
+
+
+def _commands(value: Iterable[Command]) -> tuple[Command, ...]:
+    return tuple(value)
+
+
+def _frames(value: Iterable[Frame]) -> tuple[Frame, ...]:
+    return tuple(value)
+
+
+def _track_frames(value: Iterable[TrackFrames]) -> tuple[TrackFrames, ...]:
+    return tuple(value)
+
+
+def _files(value: Iterable[StepFileRef]) -> tuple[StepFileRef, ...]:
+    return tuple(value)
+
+
+def _track_stats(value: Iterable[ClientTrackStat]) -> tuple[ClientTrackStat, ...]:
+    return tuple(value)
+
+
+def _frame_stages(value: Iterable[FrameStage]) -> tuple[FrameStage, ...]:
+    return tuple(value)
+
+
+def _message_stages(value: Iterable[MessageStage]) -> tuple[MessageStage, ...]:
+    return tuple(value)
 
 
 # ---- shared ---------------------------------------------------------------------------------
@@ -58,8 +110,8 @@ class Command:
     """A command: its name (``type``), argument object and file arguments by parameter."""
 
     type: str = ""
-    data: JsonObject = attrs.field(factory=dict, converter=dict)
-    uploads: Mapping[str, UploadReference] = attrs.field(factory=dict, converter=dict)
+    data: JsonObject = attrs.field(factory=dict, converter=_json)
+    uploads: Mapping[str, UploadReference] = attrs.field(factory=dict, converter=_uploads)
 
 
 @attrs.frozen(kw_only=True)
@@ -67,7 +119,7 @@ class ModelMessage:
     """A message from the model: the v0 inner ``{type, data}``."""
 
     type: str = ""
-    data: JsonObject = attrs.field(factory=dict, converter=dict)
+    data: JsonObject = attrs.field(factory=dict, converter=_json)
 
 
 # ---- platform (control channel) -------------------------------------------------------------
@@ -87,7 +139,7 @@ class RequestSchema:
 class ModelSchema:
     """The model's OpenAPI 3.1 document."""
 
-    openapi: JsonObject = attrs.field(factory=dict, converter=dict)
+    openapi: JsonObject = attrs.field(factory=dict, converter=_json)
 
 
 @attrs.frozen(kw_only=True)
@@ -129,7 +181,7 @@ class Moderation:
     action: str = ""
     input_kind: str = ""
     command: str = ""
-    categories: tuple[str, ...] = attrs.field(factory=tuple, converter=tuple)
+    categories: tuple[str, ...] = attrs.field(factory=tuple, converter=_strs)
     message: str = ""
 
 
@@ -208,8 +260,8 @@ class ClientTrackStat:
     video_codec: VideoCodec | int | None = None
     audio_codec: AudioCodec | int | None = None
     paused: bool = False
-    metrics: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
-    frame_stages: tuple[FrameStage, ...] = attrs.field(factory=tuple, converter=tuple)
+    metrics: Mapping[str, float] = attrs.field(factory=dict, converter=_floats)
+    frame_stages: tuple[FrameStage, ...] = attrs.field(factory=tuple, converter=_frame_stages)
     codec_implementation: str = ""
     hardware_codec: bool | None = None
 
@@ -217,14 +269,14 @@ class ClientTrackStat:
 @attrs.frozen(kw_only=True)
 class ClientConnectionStat:
     timestamp: int = 0
-    metrics: Mapping[str, float] = attrs.field(factory=dict, converter=dict)
+    metrics: Mapping[str, float] = attrs.field(factory=dict, converter=_floats)
     environment: ClientEnvironment | None = None
-    message_stages: tuple[MessageStage, ...] = attrs.field(factory=tuple, converter=tuple)
+    message_stages: tuple[MessageStage, ...] = attrs.field(factory=tuple, converter=_message_stages)
 
 
 @attrs.frozen(kw_only=True)
 class ClientStats:
-    track_stats: tuple[ClientTrackStat, ...] = attrs.field(factory=tuple, converter=tuple)
+    track_stats: tuple[ClientTrackStat, ...] = attrs.field(factory=tuple, converter=_track_stats)
     connection_stat: ClientConnectionStat | None = None
 
 
@@ -237,7 +289,7 @@ class Frame:
 
     encoding: FrameEncoding | int = FrameEncoding.UNSPECIFIED
     dtype: str = ""
-    shape: tuple[int, ...] = attrs.field(factory=tuple, converter=tuple)
+    shape: tuple[int, ...] = attrs.field(factory=tuple, converter=_ints)
     data: bytes = b""
     metadata: bytes | None = None
     capture_time_us: int | None = None
@@ -247,7 +299,7 @@ class Frame:
 class TrackFrames:
     track: str = ""
     kind: TrackKind | int = TrackKind.UNSPECIFIED
-    frames: tuple[Frame, ...] = attrs.field(factory=tuple, converter=tuple)
+    frames: tuple[Frame, ...] = attrs.field(factory=tuple, converter=_frames)
     rate: float = 0.0
 
 
@@ -255,9 +307,9 @@ class TrackFrames:
 class RequestStep:
     """Ask for one step: state setters, further commands and input frames (§15.3)."""
 
-    state: JsonObject = attrs.field(factory=dict, converter=dict)
-    commands: tuple[Command, ...] = attrs.field(factory=tuple, converter=tuple)
-    media_input: tuple[TrackFrames, ...] = attrs.field(factory=tuple, converter=tuple)
+    state: JsonObject = attrs.field(factory=dict, converter=_json)
+    commands: tuple[Command, ...] = attrs.field(factory=tuple, converter=_commands)
+    media_input: tuple[TrackFrames, ...] = attrs.field(factory=tuple, converter=_track_frames)
 
 
 @attrs.frozen(kw_only=True)
@@ -272,9 +324,9 @@ class StepResult:
     """The answer to a step (§15.5); ``failure_code`` says how it went (§15.6)."""
 
     step: int = 0
-    tracks: tuple[TrackFrames, ...] = attrs.field(factory=tuple, converter=tuple)
+    tracks: tuple[TrackFrames, ...] = attrs.field(factory=tuple, converter=_track_frames)
     elapsed_seconds: float = 0.0
-    files: tuple[StepFileRef, ...] = attrs.field(factory=tuple, converter=tuple)
+    files: tuple[StepFileRef, ...] = attrs.field(factory=tuple, converter=_files)
     error: str | None = None
     failure_code: StepFailureCode | int = StepFailureCode.UNSPECIFIED
     code: str | None = None

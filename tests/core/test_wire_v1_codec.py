@@ -3,6 +3,7 @@ and what decode does with truncated, garbage, mistyped and oversize input."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import attrs
@@ -260,24 +261,30 @@ def test_round_trip_frame_metadata(metadata: FrameMetadata) -> None:
     assert decode(encode(metadata), FrameMetadata) == metadata
 
 
+def _refusal(data: bytes, cls: type) -> DecodeError | None:
+    try:
+        decode(data, cls)
+    except DecodeError as exc:
+        return exc
+    return None
+
+
 @given(any_envelope)
 def test_every_prefix_decodes_or_raises_decode_error(message: Any) -> None:
     wire = encode(message)
     for cut in range(len(wire)):
-        try:
-            decode(wire[:cut], type(message))
-        except DecodeError as exc:
-            assert exc.code == ErrorCode.DECODE_FAILED
+        refused = _refusal(wire[:cut], type(message))
+        assert refused is None or refused.code == ErrorCode.DECODE_FAILED
 
 
 @pytest.mark.parametrize("cls", [*TOP_LEVEL, FrameMetadata], ids=lambda c: c.__name__)
 @given(garbage=st.binary(max_size=64))
 def test_garbage_decodes_or_raises_decode_error(cls: type, garbage: bytes) -> None:
-    try:
-        message = decode(garbage, cls)
-    except DecodeError as exc:
-        assert exc.field is not None
+    refused = _refusal(garbage, cls)
+    if refused is not None:
+        assert refused.field is not None
         return
+    message: Any = decode(garbage, cls)
     # Whatever is accepted is a message of its own: it re-encodes and decodes equal.
     assert decode(encode(message), cls) == message
 
@@ -288,10 +295,8 @@ def test_byte_flips_decode_or_raise_decode_error(message: Any, noise: bytes) -> 
     for i, byte in enumerate(noise):
         if wire:
             wire[(i * 7919) % len(wire)] ^= byte
-    try:
+    with contextlib.suppress(DecodeError):
         decode(bytes(wire), type(message))
-    except DecodeError:
-        pass
 
 
 def test_integers_come_back_as_doubles() -> None:
@@ -425,7 +430,7 @@ def test_nesting_past_the_recursion_limit_is_refused() -> None:
 
 @pytest.mark.parametrize("message", [
     DataClientMessage(payload=Command(type="x", data={"blob": b"\x00"})),
-    DataClientMessage(payload=Command(type="x", data={1: "one"})),
+    DataClientMessage(payload=Command(type="x", data={1: "one"})),  # type: ignore[dict-item]
     DataClientMessage(payload=Command(type=5)),  # type: ignore[arg-type]
     ControlClientMessage(payload=ClientStats(track_stats=[ClientTrackStat(
         video_codec=VideoCodec.VP8, audio_codec=AudioCodec.OPUS)])),
@@ -455,5 +460,5 @@ def test_routing_helpers() -> None:
     assert channel_of(ControlClientMessage()) is Channel.CONTROL
     assert payload_field(ControlServerMessage, PublishTrackResponse) == "publish_track"
     assert payload_field(ControlServerMessage, Command) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="video"):
         envelope_type("video", "client")
