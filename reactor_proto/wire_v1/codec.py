@@ -101,7 +101,8 @@ def _value_to_python(value: struct_pb2.Value) -> Any:
 
 
 def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _value_to_python(item) for key, item in struct.fields.items()}
+    fields = struct.fields  # indexing by key is ~2x faster than .items() on upb maps
+    return {key: _value_to_python(fields[key]) for key in fields}
 
 
 # ---- per-class conversion plans -------------------------------------------------------------
@@ -282,6 +283,15 @@ def _read_envelope(cls: type[T], pb: Any) -> T:
 # ---- wire-type check ------------------------------------------------------------------------
 
 
+def _may_hold_unknown_fields(pb: PbMessage, size: int) -> bool:
+    """Cheap pre-check (a few C calls) that spares the walk below for ordinary input:
+    without unknown fields a canonically encoded message re-encodes to its own size."""
+    stripped = type(pb)()
+    stripped.MergeFrom(pb)
+    stripped.DiscardUnknownFields()
+    return stripped.ByteSize() != size
+
+
 def _check_wire_types(pb: PbMessage, path: str) -> None:
     """Refuse known fields that arrived with the wrong wire type (kept as unknown)."""
     descriptor = pb.DESCRIPTOR
@@ -351,7 +361,8 @@ def decode(data: bytes, as_type: type[T], *, max_bytes: int = DEFAULT_MAX_BYTES)
     except pb_message.DecodeError as exc:
         raise DecodeError(f"{name}: not valid protobuf ({exc})", field="message",
                           value=len(data)) from exc
-    _check_wire_types(pb, name)
+    if _may_hold_unknown_fields(pb, len(data)):
+        _check_wire_types(pb, name)
     if as_type is FrameMetadata:
         return _read(FrameMetadata, pb)  # type: ignore[no-any-return]
     return _read_envelope(as_type, pb)
