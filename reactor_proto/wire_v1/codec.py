@@ -283,13 +283,13 @@ def _read_envelope(cls: type[T], pb: Any) -> T:
 # ---- wire-type check ------------------------------------------------------------------------
 
 
-def _may_hold_unknown_fields(pb: PbMessage, size: int) -> bool:
+def _has_unknown_fields(pb: PbMessage) -> bool:
     """Cheap pre-check (a few C calls) that spares the walk below for ordinary input:
-    without unknown fields a canonically encoded message re-encodes to its own size."""
+    unknown fields, at any depth, are the only bytes that discarding them removes."""
     stripped = type(pb)()
     stripped.MergeFrom(pb)
     stripped.DiscardUnknownFields()
-    return stripped.ByteSize() != size
+    return stripped.ByteSize() != pb.ByteSize()
 
 
 def _check_wire_types(pb: PbMessage, path: str) -> None:
@@ -361,7 +361,7 @@ def decode(data: bytes, as_type: type[T], *, max_bytes: int = DEFAULT_MAX_BYTES)
     except pb_message.DecodeError as exc:
         raise DecodeError(f"{name}: not valid protobuf ({exc})", field="message",
                           value=len(data)) from exc
-    if _may_hold_unknown_fields(pb, len(data)):
+    if _has_unknown_fields(pb):
         _check_wire_types(pb, name)
     if as_type is FrameMetadata:
         return _read(FrameMetadata, pb)  # type: ignore[no-any-return]
