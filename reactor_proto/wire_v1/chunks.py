@@ -17,7 +17,7 @@ channel does the sequencing.  What a hostile or broken peer *can* do, and what e
   for the channel that asked;
 * a message whose frames stop coming: :meth:`ChunkReassembler.expire` frees it after
   ``idle_timeout`` seconds without a frame (``EXPIRED``) and skips whatever of it arrives
-  later, up to its last frame;
+  later, up to its last frame (or until one more ``idle_timeout`` passes in silence);
 * a text message that is not UTF-8: ``BAD_TEXT``, not fatal.
 
 Every error frees the bytes it concerns before it is raised or returned.
