@@ -4,6 +4,7 @@
 * :mod:`.codec` -- :func:`encode` / :func:`decode` over Google's protobuf runtime, with the
   generated modules in :mod:`.proto` (``bash scripts/gen_proto.sh`` rewrites them);
 * :mod:`.sniff` -- which wire a connection speaks (latched on its first inbound frame);
+* :mod:`.correlation` -- request ids and the matching of replies on one connection;
 * :mod:`.chunks` -- data-channel chunking: splitter and bounded reassembler;
 * :mod:`.negotiation` -- the SDP attributes for chunking and frame metadata;
 * :mod:`.trailer` -- the per-frame metadata trailer of encoded video frames.
@@ -19,6 +20,7 @@ from reactor_proto.wire_v1.chunks import (
     split_message,
 )
 from reactor_proto.wire_v1.codec import DEFAULT_MAX_BYTES, decode, encode
+from reactor_proto.wire_v1.correlation import Correlator, Pending, UnexpectedReplyError
 from reactor_proto.wire_v1.enums import (
     AudioCodec,
     FrameEncoding,
@@ -78,12 +80,13 @@ __all__ = [
     "DEFAULT_MAX_BYTES", "AudioCodec", "Channel", "ChunkError", "ChunkErrorReason",
     "ChunkReassembler", "ClientConnectionStat", "ClientEnvironment", "ClientStats",
     "ClientTrackStat", "ClipFailed", "ClipReady", "Command", "ControlClientMessage",
-    "ControlServerMessage", "DataClientMessage", "DataServerMessage", "Envelope", "Error",
-    "FileUploaded", "Frame", "FrameEncoding", "FrameMetadata", "FrameStage", "MessageKind",
-    "MessageStage", "ModelMessage", "ModelSchema", "Moderation", "PauseTrack", "Ping",
-    "PublishTrack", "PublishTrackResponse", "RequestClip", "RequestRecording",
-    "RequestSchema", "RequestStep", "ResumeTrack", "Sender", "SessionEnded",
-    "StepFailureCode", "StepFileRef", "StepResult", "TrackDirection", "TrackFrames",
-    "TrackKind", "UnpublishTrack", "UploadReference", "VideoCodec", "WholeMessage", "Wire",
-    "WireLatch", "channel_of", "decode", "encode", "envelope_type", "sniff", "split_message",
+    "ControlServerMessage", "Correlator", "DataClientMessage", "DataServerMessage", "Envelope",
+    "Error", "FileUploaded", "Frame", "FrameEncoding", "FrameMetadata", "FrameStage",
+    "MessageKind", "MessageStage", "ModelMessage", "ModelSchema", "Moderation", "PauseTrack",
+    "Pending", "Ping", "PublishTrack", "PublishTrackResponse", "RequestClip",
+    "RequestRecording", "RequestSchema", "RequestStep", "ResumeTrack", "Sender",
+    "SessionEnded", "StepFailureCode", "StepFileRef", "StepResult", "TrackDirection",
+    "TrackFrames", "TrackKind", "UnexpectedReplyError", "UnpublishTrack", "UploadReference",
+    "VideoCodec", "WholeMessage", "Wire", "WireLatch", "channel_of", "decode", "encode",
+    "envelope_type", "sniff", "split_message",
 ]

@@ -246,6 +246,10 @@ def _read(cls: type, pb: PbMessage) -> Any:
     return cls(**{field.name: field.get(pb) for field in _plan(cls).fields})
 
 
+for _cls in PAYLOAD_TYPES:  # build every plan at import: no first-use cost, no later writes
+    _plan(_cls)
+
+
 # ---- envelopes ------------------------------------------------------------------------------
 
 
