@@ -375,6 +375,19 @@ def test_unknown_fields_are_ignored() -> None:
     assert decode(resume, ControlClientMessage).payload == ResumeTrack(name="a")
 
 
+@pytest.mark.parametrize("message", [
+    DataClientMessage(kind=REQ, payload=Command(
+        type="c", data={"a": [1.0, {"b": None}]},
+        uploads={"f": UploadReference(upload_id="u")})),
+    ControlClientMessage(kind=NOTE, payload=ClientStats(track_stats=[ClientTrackStat(
+        metrics={"fps": 24.0}, frame_stages=[FrameStage(name="decode")])])),
+])
+def test_unknown_fields_beside_maps_and_lists_are_ignored(message: Any) -> None:
+    # An unknown field makes decode walk the whole message looking for mistyped fields.
+    noisy = encode(message) + h("f8 07 01")  # field 127, varint
+    assert decode(noisy, type(message)) == message
+
+
 def test_an_unknown_payload_member_decodes_without_payload() -> None:
     message = decode(h("0a 01 31 10 01 f2 01 00"), ControlClientMessage)  # field 30
     assert message == ControlClientMessage(request_id="1", kind=REQ, payload=None)
