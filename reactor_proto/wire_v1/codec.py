@@ -1,0 +1,378 @@
+"""Encode and decode v1 messages (PROTOCOL.md §6.8) with Google's protobuf runtime.
+
+The typed classes of :mod:`.payloads` and :mod:`.envelopes` are mapped onto the generated
+protobuf classes by name: a payload class ``X`` is the message ``X`` of the ``.proto`` files,
+and its attributes are that message's fields.  The mapping is worked out once per class
+(a list of small per-field converters), so encoding walks no descriptors at run time.
+
+Decoding is strict where a receiver could otherwise act on garbage, and lenient where
+protobuf is:
+
+* input over ``max_bytes`` is refused *before* parsing;
+* truncated or corrupt protobuf, or nesting past the parser's recursion limit, is refused;
+* a known field sent with the wrong wire type (which protobuf would silently keep as an
+  unknown field, leaving the known one unset) is refused, naming the field;
+* an envelope ``kind`` outside :class:`MessageKind` is refused (the receiver could not tell
+  whether a reply is awaited);
+* unknown field numbers are ignored, and unknown values of the other enums are kept as
+  ``int`` (protobuf's open enums).
+
+Every refusal is a :class:`~reactor_proto.errors.DecodeError` whose ``field`` says where.
+Encoding a value protobuf cannot hold (a string in an int field, bytes inside a JSON body,
+a non-string JSON key, both members of a oneof) raises
+:class:`~reactor_proto.errors.LocalProtocolError` naming the field.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar, cast
+
+import attrs
+from google.protobuf import message as pb_message
+from google.protobuf import struct_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.unknown_fields import UnknownFieldSet
+
+from reactor_proto.errors import DecodeError, ErrorCode, LocalProtocolError
+from reactor_proto.wire_v1 import enums
+from reactor_proto.wire_v1.envelopes import PAYLOAD_FIELDS, Envelope
+from reactor_proto.wire_v1.payloads import PAYLOAD_TYPES, FrameMetadata
+from reactor_proto.wire_v1.proto import (
+    common_pb2,
+    envelopes_pb2,
+    frame_metadata_pb2,
+    model_pb2,
+    platform_pb2,
+    stats_pb2,
+    step_pb2,
+    track_pb2,
+)
+
+__all__ = ["DEFAULT_MAX_BYTES", "Encodable", "decode", "encode"]
+
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""Largest message accepted by default: the chunked-channel limit of §6.8.7 (64 MiB)."""
+
+Encodable: TypeAlias = Envelope | FrameMetadata
+T = TypeVar("T", bound=Encodable)
+PbMessage: TypeAlias = pb_message.Message
+
+_MODULES = (common_pb2, model_pb2, platform_pb2, stats_pb2, step_pb2, track_pb2,
+            envelopes_pb2, frame_metadata_pb2)
+
+
+def _pb_class(name: str) -> type[PbMessage]:
+    for module in _MODULES:
+        found = getattr(module, name, None)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+    raise AssertionError(f"no protobuf message named {name}")
+
+
+_PB_BY_CLASS: dict[type, type[PbMessage]] = {
+    cls: _pb_class(cls.__name__) for cls in (*PAYLOAD_TYPES, *PAYLOAD_FIELDS)
+}
+_CLASS_BY_PB_NAME: dict[str, type] = {
+    pb.DESCRIPTOR.full_name: cls for cls, pb in _PB_BY_CLASS.items()
+}
+_ENUM_BY_NAME: dict[str, type[enum.IntEnum]] = {
+    cls.__name__: cls
+    for cls in vars(enums).values()
+    if isinstance(cls, type) and issubclass(cls, enum.IntEnum) and cls is not enum.IntEnum
+}
+_KNOWN_KINDS = frozenset(int(k) for k in enums.MessageKind)
+_STRUCT = struct_pb2.Struct.DESCRIPTOR.full_name
+
+
+# ---- JSON bodies (google.protobuf.Struct) ---------------------------------------------------
+
+
+def _value_to_python(value: struct_pb2.Value) -> Any:
+    which = value.WhichOneof("kind")
+    if which == "struct_value":
+        return _struct_to_dict(value.struct_value)
+    if which == "list_value":
+        return [_value_to_python(item) for item in value.list_value.values]
+    if which is None or which == "null_value":
+        return None  # a Value with no kind set is read as null, like a missing value
+    return getattr(value, which)
+
+
+def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
+    fields = struct.fields  # indexing by key is ~2x faster than .items() on upb maps
+    return {key: _value_to_python(fields[key]) for key in fields}
+
+
+# ---- per-class conversion plans -------------------------------------------------------------
+
+Setter: TypeAlias = Callable[[PbMessage, Any], None]
+Getter: TypeAlias = Callable[[PbMessage], Any]
+
+
+@attrs.frozen
+class _FieldPlan:
+    name: str
+    put: Setter
+    get: Getter
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def _plan_field(field: FieldDescriptor) -> _FieldPlan:
+    name = field.name
+    message_type: Descriptor | None = field.message_type
+    if message_type is not None and message_type.full_name == _STRUCT:
+
+        def put_struct(pb: PbMessage, value: Any) -> None:
+            if value:  # an empty body is left absent; it decodes as {} all the same
+                getattr(pb, name).update(value)
+
+        return _FieldPlan(name, put_struct, lambda pb: _struct_to_dict(getattr(pb, name)))
+    if message_type is not None and _is_map(field):
+        value_type = message_type.fields_by_name["value"].message_type
+        if value_type is None:
+
+            def put_scalar_map(pb: PbMessage, value: Any) -> None:
+                getattr(pb, name).update(value)
+
+            return _FieldPlan(name, put_scalar_map, lambda pb: dict(getattr(pb, name)))
+        item_cls = _CLASS_BY_PB_NAME[value_type.full_name]
+
+        def put_message_map(pb: PbMessage, value: Any) -> None:
+            target = getattr(pb, name)
+            for key, item in value.items():
+                _fill(target[key], item)
+
+        def get_message_map(pb: PbMessage) -> Any:
+            return {k: _read(item_cls, v) for k, v in getattr(pb, name).items()}
+
+        return _FieldPlan(name, put_message_map, get_message_map)
+    repeated = field.is_repeated
+    if message_type is not None:
+        cls = _CLASS_BY_PB_NAME[message_type.full_name]
+        if repeated:
+
+            def put_messages(pb: PbMessage, value: Any) -> None:
+                target = getattr(pb, name)
+                for item in value:
+                    _fill(target.add(), item)
+
+            def get_messages(pb: PbMessage) -> Any:
+                return tuple(_read(cls, item) for item in getattr(pb, name))
+
+            return _FieldPlan(name, put_messages, get_messages)
+
+        def put_message(pb: PbMessage, value: Any) -> None:
+            if value is not None:
+                target = getattr(pb, name)
+                target.SetInParent()  # an empty sub-message is still present
+                _fill(target, value)
+
+        def get_message(pb: PbMessage) -> Any:
+            return _read(cls, getattr(pb, name)) if pb.HasField(name) else None
+
+        return _FieldPlan(name, put_message, get_message)
+    if repeated:
+        return _FieldPlan(name, lambda pb, value: getattr(pb, name).extend(value),
+                          lambda pb: tuple(getattr(pb, name)))
+    enum_cls = _ENUM_BY_NAME[field.enum_type.name] if field.enum_type is not None else None
+
+    def read_scalar(pb: PbMessage) -> Any:
+        raw = getattr(pb, name)
+        return raw if enum_cls is None else enums.open_enum(enum_cls, raw)
+
+    if field.has_presence:  # proto3 `optional` or a oneof member: None means absent
+
+        def put_optional(pb: PbMessage, value: Any) -> None:
+            if value is not None:
+                setattr(pb, name, value)
+
+        return _FieldPlan(name, put_optional,
+                          lambda pb: read_scalar(pb) if pb.HasField(name) else None)
+    return _FieldPlan(name, lambda pb, value: setattr(pb, name, value), read_scalar)
+
+
+@attrs.frozen
+class _ClassPlan:
+    pb_class: type[PbMessage]
+    fields: tuple[_FieldPlan, ...]
+    oneofs: tuple[tuple[str, ...], ...]  # real oneofs: at most one member may be set
+
+
+_PLANS: dict[type, _ClassPlan] = {}
+
+
+def _plan(cls: type) -> _ClassPlan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        pb_class = _PB_BY_CLASS[cls]
+        descriptor = pb_class.DESCRIPTOR
+        names = [a.name for a in attrs.fields(cls)]
+        if sorted(names) != sorted(descriptor.fields_by_name):
+            raise AssertionError(f"{cls.__name__} does not match its .proto message")
+        oneofs = tuple(
+            tuple(f.name for f in oneof.fields)
+            for oneof in descriptor.oneofs
+            if len(oneof.fields) > 1 or not oneof.name.startswith("_")
+        )
+        fields = tuple(_plan_field(cast(FieldDescriptor, descriptor.fields_by_name[n]))
+                       for n in names)
+        plan = _ClassPlan(pb_class, fields, oneofs)
+        _PLANS[cls] = plan
+    return plan
+
+
+def _fill(pb: PbMessage, obj: Any) -> None:
+    plan = _plan(type(obj))
+    for oneof in plan.oneofs:
+        if sum(getattr(obj, name) is not None for name in oneof) > 1:
+            raise LocalProtocolError(
+                f"{type(obj).__name__}: at most one of {', '.join(oneof)} may be set",
+                code=ErrorCode.INVALID_ARGUMENT)
+    for field in plan.fields:
+        try:
+            field.put(pb, getattr(obj, field.name))
+        except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+            raise LocalProtocolError(
+                f"cannot encode {type(obj).__name__}.{field.name}: {exc}",
+                code=ErrorCode.INVALID_ARGUMENT) from exc
+
+
+def _read(cls: type, pb: PbMessage) -> Any:
+    return cls(**{field.name: field.get(pb) for field in _plan(cls).fields})
+
+
+for _cls in PAYLOAD_TYPES:  # build every plan at import: no first-use cost, no later writes
+    _plan(_cls)
+
+
+# ---- envelopes ------------------------------------------------------------------------------
+
+
+def _fill_envelope(pb: Any, message: Envelope) -> None:
+    pb.request_id = message.request_id
+    pb.kind = int(message.kind)
+    payload = message.payload
+    if payload is not None:
+        member = PAYLOAD_FIELDS[type(message)].get(type(payload))
+        if member is None:
+            raise LocalProtocolError(
+                f"{type(message).__name__} cannot carry a {type(payload).__name__}",
+                code=ErrorCode.INVALID_ARGUMENT)
+        target = getattr(pb, member)
+        target.SetInParent()
+        _fill(target, payload)
+
+
+_MEMBER_CLASS: dict[type, dict[str, type]] = {
+    envelope: {member: cls for cls, member in members.items()}
+    for envelope, members in PAYLOAD_FIELDS.items()
+}
+
+
+def _read_envelope(cls: type[T], pb: Any) -> T:
+    if pb.kind not in _KNOWN_KINDS:
+        raise DecodeError(f"{cls.__name__}: unknown message kind {pb.kind}", field="kind",
+                          value=pb.kind)
+    member = pb.WhichOneof("payload")
+    payload = None if member is None else _read(_MEMBER_CLASS[cls][member], getattr(pb, member))
+    return cls(request_id=pb.request_id, kind=enums.MessageKind(pb.kind),  # type: ignore[call-arg]
+               payload=payload)
+
+
+# ---- wire-type check ------------------------------------------------------------------------
+
+
+def _has_unknown_fields(pb: PbMessage) -> bool:
+    """Cheap pre-check (a few C calls) that spares the walk below for ordinary input:
+    unknown fields, at any depth, are the only bytes that discarding them removes."""
+    stripped = type(pb)()
+    stripped.MergeFrom(pb)
+    stripped.DiscardUnknownFields()
+    return stripped.ByteSize() != pb.ByteSize()
+
+
+def _check_wire_types(pb: PbMessage, path: str) -> None:
+    """Refuse known fields that arrived with the wrong wire type (kept as unknown)."""
+    descriptor = pb.DESCRIPTOR
+    unknown = UnknownFieldSet(pb)
+    for index in range(len(unknown)):
+        number = unknown[index].field_number
+        field = descriptor.fields_by_number.get(number)
+        if field is not None:
+            where = f"{path}.{field.name}"
+            # protobuf keeps such a field as unknown: a wrong wire type, or a map entry
+            # whose key or value did not parse
+            raise DecodeError(f"{where} (field {number}) has the wrong wire type or does "
+                              f"not parse as its declared type (wire type "
+                              f"{unknown[index].wire_type})", field=where, value=number)
+    for field, value in pb.ListFields():
+        if field.message_type is None:
+            continue
+        where = f"{path}.{field.name}"
+        if _is_map(field):
+            if field.message_type.fields_by_name["value"].message_type is not None:
+                for key, item in value.items():
+                    _check_wire_types(item, f"{where}[{key!r}]")
+        elif field.is_repeated:
+            for index, item in enumerate(value):
+                _check_wire_types(item, f"{where}[{index}]")
+        else:
+            _check_wire_types(value, where)
+
+
+# ---- public API -----------------------------------------------------------------------------
+
+_TOP_LEVEL = frozenset((*PAYLOAD_FIELDS, FrameMetadata))
+
+
+def encode(message: Encodable) -> bytes:
+    """The protobuf bytes of one v1 message (a top-level envelope or a FrameMetadata)."""
+    if type(message) not in _TOP_LEVEL:
+        raise LocalProtocolError(f"not a top-level v1 message: {type(message).__name__}",
+                                 code=ErrorCode.INVALID_ARGUMENT)
+    pb = _PB_BY_CLASS[type(message)]()
+    if isinstance(message, FrameMetadata):
+        _fill(pb, message)
+    else:
+        _fill_envelope(pb, message)
+    return pb.SerializeToString()
+
+
+def decode(data: bytes, as_type: type[T], *, max_bytes: int = DEFAULT_MAX_BYTES) -> T:
+    """Decode ``data`` as ``as_type`` (pick it with :func:`.envelope_type`).
+
+    Raises :class:`DecodeError` (``code`` ``MESSAGE_TOO_LARGE`` for oversize input,
+    ``DECODE_FAILED`` otherwise) with ``field`` naming where the input went wrong.
+    """
+    name = as_type.__name__
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise DecodeError(f"{name}: v1 messages are binary, got {type(data).__name__}",
+                          field="message", value=type(data).__name__)
+    if len(data) > max_bytes:
+        raise DecodeError(f"{name}: {len(data)} bytes is more than the {max_bytes} accepted",
+                          field="message", value=len(data), code=ErrorCode.MESSAGE_TOO_LARGE)
+    if as_type not in _TOP_LEVEL:
+        raise LocalProtocolError(f"not a top-level v1 message: {name}",
+                                 code=ErrorCode.INVALID_ARGUMENT)
+    pb = _PB_BY_CLASS[as_type]()
+    try:
+        pb.ParseFromString(bytes(data))
+    except pb_message.DecodeError as exc:
+        raise DecodeError(f"{name}: not valid protobuf ({exc})", field="message",
+                          value=len(data)) from exc
+    if _has_unknown_fields(pb):
+        _check_wire_types(pb, name)
+    if as_type is FrameMetadata:
+        return _read(FrameMetadata, pb)  # type: ignore[no-any-return]
+    return _read_envelope(as_type, pb)
+
+
+def payload_field(envelope: type[Envelope], payload: type) -> str | None:
+    """The oneof member that carries ``payload`` in ``envelope`` (None if it cannot)."""
+    return PAYLOAD_FIELDS[envelope].get(payload)
+
