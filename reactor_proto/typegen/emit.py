@@ -14,6 +14,7 @@ arguments against the schema exactly as for a hand-written call.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -315,10 +316,10 @@ def _usable_default(param: ParamSpec) -> Any:
     if "default" not in param.schema:
         return _NO_DEFAULT
     default = param.schema["default"]
-    if isinstance(default, float) and not default == default:  # NaN never validates anyway
-        return _NO_DEFAULT
     if default is not None and not isinstance(default, str | int | float | bool):
         return _NO_DEFAULT
+    if isinstance(default, float) and not math.isfinite(default):
+        return _NO_DEFAULT  # no Python literal for it (and JSON has none either)
     try:
         return check(param.schema, default, param.name)
     except (Invalid, RecursionError):

@@ -45,7 +45,7 @@ def py_literal(value: Any) -> str:
 
 
 def _literal_able(value: Any) -> bool:
-    return value is None or isinstance(value, str | bool | int) and not isinstance(value, float)
+    return value is None or isinstance(value, str | bool | int)
 
 
 @attrs.define
