@@ -55,11 +55,31 @@ def load_schema(document: Any) -> ModelSchema:
     try:
         return _load(document)
     except DecodeError as exc:
-        field = exc.field or ""
-        command = None
-        if field.startswith("paths./events/"):
-            command = field[len("paths./events/"):].split(".post", 1)[0].split(".", 1)[0]
-        raise TypegenError(str(exc.message), command=command) from None
+        raise TypegenError(str(exc.message), command=_culprit(document)) from None
+
+
+def _culprit(document: Any) -> str | None:
+    """The command (or message) whose schema fails to parse on its own, if one does: a
+    ``$ref`` error names the component it is in, not the command that reaches it."""
+    if isinstance(document, Mapping) and isinstance(document.get("openapi"), Mapping):
+        document = document["openapi"]
+    if isinstance(document, Mapping) and isinstance(document.get("schema"), Mapping):
+        document = document["schema"]
+    if not isinstance(document, Mapping):
+        return None
+    for section in ("paths", "webhooks"):
+        items = document.get(section)
+        if not isinstance(items, Mapping):
+            continue
+        for key, item in items.items():
+            alone = {**document, "paths": {}, "webhooks": {}, section: {key: item}}
+            try:
+                parse_openapi(alone)
+            except DecodeError:
+                operation = item.get("post") if isinstance(item, Mapping) else None
+                name = operation.get("operationId") if isinstance(operation, Mapping) else None
+                return str(name or key.rsplit("/", 1)[-1])
+    return None
 
 
 def _load(document: Any) -> ModelSchema:
@@ -289,8 +309,9 @@ class _Module:
             extra.append(f"The kind is read from ``data[{py_literal(plan.tag_key)}]``; kinds "
                          "this SDK does not know are skipped.")
         lines += docstring(summary, extra, indent="        ")
-        lines += ["", "        def handler(message: Any) -> _R | None:",
-                  f"            data = _data_of(message, {py_literal(plan.wire)})"]
+        lines += ["", "        def handler(message: Any) -> _R | None:"]
+        if plan.records:
+            lines.append(f"            data = _data_of(message, {py_literal(plan.wire)})")
         if plan.variants:
             table = variants_table(plan.wire)
             lines += ["            if data is None:", "                return None",
@@ -301,9 +322,12 @@ class _Module:
         elif plan.records:
             lines += ["            if data is None:", "                return None",
                       f"            return func({plan.annotation}.from_data(data))"]
-        else:
-            lines += ["            if data is None:", "                return None",
-                      "            return func(data)"]
+        else:  # data that is not an object: delivered as received
+            self.context.use("collections.abc", "Mapping")
+            lines += ["            if not isinstance(message, Mapping) or message.get(\"type\") "
+                      f"!= {py_literal(plan.wire)}:",
+                      "                return None",
+                      "            return func(message.get(\"data\"))"]
         lines += ["", '        self.on("message", handler)', "        return func"]
         return lines
 

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from ..schema import MessageSpec
-from .names import map_classes, map_names, pascal_name, snake_name
+from .names import REACTOR_ATTRIBUTES, map_classes, map_names, pascal_name, snake_name
 from .text import docstring, exploded
 from .types import Annotator, py_literal, union
 
@@ -114,7 +114,8 @@ def plan_messages(messages: Sequence[MessageSpec], *, reserved: set[str]) -> lis
     classes = map_classes([m.name for m in messages], kind="message", reserved=reserved,
                           suffix="Message")
     reserved.update(classes.values())
-    decorators = map_names([f"on_{m.name}" for m in messages], kind="message", prefix="on_")
+    decorators = map_names([f"on_{m.name}" for m in messages], kind="message", prefix="on_",
+                           reserved=REACTOR_ATTRIBUTES)
     plans: list[MessagePlan] = []
     for message in messages:
         name = classes[message.name]

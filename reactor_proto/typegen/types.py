@@ -7,7 +7,7 @@ The mapping (PROTOCOL.md §7.3 in reverse): ``integer`` -> ``int``, ``number`` -
 (when every value can be a Literal: strings, integers, booleans, null; otherwise the base
 type), ``anyOf``/``oneOf``/a list of types -> a union (``None`` last), ``allOf`` -> its
 branches merged, an upload reference -> ``FileRef``, anything else (``{}``, ``true``,
-``not``) -> ``Any``.  A ``false`` schema (no value allowed) is an error.
+``not``) -> ``Any``.  A ``false`` schema (or ``not: {}``: no value allowed) is an error.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class Annotator:
         names a Literal alias if one is needed."""
         if schema is True or schema == {}:
             return self.context.use("typing", "Any")
-        if schema is False:
+        if schema is False or (isinstance(schema, Mapping) and schema.get("not") in ({}, True)):
             raise TypegenError(f"{where} accepts no value at all (its schema is false)",
                                command=owner)
         if not isinstance(schema, Mapping):
