@@ -241,6 +241,11 @@ class HeliosModel(Reactor):
         """Same arguments as ``Reactor``; ``model_name`` defaults to ``MODEL_NAME``."""
         super().__init__(model_name, api_key, api_url, local, **options)
 
+    async def __aenter__(self) -> Self:
+        """Enter ``async with``; the value is this typed client."""
+        await super().__aenter__()
+        return self
+
     async def set_prompt(
         self,
         *,

@@ -197,6 +197,13 @@ class _Module:
         lines += docstring("Same arguments as ``Reactor``; ``model_name`` defaults to "
                            "``MODEL_NAME``.", indent="        ")
         lines.append("        super().__init__(model_name, api_key, api_url, local, **options)")
+        # ``Reactor.__aenter__`` is typed to return ``Reactor``: without this override
+        # ``async with Model(...) as m`` would lose every typed method.
+        self.context.use("typing", "Self")
+        lines += ["", "    async def __aenter__(self) -> Self:"]
+        lines += docstring("Enter ``async with``; the value is this typed client.",
+                           indent="        ")
+        lines += ["        await super().__aenter__()", "        return self"]
         for spec in self.schema.commands.values():
             lines += ["", *self._method(spec)]
         for plan in self.plans:
