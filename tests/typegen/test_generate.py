@@ -313,3 +313,24 @@ def helios_bundle() -> dict[str, Any]:
     path = Path(__file__).resolve().parents[1] / "data" / "helios_schema.json"
     bundle: dict[str, Any] = json.loads(path.read_text())
     return bundle
+
+
+def test_a_thousand_commands_generate_and_load() -> None:
+    doc = document({f"command_{i}": command({"value": {"type": "integer", "minimum": i},
+                                             "label": {"type": "string"}}, ("value",))
+                    for i in range(1000)})
+    module = generate_and_load(doc, "BigModel")
+    assert sum(name.startswith("command_") for name in vars(module.BigModel)) == 1000
+
+
+def test_descriptor_input_and_malformed_commands() -> None:
+    descriptor = {"session_id": "local", "schema": document({"go": command()})}
+    assert list(load_schema(descriptor).commands) == ["go"]
+    bad = document({"go": command({"x": {"type": "nonsense"}})})
+    with pytest.raises(TypegenError) as info:
+        load_schema(bad)
+    assert info.value.command == "go" and "unknown type" in info.value.reason
+    bad_message = document({}, webhooks={"m": {"type": "nonsense"}})
+    with pytest.raises(TypegenError) as info:
+        load_schema(bad_message)
+    assert info.value.command == "m"
