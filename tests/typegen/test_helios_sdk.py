@@ -141,3 +141,13 @@ def test_generated_modules_are_mypy_strict_ruff_and_format_clean(tmp_path: Path)
     mypy = _tool("mypy", "--strict", "--no-incremental", "--config-file", config, *files,
                  cwd=tmp_path)
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
+
+
+def test_docs_name_table_matches_the_generator() -> None:
+    from reactor_proto.typegen import name_table
+
+    page = (ROOT / "docs" / "guide" / "typed-sdks.md").read_text()
+    table = page.split("<!-- helios-name-table -->", 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip().strip("`") for cell in line.strip("|").split("|")]
+            for line in table.strip().splitlines()[2:]]
+    assert rows == [[r.command, r.method, r.js] for r in name_table(Helios.schema())]
