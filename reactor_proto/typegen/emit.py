@@ -31,6 +31,9 @@ from .text import LINE_LIMIT, all_block, docstring, exploded, import_block
 from .types import Annotator, Context, notes, py_literal, union
 
 UPLOAD_SOURCES = ("bytes", "str", "PathLike[str]")
+MODULE_NAMES = frozenset({"Any", "Callable", "FileRef", "Literal", "MODEL_NAME", "Mapping",
+                          "PathLike", "Reactor", "Self", "TypeAlias", "TypeVar", "dataclass"})
+"""Names the generated module defines or imports: no class or alias may take one."""
 CONSTRUCTOR = ("model_name", "api_key", "api_url", "local")
 
 
@@ -123,6 +126,8 @@ def generate_sdk(document: Any, *, class_name: str, model_name: str | None = Non
     schema = document if isinstance(document, ModelSchema) else load_schema(document)
     if not class_name.isidentifier() or not class_name[:1].isupper():
         raise TypegenError(f"class name {class_name!r} must be a CapWords identifier")
+    if class_name in MODULE_NAMES:
+        raise TypegenError(f"class name {class_name!r} is used by the generated module itself")
     model = model_name if model_name is not None else schema.title
     if not model:
         raise TypegenError("the schema does not name its model (a legacy capabilities "
@@ -137,7 +142,7 @@ class _Module:
         self.class_name = class_name
         self.model = model
         self.source = source
-        self.context = Context(reserved={class_name, "MODEL_NAME"})
+        self.context = Context(reserved={class_name, *MODULE_NAMES})
         self.annotator = Annotator(self.context)
         self.methods = _method_names(schema)
         self.plans: list[MessagePlan] = plan_messages(list(schema.messages.values()),

@@ -90,6 +90,8 @@ def test_parameter_collisions_and_empty_names_fail_naming_the_command() -> None:
 def test_bad_class_name_and_untitled_legacy_schema_fail() -> None:
     with pytest.raises(TypegenError, match="CapWords"):
         generate_sdk(document({}), class_name="lower")
+    with pytest.raises(TypegenError, match="used by the generated module"):
+        generate_sdk(document({}), class_name="Reactor")
     legacy = {"protocol_version": "1", "tracks": [],
               "commands": [{"name": "go", "description": "Go", "schema": {}}]}
     with pytest.raises(TypegenError, match="does not name its model"):

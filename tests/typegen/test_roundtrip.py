@@ -3,6 +3,7 @@ arguments the schema describes, and what it sends passes the sans-IO core's vali
 
 from __future__ import annotations
 
+import functools
 import inspect
 import string
 from typing import Any
@@ -115,7 +116,7 @@ def test_generated_methods_send_what_the_schema_describes(
             elif with_default:
                 expected[param] = DEFAULTS[kind]
         recorder.sent.clear()
-        anyio.run(lambda m=method, k=kwargs: m(**k))
+        anyio.run(functools.partial(method, **kwargs))
         assert recorder.sent == [(wire, expected)]
         schema.validate(wire, {k: (v.to_json() if isinstance(v, FileRef) else v)
                                for k, v in expected.items()})
