@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reactor_proto.typegen import TypegenError, generate_sdk, load_schema
 from reactor_proto.typegen.messages import find_variants
@@ -112,3 +114,30 @@ def test_non_finite_and_structured_defaults_are_not_used() -> None:
     source = generate_sdk(schema, class_name="T")
     assert "f: float | None = None," in source
     assert "g: dict[str, Any] | None = None," in source
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["type", "enum", "const", "anyOf", "oneOf", "allOf", "items",
+                         "properties", "required", "additionalProperties", "default",
+                         "description", "format", "$ref", "not", "minimum", "x"]),
+        inner, max_size=4),
+    max_leaves=12)
+KEYS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
+
+
+@given(commands=st.dictionaries(KEYS, st.dictionaries(KEYS, JSON, max_size=3), max_size=3),
+       messages=st.dictionaries(KEYS, JSON, max_size=2))
+def test_any_schema_generates_valid_python_or_fails_with_typegen_error(
+        commands: dict[str, dict[str, Any]], messages: dict[str, Any]) -> None:
+    """The fuzz oracle: accepted (and then the module compiles) or one documented error."""
+    doc = document({name: command(params) for name, params in commands.items()},
+                   webhooks=messages)
+    try:
+        source = generate_sdk(doc, class_name="Fuzzed")
+    except TypegenError:
+        return
+    compile(source, "<fuzzed>", "exec")
+    assert source.isascii()
