@@ -38,6 +38,7 @@ from reactor_proto.errors import (
 )
 
 from .client.reactor import FrameCallback, Reactor, ReactorState
+from .sdk import HeliosModel
 from .webrtc.tracks import NdarrayVideoTrack as FrameSource
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "FileRef",
     "FrameCallback",
     "FrameSource",
+    "HeliosModel",
     "InvalidStateError",
     "LocalProtocolError",
     "MessageTooLargeError",

@@ -11,6 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .coordinator.cli import add_coordinator_parser
     from .demo import add_demo_parser
     from .runtime.cli import add_serve_parser
+    from .typegen import add_typegen_parser
 
     parser = argparse.ArgumentParser(
         prog="reactor",
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(subparsers)
     add_coordinator_parser(subparsers)
     add_demo_parser(subparsers)
+    add_typegen_parser(subparsers)
     return parser
 
 
@@ -40,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .coordinator.cli import run_coordinator
 
         return run_coordinator(opts)
+    if opts.command == "typegen":
+        from .typegen import run_typegen
+
+        return run_typegen(opts)
     from .demo import run_demo_command
 
     return run_demo_command(opts)

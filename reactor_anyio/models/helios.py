@@ -66,10 +66,33 @@ EVENT_FIELDS: dict[str, Any] = {
     "message": str,
 }
 
+def _kind(description: str, **fields: Any) -> MessageType:
+    return MessageType(description=description, fields=fields)
+
+
+#: The ten documented event kinds and their fields (PROTOCOL.md §12.2), published as the
+#: ``oneOf`` branches of the ``event`` webhook so typed SDKs get one record per kind.
+EVENT_KINDS: dict[str, MessageType] = {
+    "generation_started": _kind("Generation started.", prompt=str),
+    "generation_paused": _kind("Generation paused at a chunk boundary.", frame=int, chunk=int),
+    "generation_resumed": _kind("Generation resumed.", frame=int, chunk=int),
+    "generation_reset": _kind("The model was reset.", frame=int, chunk=int),
+    "image_set": _kind("A reference image was set.", width=int, height=int,
+                       transition=Literal["cut", "blend"]),
+    "image_cleared": _kind("The reference image was removed."),
+    "seed_set": _kind("The RNG seed was set.", seed=int),
+    "prompt_scheduled": _kind("A prompt was scheduled.", chunk=int, prompt=str),
+    "prompt_switched": _kind("A scheduled prompt took effect.", frame=int, chunk=int,
+                             new_prompt=str, previous_prompt=str | None),
+    "error": _kind("A command was rejected.", message=str),
+}
+
 EVENT_MESSAGE = MessageType(
     description="A generation event; data.event names it, the other fields depend on it.",
     fields=EVENT_FIELDS,
     optional=frozenset(EVENT_FIELDS) - {EVENT_KEY},
+    tag=EVENT_KEY,
+    variants=EVENT_KINDS,
 )
 
 
