@@ -25,12 +25,13 @@ Three rules make it strict, in the h11/aioquic spirit:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import inspect
 import itertools
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -369,6 +370,7 @@ class Endpoint:
         self.open_at: dict[tuple[int, str], float] = {}
         self.fifo: dict[tuple[str, int, str], float] = {}
         self.vanished = False
+        self.publish_ops: list[int] = []
 
     # -- the test's view -------------------------------------------------------------------
 
@@ -625,6 +627,17 @@ class Paired:
         finally:
             self.pumping = False
         self.assert_drained()
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Several inputs as one step (a race): nothing is performed until all were made."""
+        self.assert_drained()
+        self.pumping = True
+        try:
+            yield
+        finally:
+            self.pumping = False
+        self.pump()
 
     def assert_drained(self) -> None:
         """Nothing queued and unperformed in any machine (the aioquic bug: output queued by a
