@@ -642,19 +642,17 @@ class Paired:
     def assert_drained(self) -> None:
         """Nothing queued and unperformed in any machine (the aioquic bug: output queued by a
         call and never sent)."""
-        for endpoint in self.endpoints:
-            left = endpoint.raw.next_action()
-            assert left is None, f"{endpoint.name}: unperformed {left!r}"
-            event = endpoint.raw.next_event()
-            assert event is None, f"{endpoint.name}: uncollected {event!r}"
+        outboxes: list[tuple[str, Any]] = [(e.name, e.raw) for e in self.endpoints]
         if self._runtime is not None:
-            left = self._runtime.next_action()
-            assert left is None, f"runtime: unperformed {left!r}"
-            event = self._runtime.next_event()
-            assert event is None, f"runtime: uncollected {event!r}"
+            outboxes.append(("runtime", self._runtime))
+        for name, machine in outboxes:
+            left = machine.next_action()
+            assert left is None, f"{name}: unperformed {left!r}"
         if self.front is not None:
-            event = self.front.next_event()
-            assert event is None, f"coordinator: uncollected {event!r}"
+            outboxes.append(("coordinator", self.front))
+        for name, machine in outboxes:
+            event = machine.next_event()
+            assert event is None, f"{name}: uncollected {event!r}"
 
     # ---- HTTP -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ it, through the public API only.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from reactor_proto.errors import InvalidStateError, LocalProtocolError
 from .paired import CONNECT_BOUND, MAX_LEG, Endpoint, Paired
 
 
-def ready_client(net: Paired, **options: object) -> Endpoint:
+def ready_client(net: Paired, **options: Any) -> Endpoint:
     e = net.add_client(**options)
     op = e.client.connect(net.now)
     net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)

@@ -230,8 +230,10 @@ def test_a_delayed_model_message_holds_back_the_ones_after_it() -> None:
     net.faults.delay("down", 5.0, '"first"')
     net.runtime.send_model_message("first", {}, now=net.now)
     net.runtime.send_model_message("second", {}, now=net.now)
-    received = lambda: [ev.payload["type"] for ev in e.events  # noqa: E731
-                        if isinstance(ev, MessageReceived)]
+
+    def received() -> list[str]:
+        return [ev.payload["type"] for ev in e.events if isinstance(ev, MessageReceived)]
+
     assert received() == []  # "second" may not overtake "first" on the ordered channel
     net.run(4.9)
     assert received() == []
