@@ -8,7 +8,7 @@ import pytest
 from reactor_proto.client import ClientConfig, ErrorOccurred, Phase, ReactorStatus
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, TransportError
 
-from .client_harness import OFFER_SDP, Harness
+from .paired import OFFER_SDP, scripted_client
 
 
 def _local(**config: object) -> ClientConfig:
@@ -17,7 +17,7 @@ def _local(**config: object) -> ClientConfig:
 
 
 def test_facade_queries_after_connect() -> None:
-    h = Harness()
+    h = scripted_client()
     h.connect()
     m = h.machine
     assert m.phase is Phase.READY and m.channels_open
@@ -31,7 +31,7 @@ def test_facade_queries_after_connect() -> None:
 
 
 def test_reconnect_from_ready_replaces_the_peer_in_local_mode() -> None:
-    h = Harness()
+    h = scripted_client()
     h.connect()
     first = h.current_peer()
     op = h.machine.reconnect(h.now)
@@ -43,7 +43,7 @@ def test_reconnect_from_ready_replaces_the_peer_in_local_mode() -> None:
 
 
 def test_reconnect_is_refused_while_connecting() -> None:
-    h = Harness(auto_peer=False)
+    h = scripted_client(auto_peer=False)
     h.connect()
     assert h.machine.phase is Phase.PREPARING
     with pytest.raises(InvalidStateError, match="not possible while preparing"):
@@ -51,7 +51,7 @@ def test_reconnect_is_refused_while_connecting() -> None:
 
 
 def test_offer_without_a_mid_fails_the_attempt_and_ends_the_session() -> None:
-    h = Harness(auto_peer=False)
+    h = scripted_client(auto_peer=False)
     op = h.connect()
     h.machine.offer_created(h.current_peer(), OFFER_SDP, {}, h.now)
     h.pump()
@@ -62,7 +62,7 @@ def test_offer_without_a_mid_fails_the_attempt_and_ends_the_session() -> None:
 
 
 def test_queued_notifications_are_sent_when_ready() -> None:
-    h = Harness(auto_peer=False)
+    h = scripted_client(auto_peer=False)
     h.connect()
     h.machine.pause_track("main_video", h.now)
     peer = h.current_peer()
@@ -79,7 +79,7 @@ def test_queued_notifications_are_sent_when_ready() -> None:
 
 
 def test_notification_queue_is_bounded() -> None:
-    h = Harness(_local(max_queued_notifications=1), auto_peer=False)
+    h = scripted_client(_local(max_queued_notifications=1), auto_peer=False)
     h.connect()
     h.machine.pause_track("main_video", h.now)
     with pytest.raises(InvalidStateError, match="too many notifications"):
@@ -87,7 +87,7 @@ def test_notification_queue_is_bounded() -> None:
 
 
 def test_notifications_are_refused_while_terminating() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.on("POST", "/stop_session", lambda request: None)  # never answers
     h.connect()
     h.machine.disconnect(h.now)
@@ -98,7 +98,7 @@ def test_notifications_are_refused_while_terminating() -> None:
 
 
 def test_peer_failure_when_ready_suspends_and_keeps_the_session() -> None:
-    h = Harness()
+    h = scripted_client()
     h.connect()
     h.machine.peer_failed(h.current_peer(), "dtls", h.now)
     h.pump()
@@ -112,7 +112,7 @@ def test_peer_failure_when_ready_suspends_and_keeps_the_session() -> None:
 
 
 def test_adopting_needs_a_non_empty_session_id() -> None:
-    h = Harness(ClientConfig(model_name="helios", jwt="jwt-1",
+    h = scripted_client(ClientConfig(model_name="helios", jwt="jwt-1",
                              api_url="https://api.example.test"))
     with pytest.raises(LocalProtocolError, match="session_id"):
         h.machine.connect(h.now, session_id="")

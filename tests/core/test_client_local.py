@@ -27,11 +27,11 @@ from reactor_proto.errors import (
     SessionGoneError,
 )
 
-from .client_harness import Harness, answer_sdp, descriptor, reply
+from .paired import Endpoint, answer_sdp, descriptor, reply, scripted_client
 
 
-def ready_harness(**config: object) -> Harness:
-    h = Harness(ClientConfig(model_name="helios", local=True, api_url="http://localhost:8080",
+def ready_harness(**config: object) -> Endpoint:
+    h = scripted_client(ClientConfig(model_name="helios", local=True, api_url="http://localhost:8080",
                              **config))  # type: ignore[arg-type]
     op = h.connect()
     done = h.completed(op)
@@ -86,23 +86,23 @@ def test_ready_resumes_recvonly_tracks_then_pings_every_interval() -> None:
 
 
 def test_auto_resume_can_be_disabled() -> None:
-    h = Harness()
+    h = scripted_client()
     h.connect(auto_resume_tracks=False)
     assert h.channel_texts("control") == []
 
 
 def test_requests_schema_when_descriptor_has_none() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.on("POST", "/start_session", lambda r: reply(200, descriptor(schema=False)))
     h.connect()
     assert h.channel_texts("data") == [{"scope": "runtime",
                                         "data": {"type": "requestSchema", "data": {}}}]
     with pytest.raises(InvalidStateError):
-        Harness().machine.request_schema(0.0)
+        scripted_client().machine.request_schema(0.0)
 
 
 def test_answer_poll_schedule_is_fast_then_capped() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.answer_after_polls = 8
     op = h.connect()
     times: list[float] = []
@@ -120,7 +120,7 @@ def test_answer_poll_schedule_is_fast_then_capped() -> None:
 
 
 def test_answer_that_never_comes_fails_at_the_deadline_without_a_wasted_sleep() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.answer_after_polls = 10**9
     op = h.connect()
     h.run_until(lambda: h.completed(op) is not None)
@@ -162,13 +162,13 @@ def test_send_command_validates_against_schema() -> None:
 
 
 def test_send_command_before_ready_raises() -> None:
-    h = Harness()
+    h = scripted_client()
     with pytest.raises(InvalidStateError):
         h.machine.send_command("start", {}, 0.0)
 
 
 def test_message_size_follows_the_answer() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.on("GET", "/sdp_params", lambda r: reply(200, {
         "sdp_answer": answer_sdp(max_message=None), "connection_id": 4821}))
     h.config.validate_commands  # noqa: B018 - documented default stays on
@@ -203,10 +203,10 @@ def test_inbound_messages_are_classified() -> None:
 
 
 def test_model_schema_message_replaces_schema() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.on("POST", "/start_session", lambda r: reply(200, descriptor(schema=False)))
     h.connect()
-    from .client_harness import HELIOS_LIKE_SCHEMA
+    from .paired import HELIOS_LIKE_SCHEMA
 
     peer = h.current_peer()
     h.machine.channel_message(peer, "data", json.dumps(
@@ -409,7 +409,7 @@ def test_disconnect_stops_created_session_and_is_idempotent() -> None:
 
 
 def test_joined_session_is_not_stopped() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.on("POST", "/start_session", lambda r: reply(200, descriptor("STREAMING")))
     h.connect()
     assert not h.machine.created_session
@@ -419,7 +419,7 @@ def test_joined_session_is_not_stopped() -> None:
 
 
 def test_start_session_conflict_joins_the_running_session() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.on("POST", "/start_session", lambda r: reply(409, {"detail": "running"}))
     op = h.connect()
     assert h.completed(op) is not None
@@ -429,7 +429,7 @@ def test_start_session_conflict_joins_the_running_session() -> None:
 
 
 def test_disconnect_during_connect_aborts_and_cleans_up() -> None:
-    h = Harness()
+    h = scripted_client()
     h.server.answer_after_polls = 10**9
     op = h.connect()
     assert h.machine.phase is Phase.POLLING_ANSWER
@@ -455,7 +455,7 @@ def test_terminate_timeout_still_ends_idle() -> None:
 
 
 def test_upload_flow_local_rewrites_url_and_announces() -> None:
-    h = Harness(ClientConfig(model_name="helios", local=True, api_url="http://127.0.0.1:9999"))
+    h = scripted_client(ClientConfig(model_name="helios", local=True, api_url="http://127.0.0.1:9999"))
     h.connect()
     op = h.machine.upload("photo.png", "image/png", b"\x89PNG....", h.now)
     h.pump()
@@ -477,7 +477,7 @@ def test_upload_flow_local_rewrites_url_and_announces() -> None:
 
 
 def test_notifications_queue_while_connecting_and_fail_loudly() -> None:
-    h = Harness(auto_peer=False)
+    h = scripted_client(auto_peer=False)
     h.connect()
     m = h.machine
     assert m.phase is Phase.PREPARING
@@ -493,7 +493,7 @@ def test_notifications_queue_while_connecting_and_fail_loudly() -> None:
 
 
 def test_connect_argument_checks() -> None:
-    h = Harness()
+    h = scripted_client()
     with pytest.raises(LocalProtocolError):
         h.machine.connect(0.0, session_id="abc")
     with pytest.raises(LocalProtocolError):
@@ -504,7 +504,7 @@ def test_connect_argument_checks() -> None:
 
 
 def test_given_connection_id_skips_registration() -> None:
-    h = Harness()
+    h = scripted_client()
     h.connect(connection_id=1001)
     assert not any(p.endswith("/connections") for p in h.paths())
     assert any("/connections/1001/sdp_params" in p for p in h.paths())

@@ -17,20 +17,20 @@ from reactor_proto.errors import (
     VersionMismatchError,
 )
 
-from .client_harness import Harness, descriptor, reply
+from .paired import Endpoint, descriptor, reply, scripted_client
 
 KEY = "rk_secret_key_123"
 
 
-def prod(**options: object) -> Harness:
+def prod(**options: object) -> Endpoint:
     config = ClientConfig.create("helios", api_key=KEY, api_url="https://api.example.test",
                                  **options)
-    return Harness(config)
+    return scripted_client(config)
 
 
-def ready_with_jwt() -> Harness:
+def ready_with_jwt() -> Endpoint:
     """A production client given a JWT (no token exchange), connected to READY."""
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
+    h = scripted_client(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
     h.connect()
     h.run_until(lambda: h.machine.status is ReactorStatus.READY)
     return h
@@ -93,7 +93,7 @@ def test_adopted_session_is_never_deleted() -> None:
 
 
 def test_jwt_given_directly_skips_token_exchange() -> None:
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test",
+    h = scripted_client(ClientConfig.create("helios", api_url="https://api.example.test",
                                     jwt="given-jwt"))
     h.connect()
     h.run_until(lambda: h.machine.status is ReactorStatus.READY)
@@ -102,7 +102,7 @@ def test_jwt_given_directly_skips_token_exchange() -> None:
 
 
 def test_adopt_with_jwt_polls_directly() -> None:
-    h = Harness(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
+    h = scripted_client(ClientConfig.create("helios", api_url="https://api.example.test", jwt="j"))
     op = h.connect(session_id="s-1")
     h.run_until(lambda: h.completed(op) is not None)
     assert h.paths()[0] == "GET /sessions/s-1"
@@ -290,7 +290,7 @@ def test_config_checks() -> None:
 
 
 def test_local_with_api_key_skips_token_exchange() -> None:
-    h = Harness(ClientConfig.create("helios", api_key=KEY, local=True))
+    h = scripted_client(ClientConfig.create("helios", api_key=KEY, local=True))
     h.connect()
     assert h.paths()[0] == "POST /start_session"
     assert all(KEY not in v for r in h.server.requests for _, v in r.headers)
@@ -341,7 +341,7 @@ def test_cancel_while_creating_gives_up_at_the_deadline() -> None:
 
 
 def test_cancel_while_starting_local_session_stops_it() -> None:
-    h = Harness()
+    h = scripted_client()
     h.auto_http = False
     h.connect()
     (start_rid,) = h.inflight
@@ -356,7 +356,7 @@ def test_cancel_while_starting_local_session_stops_it() -> None:
 
 
 def test_cancel_while_joining_a_running_local_session_leaves_it() -> None:
-    h = Harness()
+    h = scripted_client()
     h.auto_http = False
     h.connect()
     (start_rid,) = h.inflight

@@ -7,17 +7,17 @@ it, through the public API only.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
-from reactor_proto.client import Phase, SendChannel
+from reactor_proto.client import Phase
 from reactor_proto.errors import InvalidStateError, LocalProtocolError
-from reactor_proto.runtime import SendControl
 
-from .net_harness import CONNECT_BOUND, MAX_LEG, Endpoint, Net
+from .paired import CONNECT_BOUND, MAX_LEG, Endpoint, Paired
 
 
-def ready_client(net: Net, **options: object) -> Endpoint:
+def ready_client(net: Paired, **options: Any) -> Endpoint:
     e = net.add_client(**options)
     op = e.client.connect(net.now)
     net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
@@ -27,7 +27,7 @@ def ready_client(net: Net, **options: object) -> Endpoint:
     return e
 
 
-def assert_no_deadline_in_the_past(net: Net, e: Endpoint) -> None:
+def assert_no_deadline_in_the_past(net: Paired, e: Endpoint) -> None:
     e.client.handle_timeout(net.now)
     deadline = e.client.next_deadline()
     assert deadline is None or deadline > net.now, (deadline, net.now, e.phase())
@@ -39,7 +39,7 @@ def test_explicit_reconnect_cancels_the_scheduled_auto_reconnect() -> None:
     # once passed, stayed the machine's next_deadline() for ever: handle_timeout() only acts
     # on it while SUSPENDED, so an adapter sleeping until next_deadline() would spin.
     # Fixed in reactor_proto/client/machine.py (_start_reconnect clears _reconnect_at).
-    net = Net(random.Random(0))
+    net = Paired(random.Random(0), delays=True)
     e = ready_client(net, auto_reconnect=True)
     net.drop(e)
     assert net.run(MAX_LEG * 2, stop=lambda: e.phase() is Phase.SUSPENDED)
@@ -58,7 +58,7 @@ def test_explicit_reconnect_cancels_the_scheduled_auto_reconnect() -> None:
 
 def test_explicit_reconnect_while_suspended_without_auto_reconnect_keeps_timers_sane() -> None:
     # The same schedule with auto_reconnect off: no timer was ever scheduled, none is left.
-    net = Net(random.Random(1))
+    net = Paired(random.Random(1), delays=True)
     e = ready_client(net, auto_reconnect=False)
     net.drop(e)
     assert net.run(MAX_LEG * 2, stop=lambda: e.phase() is Phase.SUSPENDED)
@@ -77,25 +77,21 @@ def test_second_publish_while_one_is_pending_is_refused() -> None:
     # Two publish requests for one track used to go out; after an unpublish the late second
     # grant re-marked the track published while the runtime had no publisher.  A second
     # publish_track() while one is pending is now refused, so client and runtime agree.
-    net = Net(random.Random(2))
+    net = Paired(random.Random(2), delays=True)
     e = ready_client(net)
-    peer, cid = e.client.peer_id, e.cid()
-    assert peer is not None and cid is not None
-    c, rt, now = e.client, net.runtime, net.now
-    c.publish_track("webcam", now)
-    with pytest.raises(InvalidStateError, match="already pending"):
-        c.publish_track("webcam", now)
-    (first,) = [a for a in c.drain_actions() if isinstance(a, SendChannel)]
-    rt.control_message(cid, first.text, now)
-    for action in rt.drain_actions():
-        if isinstance(action, SendControl):
-            c.channel_message(peer, "control", action.text, now)
+    assert e.client.peer_id is not None and e.cid() is not None
+    c, rt = e.client, net.runtime
+    before = len(e.sent)
+    with net.together():  # both calls in one step: nothing crosses the wire in between
+        c.publish_track("webcam", net.now)
+        with pytest.raises(InvalidStateError, match="already pending"):
+            c.publish_track("webcam", net.now)
+    (first,) = e.sent[before:]  # one request went out
+    assert first.channel == "control" and "publish_track" in first.text
+    net.run(MAX_LEG * 4)  # it reaches the runtime; the grant comes back
     assert c.published_tracks == {"webcam"} == set(rt.slots)
-    c.unpublish_track("webcam", now)
-    notification = next(a for a in c.drain_actions() if isinstance(a, SendChannel))
-    rt.control_message(cid, notification.text, now)
-    rt.drain_actions()
-    c.drain_actions()
+    c.unpublish_track("webcam", net.now)
+    net.run(MAX_LEG * 4)  # the notification reaches the runtime
     assert c.published_tracks == frozenset(rt.slots) == frozenset()
 
 

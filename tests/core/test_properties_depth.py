@@ -1,5 +1,5 @@
 """Properties of the real client, runtime and coordinator machines under random LEGAL schedules
-(see ``net_harness.py`` for the delivery rules).
+(see ``paired.py`` for the delivery rules).
 
 1. A connect (local, or through the coordinator) with random delays, extra polls and pings,
    and recoverable drops followed by a reconnect (explicit or automatic) ends READY, or in a
@@ -27,7 +27,7 @@ from reactor_proto.errors import InvalidStateError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.runtime import SessionState
 
-from .net_harness import CONNECT_BOUND, MAX_LEG, NEGOTIATION_SLACK, ORPHAN, Endpoint, Net
+from .paired import CONNECT_BOUND, MAX_LEG, NEGOTIATION_SLACK, ORPHAN, Endpoint, Paired
 from .test_client_statemachine import ClientUnderChaos
 from .test_coordinator_stateful import CoordinatorClient
 from .test_runtime_stateful import AdversarialClients
@@ -35,7 +35,7 @@ from .test_runtime_stateful import AdversarialClients
 # ==== property 1: a connect under a legal schedule ends READY (or typed) within the bound ====
 
 
-def schedule_extras(net: Net, e: Endpoint, count: int) -> None:
+def schedule_extras(net: Paired, e: Endpoint, count: int) -> None:
     """Independent traffic at random times: other pollers, extra pings and schema requests."""
     polls = ["/session", "/health", "/sessions/local/transport/webrtc/ice_servers"]
     for _ in range(count):
@@ -50,7 +50,7 @@ def schedule_extras(net: Net, e: Endpoint, count: int) -> None:
             net.after(when, messenger(net, e, kind))
 
 
-def poller(net: Net, request: HttpRequest) -> Callable[[], None]:
+def poller(net: Paired, request: HttpRequest) -> Callable[[], None]:
     """Another reader of the runtime's read-only routes (a dashboard, a second SDK)."""
 
     def poll() -> None:
@@ -60,7 +60,7 @@ def poller(net: Net, request: HttpRequest) -> Callable[[], None]:
     return poll
 
 
-def messenger(net: Net, e: Endpoint, kind: str) -> Callable[[], None]:
+def messenger(net: Paired, e: Endpoint, kind: str) -> Callable[[], None]:
     """An extra ping or schema request from the client, whenever it happens to be READY."""
 
     def send() -> None:
@@ -70,7 +70,7 @@ def messenger(net: Net, e: Endpoint, kind: str) -> Callable[[], None]:
     return send
 
 
-def connect_and_settle(net: Net, e: Endpoint) -> OperationCompleted:
+def connect_and_settle(net: Paired, e: Endpoint) -> OperationCompleted:
     started = net.now
     op = e.client.connect(net.now)
     net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
@@ -81,7 +81,7 @@ def connect_and_settle(net: Net, e: Endpoint) -> OperationCompleted:
     return done
 
 
-def settled_ready_or_typed(net: Net, e: Endpoint, started: float) -> None:
+def settled_ready_or_typed(net: Paired, e: Endpoint, started: float) -> None:
     """After a drop: READY again (auto/explicit reconnect) or given up with a typed error."""
     bound = CONNECT_BOUND + e.client.config.reconnect_delay + e.client.config.reconnect_grace
 
@@ -97,7 +97,7 @@ def settled_ready_or_typed(net: Net, e: Endpoint, started: float) -> None:
     assert e.client.phase is Phase.READY, e.client.last_error
 
 
-def explicit_reconnect(net: Net, e: Endpoint) -> None:
+def explicit_reconnect(net: Paired, e: Endpoint) -> None:
     op = e.client.reconnect(net.now)
     net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
     done = e.done(op)
@@ -107,7 +107,7 @@ def explicit_reconnect(net: Net, e: Endpoint) -> None:
 
 def run_connect_property(seed: random.Random, extras: int, drops: list[tuple[float, bool]],
                          production: bool) -> None:
-    net = Net(seed, front=production, max_session=None)
+    net = Paired(seed, front=production, max_session=None, delays=True)
     e = net.add_client(auto_reconnect=any(auto for _, auto in drops))
     schedule_extras(net, e, extras)
     done = connect_and_settle(net, e)
@@ -172,11 +172,11 @@ RACE_OPS = st.lists(st.tuples(st.sampled_from(["publish", "publish", "unpublish"
                               st.integers(0, 1), st.floats(0.0, 3.0)), min_size=1, max_size=20)
 
 
-def installed_cids(net: Net) -> set[int]:
+def installed_cids(net: Paired) -> set[int]:
     return {c.connection_id for c in net.runtime.connections if c.installed}
 
 
-def check_one_publisher(net: Net) -> None:
+def check_one_publisher(net: Paired) -> None:
     """At any instant at most one connected client holds the slot, and it is the runtime's."""
     slot = net.runtime.slots.get("webcam")
     live = installed_cids(net)
@@ -187,7 +187,7 @@ def check_one_publisher(net: Net) -> None:
         assert slot == holders[0].cid()
 
 
-def race_op(net: Net, e: Endpoint, what: str) -> None:
+def race_op(net: Paired, e: Endpoint, what: str) -> None:
     c, now = e.client, net.now
     try:
         if what == "publish" and c.phase is Phase.READY and not e.publishing():
@@ -215,7 +215,7 @@ def come_back(e: Endpoint, now: float) -> None:
         e.client.reconnect(now)
 
 
-def bring_up(net: Net, e: Endpoint) -> None:
+def bring_up(net: Paired, e: Endpoint) -> None:
     """Return a client to READY (whatever the race left it in), with a generous bound."""
     for _ in range(3):
         net.run(CONNECT_BOUND, stop=lambda: e.client.phase in (Phase.IDLE, Phase.SUSPENDED,
@@ -227,7 +227,7 @@ def bring_up(net: Net, e: Endpoint) -> None:
     raise AssertionError(f"{e.name} could not come back: {e.client.phase}")
 
 
-def publish_and_wait(net: Net, e: Endpoint) -> OperationCompleted:
+def publish_and_wait(net: Paired, e: Endpoint) -> OperationCompleted:
     op = e.client.publish_track("webcam", net.now)
     e.publish_ops.append(op)
     net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
@@ -238,7 +238,7 @@ def publish_and_wait(net: Net, e: Endpoint) -> OperationCompleted:
 
 def two_clients_race(
         seed: random.Random, ops: list[tuple[str, int, float]], stagger: float) -> None:
-    net = Net(seed)
+    net = Paired(seed, delays=True)
     first, second = net.add_client(), net.add_client()
     net.checks.append(lambda: check_one_publisher(net))
     both = (first, second)
@@ -283,7 +283,7 @@ PLANS = st.lists(st.tuples(st.floats(0.0, 8.0), st.floats(0.0, 12.0), EXITS, st.
                  min_size=1, max_size=3)
 
 
-def leave_somehow(net: Net, e: Endpoint, how: str, upload: bool) -> None:
+def leave_somehow(net: Paired, e: Endpoint, how: str, upload: bool) -> None:
     c = e.client
     if upload and c.phase is Phase.READY:
         c.upload("a.txt", "text/plain", b"hello", net.now)
@@ -299,8 +299,8 @@ def leave_somehow(net: Net, e: Endpoint, how: str, upload: bool) -> None:
 
 
 def run_everyone_leaves(seed: random.Random, plans: list[tuple[float, float, str, bool]],
-                        front: bool) -> Net:
-    net = Net(seed, front=front, max_session=None)
+                        front: bool) -> Paired:
+    net = Paired(seed, front=front, max_session=None, delays=True)
     for start, stay, how, upload in plans:
         e = net.add_client(auto_reconnect=net.rnd.random() < 0.5)
         net.after(start, lambda e=e: come_back(e, net.now))  # type: ignore[misc]

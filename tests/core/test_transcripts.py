@@ -1,7 +1,8 @@
 """Both ends of the protocol in memory: our client machine against our runtime machine, and
-through our coordinator machine, with a fake clock and a fake peer connection.
+through our coordinator machine, on the paired harness (tests/core/paired.py) with an
+instantaneous wire, plus scripted faults on that wire.
 
-Only the peer connection is simulated (offer/answer texts and the "transport is up" signal);
+Only the peer connection is simulated (offer/answer texts and the "transport is up" signals);
 every HTTP request, data-channel and control-channel message is produced by one machine
 and consumed by the other exactly as it would cross the wire.
 """
@@ -9,354 +10,232 @@ and consumed by the other exactly as it would cross the wire.
 from __future__ import annotations
 
 import json
-import random
 from typing import Any
 
 import pytest
 
 from reactor_proto.client import (
-    ApplyAnswer,
-    AttachTrack,
-    CancelHttp,
     ClientConfig,
-    ClientMachine,
-    ClosePeer,
-    CreatePeer,
-    DetachTrack,
     ErrorOccurred,
     MessageReceived,
-    OperationCompleted,
     Phase,
     ReactorStatus,
-    SendChannel,
-    SendHttp,
 )
-from reactor_proto.coordinator import ApiKey, CoordinatorConfig
 from reactor_proto.errors import SessionGoneError, UnauthorizedError
-from reactor_proto.http import HttpRequest, HttpResponse
-from reactor_proto.runtime import (
-    CloseTransport,
-    CommandReceived,
-    CreateAnswer,
-    RuntimeConfig,
-    RuntimeMachine,
-    SendControl,
-    SendData,
-    SetInputFlow,
-    SetOutputFlow,
-)
-from reactor_proto.schema import parse_openapi
 
-from .client_harness import HELIOS_LIKE_SCHEMA, OFFER_SDP, answer_sdp
-from .coordinator_harness import PairedCoordinator, Served
-
-KEY = "rk_live_transcript_key_000001"
+from .paired import CONNECT_BOUND, Endpoint, Paired
 
 
-class Wire:
-    """Connects a client machine to a server (runtime, or coordinator in front of one)."""
-
-    def __init__(self, client: ClientMachine, runtime: RuntimeMachine,
-                 front: PairedCoordinator | None = None) -> None:
-        self.client = client
-        self.runtime = runtime
-        self.front = front
-        self.now = 0.0
-        self.peer_to_cid: dict[int, int] = {}
-        self.output_paused: dict[tuple[int, str], bool] = {}
-        self.inputs: dict[tuple[int, str], bool] = {}
-        self.commands: list[tuple[str, dict[str, Any]]] = []
-        self.events: list[Any] = []
-        self.pending_answers: dict[int, int] = {}
-        self.client_peer_for_offer: dict[str, int] = {}
-
-    def serve(self, request: HttpRequest) -> HttpResponse:
-        if self.front is not None:
-            return self.front.handle_http(request, self.now)
-        return self.runtime.handle_request(request, self.now)
-
-    def pump(self) -> None:
-        for _ in range(1000):
-            progressed = self._client_step() | self._runtime_step()
-            if not progressed:
-                return
-        raise AssertionError("no quiescence")
-
-    def _client_step(self) -> bool:
-        progressed = False
-        while (action := self.client.next_action()) is not None:
-            progressed = True
-            self._perform_client(action)
-        while (event := self.client.next_event()) is not None:
-            progressed = True
-            self.events.append(event)
-        return progressed
-
-    def _perform_client(self, action: object) -> None:
-        c = self.client
-        if isinstance(action, SendHttp):
-            c.http_response(action.request_id, self.serve(action.request), self.now)
-        elif isinstance(action, CreatePeer):
-            mids = {t.name: str(i) for i, t in enumerate(action.tracks)}
-            offer = OFFER_SDP.replace("cli1", f"cli{action.peer_id}")
-            c.offer_created(action.peer_id, offer, mids, self.now)
-        elif isinstance(action, ApplyAnswer):
-            c.answer_applied(action.peer_id, self.now)
-            cid = self._cid_for_answer(action.sdp)
-            self.peer_to_cid[action.peer_id] = cid
-            self.runtime.transport_connected(cid, self.now)
-            c.peer_state(action.peer_id, "connected", self.now)
-            c.channel_opened(action.peer_id, "control", self.now)
-            c.channel_opened(action.peer_id, "data", self.now)
-        elif isinstance(action, SendChannel):
-            cid = self.peer_to_cid[action.peer_id]
-            if action.channel == "control":
-                self.runtime.control_message(cid, action.text, self.now)
-            else:
-                self.runtime.data_message(cid, action.text, self.now)
-        elif isinstance(action, ClosePeer):
-            cid = self.peer_to_cid.pop(action.peer_id, None)
-            if cid is not None:
-                self.runtime.transport_closed(cid, self.now)
-        elif not isinstance(action, CancelHttp | AttachTrack | DetachTrack):
-            raise AssertionError(action)
-
-    def _cid_for_answer(self, sdp: str) -> int:
-        for line in sdp.splitlines():
-            if line.startswith("a=ice-ufrag:srv-"):
-                return int(line.rsplit("-", 1)[1])
-        raise AssertionError("answer without our marker")
-
-    def _runtime_step(self) -> bool:
-        progressed = False
-        cid_to_peer = {cid: peer for peer, cid in self.peer_to_cid.items()}
-        while (action := self.runtime.next_action()) is not None:
-            progressed = True
-            if isinstance(action, CreateAnswer):
-                self.runtime.answer_created(action.connection_id,
-                                            answer_sdp(f"srv-{action.connection_id}"),
-                                            self.now, negotiation_id=action.negotiation_id)
-            elif isinstance(action, SendData | SendControl):
-                peer = cid_to_peer.get(action.connection_id)
-                if peer is not None:
-                    label = "data" if isinstance(action, SendData) else "control"
-                    self.client.channel_message(peer, label, action.text, self.now)
-            elif isinstance(action, SetOutputFlow):
-                self.output_paused[(action.connection_id, action.track)] = action.paused
-            elif isinstance(action, SetInputFlow):
-                self.inputs[(action.connection_id, action.track)] = action.enabled
-            elif isinstance(action, CloseTransport):
-                peer = cid_to_peer.get(action.connection_id)
-                if peer is not None:
-                    self.client.channel_closed(peer, "data", self.now)
-        while (event := self.runtime.next_event()) is not None:
-            progressed = True
-            if isinstance(event, CommandReceived):
-                self.commands.append((event.command, dict(event.args)))
-        return progressed
-
-    def advance(self, seconds: float) -> None:
-        end = self.now + seconds
-        while True:
-            times = [t for t in (self.client.next_deadline(), self.runtime.next_deadline(),
-                                 self.front.next_deadline() if self.front else None)
-                     if t is not None and t <= end]
-            if not times:
-                break
-            self.now = max(self.now, min(times))
-            self.client.handle_timeout(self.now)
-            self.runtime.handle_timeout(self.now)
-            if self.front is not None:
-                self.front.handle_timeout(self.now)
-            self.pump()
-        self.now = end
-
-    def connect(self, **kwargs: Any) -> int:
-        """Connect and let the answer poll (the runtime answers after the first GET) run."""
-        op = self.client.connect(self.now, **kwargs)
-        self.pump()
-        self.advance(1.0)
-        return op
-
-    def done(self, op: int) -> OperationCompleted:
-        for event in self.events:
-            if isinstance(event, OperationCompleted) and event.op == op:
-                return event
-        raise AssertionError(f"op {op} did not complete")
+def connected(net: Paired, e: Endpoint, **kwargs: Any) -> int:
+    """Connect and let the answer poll run until the connect completes."""
+    op: int = e.client.connect(net.now, **kwargs)
+    assert net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
+    return op
 
 
-def runtime_machine(orphan: float = 30.0) -> RuntimeMachine:
-    config = RuntimeConfig(model_name="helios", model_schema=parse_openapi(HELIOS_LIKE_SCHEMA),
-                           orphan_timeout=orphan)
-    return RuntimeMachine(config, rng=random.Random(3))
+def local_pair(orphan: float = 30.0, **client_options: Any) -> tuple[Paired, Endpoint]:
+    net = Paired(orphan=orphan, runtime_seed=3)
+    return net, net.add_client(seed=1, **client_options)
 
 
-def local_wire(orphan: float = 30.0, **client_options: Any) -> Wire:
-    client = ClientMachine(ClientConfig.create("helios", local=True, **client_options),
-                           rng=random.Random(1))
-    return Wire(client, runtime_machine(orphan))
+def coordinator_pair(**client_options: Any) -> tuple[Paired, Endpoint]:
+    net = Paired(front=True, runtime_seed=3)
+    return net, net.add_client(seed=4, **client_options)
 
 
 def test_local_transcript_connect_command_pause_publish_terminate() -> None:
-    w = local_wire()
-    op = w.connect()
-    assert w.done(op).error is None
-    assert w.client.status is ReactorStatus.READY
-    cid = w.client.connection_id
+    net, e = local_pair()
+    op = connected(net, e)
+    assert e.result(op).error is None
+    assert e.client.status is ReactorStatus.READY
+    cid = e.client.connection_id
     assert cid is not None
-    assert w.output_paused[(cid, "main_video")] is False  # resume_track reached the runtime
-    w.client.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0}, w.now)
-    w.client.send_command("start", {}, w.now)
-    w.pump()
-    assert w.commands == [("schedule_prompt", {"prompt": "A forest", "chunk": 0}),
-                          ("start", {})]
-    w.runtime.send_model_message("state", {"running": True}, now=w.now)
-    w.pump()
-    assert any(isinstance(e, MessageReceived) and e.payload["type"] == "state"
-               for e in w.events)
-    w.client.pause_track("main_video", w.now)
-    w.pump()
-    assert w.output_paused[(cid, "main_video")] is True
-    publish = w.client.publish_track("webcam", w.now)
-    w.pump()
-    assert w.done(publish).error is None
-    assert w.inputs[(cid, "webcam")] is True
-    w.advance(12.0)  # pings keep the runtime's watchdog quiet
-    assert w.runtime.connected_users() == 1
-    stop = w.client.disconnect(w.now)
-    w.pump()
-    assert w.done(stop).error is None
-    assert w.runtime.state.value == "READY"
-    assert w.client.phase is Phase.IDLE
+    assert net.output_paused[(cid, "main_video")] is False  # resume_track reached the runtime
+    e.client.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0}, net.now)
+    e.client.send_command("start", {}, net.now)
+    assert net.commands == [("schedule_prompt", {"prompt": "A forest", "chunk": 0}),
+                            ("start", {})]
+    net.runtime.send_model_message("state", {"running": True}, now=net.now)
+    assert any(isinstance(ev, MessageReceived) and ev.payload["type"] == "state"
+               for ev in e.events)
+    e.client.pause_track("main_video", net.now)
+    assert net.output_paused[(cid, "main_video")] is True
+    publish = e.client.publish_track("webcam", net.now)
+    assert e.result(publish).error is None
+    assert net.inputs[(cid, "webcam")] is True
+    net.run(12.0)  # pings keep the runtime's watchdog quiet
+    assert net.runtime.connected_users() == 1
+    stop = e.client.disconnect(net.now)
+    assert e.result(stop).error is None
+    assert net.runtime.state.value == "READY"
+    assert e.client.phase is Phase.IDLE
 
 
 def test_local_transcript_two_clients_race_for_the_publisher_slot() -> None:
-    runtime = runtime_machine()
-    a = Wire(ClientMachine(ClientConfig.create("helios", local=True), rng=random.Random(1)),
-             runtime)
-    b = Wire(ClientMachine(ClientConfig.create("helios", local=True), rng=random.Random(2)),
-             runtime)
-    for w in (a, b):
-        w.connect()
-    assert runtime.connected_users() == 2
-    op_a = a.client.publish_track("webcam", a.now)
-    op_b = b.client.publish_track("webcam", b.now)
-    a.pump()
-    b.pump()
-    a.pump()
-    results = [a.done(op_a).error, b.done(op_b).error]
+    net = Paired(runtime_seed=3)
+    a, b = net.add_client(seed=1), net.add_client(seed=2)
+    for e in (a, b):
+        connected(net, e)
+    assert net.runtime.connected_users() == 2
+    with net.together():  # both asks leave before either answer arrives
+        op_a = a.client.publish_track("webcam", net.now)
+        op_b = b.client.publish_track("webcam", net.now)
+    results = [a.result(op_a).error, b.result(op_b).error]
     assert results.count(None) == 1
     refused = next(r for r in results if r is not None)
     assert refused.code == "PUBLISHER_SLOT_TAKEN"
 
 
 def test_local_transcript_invalid_command_is_refused_before_the_wire() -> None:
-    w = local_wire(validate_commands=False)
-    w.connect()
-    w.client.send_command("schedule_prompt", {"prompt": "x", "chunk": -4}, w.now)
-    w.pump()
-    assert w.commands == []
-    rejected = [e.error for e in w.events if isinstance(e, ErrorOccurred)]
+    net, e = local_pair(validate_commands=False)
+    connected(net, e)
+    e.client.send_command("schedule_prompt", {"prompt": "x", "chunk": -4}, net.now)
+    assert net.commands == []
+    rejected = [ev.error for ev in e.events if isinstance(ev, ErrorOccurred)]
     assert rejected and rejected[-1].code == "COMMAND_REJECTED"
 
 
 def test_recoverable_drop_and_reconnect_inside_the_grace_window() -> None:
-    w = local_wire()
-    w.connect()
-    first = w.client.connection_id
-    w.client.disconnect(w.now, recoverable=True)
-    w.pump()
-    assert w.runtime.state.value == "ORPHANED"
-    w.advance(20.0)
-    op = w.client.reconnect(w.now)
-    w.pump()
-    w.advance(1.0)
-    assert w.done(op).error is None
-    assert w.runtime.state.value == "STREAMING"
-    assert w.client.connection_id not in (None, first)
+    net, e = local_pair()
+    connected(net, e)
+    first = e.client.connection_id
+    e.client.disconnect(net.now, recoverable=True)
+    assert net.runtime.state.value == "ORPHANED"
+    net.run(20.0)
+    op = e.client.reconnect(net.now)
+    net.run(1.0)
+    assert e.result(op).error is None
+    assert net.runtime.state.value == "STREAMING"
+    assert e.client.connection_id not in (None, first)
 
 
 def test_reconnect_after_the_grace_window_reports_the_session_gone() -> None:
-    w = local_wire(orphan=5.0)
-    w.connect()
-    w.client.disconnect(w.now, recoverable=True)
-    w.pump()
-    w.advance(6.0)
-    assert w.runtime.state.value == "READY"
-    op = w.client.reconnect(w.now)
-    w.pump()
-    assert isinstance(w.done(op).error, SessionGoneError)
-    assert w.client.session_id is None
-
-
-def coordinator_wire(**client_options: Any) -> Wire:
-    runtime = runtime_machine()
-    config = CoordinatorConfig(api_keys=(ApiKey(key_id="k1", secret=KEY),),
-                               model_name="helios")
-    front = PairedCoordinator(config, [Served(runtime.handle_request)], rng=random.Random(9))
-    client = ClientMachine(ClientConfig.create("helios", api_key=KEY,
-                                               api_url="https://api.example.test",
-                                               **client_options), rng=random.Random(4))
-    return Wire(client, runtime, front)
+    net, e = local_pair(orphan=5.0)
+    connected(net, e)
+    e.client.disconnect(net.now, recoverable=True)
+    net.run(6.0)
+    assert net.runtime.state.value == "READY"
+    op = e.client.reconnect(net.now)
+    assert isinstance(e.result(op).error, SessionGoneError)
+    assert e.client.session_id is None
 
 
 def test_production_transcript_through_the_coordinator() -> None:
-    w = coordinator_wire()
-    op = w.client.connect(w.now)
-    w.pump()
-    w.advance(5.0)
-    assert w.done(op).error is None
-    session = w.client.session_id
+    net, e = coordinator_pair()
+    op = e.client.connect(net.now)
+    net.run(5.0)
+    assert e.result(op).error is None
+    session = e.client.session_id
     assert session is not None and session != "local"
-    assert w.runtime.state.value == "STREAMING"
-    w.client.send_command("start", {}, w.now)
-    w.pump()
-    assert w.commands == [("start", {})]
-    stop = w.client.disconnect(w.now)
-    w.pump()
-    assert w.done(stop).error is None
-    assert w.front is not None
-    assert str(w.front.session_state(session)).endswith("CLOSED")
-    assert w.front.bookkeeping()["slots_held"] == 0
-    assert w.runtime.state.value == "READY"
+    assert net.runtime.state.value == "STREAMING"
+    e.client.send_command("start", {}, net.now)
+    assert net.commands == [("start", {})]
+    stop = e.client.disconnect(net.now)
+    assert e.result(stop).error is None
+    assert net.front is not None
+    assert str(net.front.session_state(session)).endswith("CLOSED")
+    assert net.front.bookkeeping()["slots_held"] == 0
+    assert net.runtime.state.value == "READY"
 
 
 def test_production_transcript_wrong_key_is_unauthorized() -> None:
-    w = coordinator_wire()
-    w.client = ClientMachine(ClientConfig.create("helios", api_key="rk_wrong",
-                                                 api_url="https://api.example.test"),
-                             rng=random.Random(5))
-    op = w.client.connect(w.now)
-    w.pump()
-    assert isinstance(w.done(op).error, UnauthorizedError)
+    net = Paired(front=True, runtime_seed=3)
+    e = net.add_client(ClientConfig.create("helios", api_key="rk_wrong",
+                                           api_url="https://api.example.test"), seed=5)
+    op = e.client.connect(net.now)
+    assert isinstance(e.result(op).error, UnauthorizedError)
 
 
 def test_adopting_client_never_deletes() -> None:
-    owner = coordinator_wire()
-    op = owner.client.connect(owner.now)
-    owner.pump()
-    owner.advance(2.0)
-    assert owner.done(op).error is None
+    net, owner = coordinator_pair()
+    op = owner.client.connect(net.now)
+    net.run(2.0)
+    assert owner.result(op).error is None
     session = owner.client.session_id
-    adopter = Wire(ClientMachine(ClientConfig.create("helios", api_key=KEY,
-                                                     api_url="https://api.example.test"),
-                                 rng=random.Random(6)), owner.runtime, owner.front)
-    adopter.now = owner.now
-    op2 = adopter.connect(session_id=session)
-    assert adopter.done(op2).error is None
-    adopter.client.disconnect(adopter.now)
-    adopter.pump()
-    assert owner.front is not None and session is not None
-    assert str(owner.front.session_state(session)).endswith("ACTIVE")
-    assert owner.front.bookkeeping()["slots_held"] == 1
+    adopter = net.add_client(seed=6)
+    op2 = connected(net, adopter, session_id=session)
+    assert adopter.result(op2).error is None
+    adopter.client.disconnect(net.now)
+    assert net.front is not None and session is not None
+    assert str(net.front.session_state(session)).endswith("ACTIVE")
+    assert net.front.bookkeeping()["slots_held"] == 1
 
 
 @pytest.mark.parametrize("extra", [{"prompt": 3, "chunk": 0}, {"chunk": 0}])
 def test_runtime_rejects_what_the_client_would_have_refused(extra: dict[str, Any]) -> None:
-    w = local_wire(validate_commands=False)
-    w.connect()
-    w.client.send_command("schedule_prompt", extra, w.now)
-    w.pump()
-    assert w.commands == []
-    reason = json.dumps([e.error.message for e in w.events if isinstance(e, ErrorOccurred)])
+    net, e = local_pair(validate_commands=False)
+    connected(net, e)
+    e.client.send_command("schedule_prompt", extra, net.now)
+    assert net.commands == []
+    reason = json.dumps([ev.error.message for ev in e.events if isinstance(ev, ErrorOccurred)])
     assert "schedule_prompt" in reason
+
+
+# ---- scripted faults on the wire ------------------------------------------------------------
+
+OFFER_ROUTE = "/sessions/local/transport/webrtc/connections/"
+
+
+def test_a_duplicated_http_response_is_ignored() -> None:
+    net, e = local_pair()
+    net.faults.duplicate("http", f"POST {OFFER_ROUTE}")
+    op = connected(net, e)
+    assert e.result(op).error is None
+    assert [kind for kind, _, _ in net.faults.fired] == ["http"]
+    assert len([ev for ev in e.events if getattr(ev, "op", None) == op]) == 1
+    assert e.client.phase is Phase.READY
+    assert net.runtime.connected_users() == 1
+
+
+def test_a_lost_answer_poll_response_is_polled_again() -> None:
+    net, e = local_pair()
+    net.faults.drop("http", f"GET {OFFER_ROUTE}")
+    op = connected(net, e)
+    assert e.result(op).error is None
+    assert net.faults.fired and net.faults.fired[0][1] == "drop"
+    polls = [p for p in e.paths() if p.startswith("GET") and p.endswith("/sdp_params")]
+    assert len(polls) >= 2
+    assert 0.0 < net.now <= CONNECT_BOUND
+
+
+def test_a_late_publish_grant_inside_the_timeout_still_publishes() -> None:
+    net, e = local_pair()
+    connected(net, e)
+    net.faults.delay("down", 3.0, "publish_track")
+    started = net.now
+    op = e.client.publish_track("webcam", net.now)
+    assert e.done(op) is None  # the grant is still on the wire
+    assert net.run(10.0, stop=lambda: e.done(op) is not None)
+    assert e.result(op).error is None
+    assert net.now - started == 3.0
+    cid = e.client.connection_id
+    assert e.client.published_tracks == {"webcam"} and net.runtime.slots == {"webcam": cid}
+
+
+def test_a_lost_publish_grant_ends_in_a_typed_timeout() -> None:
+    net, e = local_pair()
+    connected(net, e)
+    net.faults.drop("down", "publish_track")
+    op = e.client.publish_track("webcam", net.now)
+    assert net.run(60.0, stop=lambda: e.done(op) is not None)
+    error = e.result(op).error
+    assert error is not None and error.code == "REQUEST_TIMEOUT"
+    assert e.client.phase is Phase.READY
+    assert e.client.published_tracks == frozenset()
+
+
+def test_a_delayed_model_message_holds_back_the_ones_after_it() -> None:
+    net, e = local_pair()
+    connected(net, e)
+    net.faults.delay("down", 5.0, '"first"')
+    net.runtime.send_model_message("first", {}, now=net.now)
+    net.runtime.send_model_message("second", {}, now=net.now)
+
+    def received() -> list[str]:
+        return [ev.payload["type"] for ev in e.events if isinstance(ev, MessageReceived)]
+
+    assert received() == []  # "second" may not overtake "first" on the ordered channel
+    net.run(4.9)
+    assert received() == []
+    net.run(0.2)
+    assert received() == ["first", "second"]

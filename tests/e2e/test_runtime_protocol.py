@@ -103,7 +103,9 @@ async def test_two_clients_share_one_session_with_their_own_pause(
         assert helios.frames_produced() < len(first.frames) + len(second.frames)
         second.notify("pause_track", "main_video")
         await wait_for(lambda: helios.consumers() == 1)
-        await anyio.sleep(0.2)
+        # the second's frames already in flight land while the first gets its next few
+        drained = len(first.frames)
+        await wait_for(lambda: len(first.frames) >= drained + 5)
         paused_at = len(second.frames)
         count = len(first.frames)
         await wait_for(lambda: len(first.frames) >= count + 10)
