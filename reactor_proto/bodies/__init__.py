@@ -1,13 +1,8 @@
-"""JSON bodies of every HTTP endpoint (PROTOCOL.md §2-§5, §9), client and server roles.
+"""JSON bodies of every HTTP endpoint (docs/protocol §2-§5, §9).
 
-Client-role request builders and response parsers live here; server-role request parsers and
-response builders live in :mod:`reactor_proto.bodies.server` and are re-exported, so every
-body helper can be imported from this module.
-
-Parsers take *decoded* JSON (see :func:`decode_json_body`), ignore unknown fields (servers add
-fields over time) and raise :class:`~reactor_proto.errors.DecodeError` naming the dotted field
-path and the bad value.  Builders return plain ``dict`` values for ``jsonfields.dumps`` and
-raise :class:`~reactor_proto.errors.LocalProtocolError` when the caller passes nonsense.
+``records`` holds the body records and the field readers both roles share, ``client`` the
+client role's request builders and response parsers, ``server`` the server role's request
+parsers and response builders, ``ice`` the ICE-server parser; this package re-exports them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """JSON bodies of every HTTP endpoint (PROTOCOL.md §2-§5, §9): the client role.
 
-Client-role request builders and response parsers live here; server-role request parsers and
-response builders live in :mod:`reactor_proto.bodies.server` and are re-exported, so every
-body helper can be imported from this module.
+Client-role request builders and response parsers live here; the server role's live in
+:mod:`reactor_proto.bodies.server`.  Import either from :mod:`reactor_proto.bodies`.
 
 Parsers take *decoded* JSON (see :func:`decode_json_body`), ignore unknown fields (servers add
 fields over time) and raise :class:`~reactor_proto.errors.DecodeError` naming the dotted field

@@ -1,14 +1,8 @@
-"""HTTP/1.1 framing for both roles over h11: bytes in, bytes out, no sockets (§2-§5, §9).
+"""HTTP/1.1 framing over h11, both roles: bytes in, bytes out, no sockets (§2-§5, §9).
 
-* :class:`HttpClientConnection` turns an :class:`HttpRequest` into bytes and bytes into an
-  :class:`HttpResponse`;
-* :class:`HttpServerConnection` turns bytes into an :class:`HttpRequest` (or into the error
-  :class:`HttpResponse` to send before closing) and an :class:`HttpResponse` into bytes.
-
-Limits are decided here: a head larger than ``max_header_bytes`` or a body larger than
-``max_body_bytes`` fails the exchange.  The head limit is measured on the bytes themselves
-(up to the blank line that ends the head), so the outcome never depends on how the adapter
-happened to chunk its reads; the fuzz harness checks exactly that.
+``records`` holds what both roles share (URLs, requests, responses, header codecs),
+``client`` the client connection and ``server`` the server connection with its CORS helpers;
+this package re-exports their public names.
 """
 
 from __future__ import annotations

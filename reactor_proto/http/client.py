@@ -1,9 +1,7 @@
 """HTTP/1.1 framing over h11, client role: bytes in, bytes out, no sockets (§2-§5, §9).
 
-* :class:`HttpClientConnection` turns an :class:`HttpRequest` into bytes and bytes into an
-  :class:`HttpResponse`;
-* :class:`HttpServerConnection` turns bytes into an :class:`HttpRequest` (or into the error
-  :class:`HttpResponse` to send before closing) and an :class:`HttpResponse` into bytes.
+:class:`HttpClientConnection` turns an :class:`HttpRequest` into bytes and bytes into an
+:class:`HttpResponse`; its server-role counterpart is :mod:`reactor_proto.http.server`.
 
 Limits are decided here: a head larger than ``max_header_bytes`` or a body larger than
 ``max_body_bytes`` fails the exchange.  The head limit is measured on the bytes themselves
