@@ -2,8 +2,9 @@
 
 The state diagrams in the docs are never drawn by hand: this script reads
 ``reactor_proto.client.phases.TRANSITIONS`` (and ``STATUS_EDGES``),
-``reactor_proto.runtime.machine.TRANSITIONS`` and ``reactor_proto.coordinator.TRANSITIONS``
-(each a ``{(state, trigger): state}`` mapping) and writes mermaid ``stateDiagram-v2`` blocks.
+``reactor_proto.runtime.session.TRANSITIONS`` and
+``reactor_proto.coordinator.lifecycle.TRANSITIONS`` (each a ``{(state, trigger): state}``
+mapping) and writes mermaid ``stateDiagram-v2`` blocks.
 
     python docs/gen_diagrams.py            # rewrite docs/protocol/diagrams.md
     python docs/gen_diagrams.py --check    # exit 1 if the committed file is stale
@@ -63,7 +64,7 @@ never through `waiting`.
 RUNTIME_TEXT = """\
 ## Runtime: session life cycle
 
-Source: `reactor_proto.runtime.machine.TRANSITIONS`. Connections opening and closing while
+Source: `reactor_proto.runtime.session.TRANSITIONS`. Connections opening and closing while
 others remain change no state and are not drawn. Network input that the table does not
 allow is answered with an HTTP error or dropped; it never changes the state.
 """
@@ -71,7 +72,7 @@ allow is answered with an HTTP error or dropped; it never changes the state.
 COORDINATOR_TEXT = """\
 ## Coordinator: session life cycle
 
-Source: `reactor_proto.coordinator.machine.TRANSITIONS`. A request that needs a pair that is
+Source: `reactor_proto.coordinator.lifecycle.TRANSITIONS`. A request that needs a pair that is
 not drawn is answered with 409. `SUSPENDED` exists on the wire but the emulator never
 enters it, so it is not drawn.
 """
@@ -125,13 +126,13 @@ def table_edges(table: Mapping[tuple[StateT, TriggerT], StateT]) -> list[Edge]:
 
 
 def runtime_edges() -> list[Edge]:
-    from reactor_proto.runtime.machine import TRANSITIONS
+    from reactor_proto.runtime.session import TRANSITIONS
 
     return table_edges(TRANSITIONS)
 
 
 def coordinator_edges() -> list[Edge]:
-    from reactor_proto.coordinator import TRANSITIONS
+    from reactor_proto.coordinator.lifecycle import TRANSITIONS
 
     return table_edges(TRANSITIONS)
 
