@@ -39,6 +39,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("runtime_cpu", "5"),
     ("reconnect", "6"),
     ("codec_throughput", "7"),
+    ("sdk_v1", "8"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 
