@@ -1,21 +1,30 @@
 """Per-connection channel traffic: ``data`` messages, ``control`` messages, publisher slots,
-output pause state and the ping watchdog (PROTOCOL.md §6, Appendix C.3).
+output pause state and the ping watchdog (PROTOCOL.md §6, §6.8, Appendix C.3).
+
+Each connection speaks v0 (JSON) or v1 (protobuf), latched by its first inbound message;
+its codec (:mod:`.wire`) turns messages into the typed vocabulary handled here and the
+answers back into messages, so nothing below branches on the wire.
 
 Policy decisions (documented here because they differ from the official runtime):
 
-* Every application command the model will not see is answered, to the sender only, with
-  the runtime message ``commandRejected {"command": <name or null>, "reason": ...}``:
-  malformed envelope, oversize (> ``max_message_bytes``, checked before parsing), unknown
-  command, schema violation, unknown or incomplete upload.  [R2] drops them silently (F24).
-* Messages are only read from *installed* connections.  An installed connection exists only
-  in STREAMING (ORPHANED has none, CLOSING clears them), so "messages outside
-  STREAMING/ORPHANED are ignored" ([R2]) holds, and such frames get no ``commandRejected``
-  either: there is no live transport to answer on.
+* Every application command the model will not see is answered, to the sender only: on v0
+  with the runtime message ``commandRejected {"command": <name or null>, "reason": ...}``
+  (malformed envelope, oversize (> ``max_message_bytes``, checked before parsing), unknown
+  command, schema violation, unknown or incomplete upload; [R2] drops them silently, F24),
+  on v1 with an ``error`` reply (``invalid_command`` / ``unresolved_upload``).  A v1 frame
+  that does not decode gets no reply (§6.8.3).
+* An unknown or incomplete upload is refused when the command arrives ([R3] waits 10 s).
+* Messages are only acted on for *installed* connections.  Frames that arrive while a
+  connection's transport is being built are held (``MAX_HELD_FRAMES``) and replayed once it
+  is installed (§6.8.1); an installed connection exists only in STREAMING, so "messages
+  outside STREAMING/ORPHANED are ignored" ([R2]) holds.
 * ``publish_track`` for a name the model does not declare as an input gets ``UNKNOWN_TRACK``
-  and a request without ``request_id`` gets ``INVALID_REQUEST`` ([R2] granted both, C.3).
+  (v1: ``publish_refused``) and a v0 request without ``request_id`` gets
+  ``INVALID_REQUEST`` ([R2] granted both, C.3).
 * The legacy connection 1001 (JS SDK 2.9.0, no control channel) gets its outputs resumed
   and claims the free input slots of its mapping when it is installed.
-* Only pings reset a connection's watchdog, and only that connection's ([R2]).
+* On v0 only pings reset a connection's watchdog, and only that connection's ([R2]); on v1
+  every inbound message does (§6.8.9).
 """
 
 from __future__ import annotations
