@@ -172,3 +172,28 @@ async def test_a_v1_client_gets_video_replies_and_survives_bad_frames(
         await wait_for(lambda: echo_runtime.consumers() == 0)
     finally:
         await client.aclose()
+
+
+async def test_v0_and_v1_clients_share_a_session(echo_runtime: LocalRuntime,
+                                                 http: HttpClient) -> None:
+    """Broadcasts are encoded per connection: JSON for the v0 client, protobuf for v1."""
+    old = RawClient(echo_runtime, http, ECHO_TRACKS)
+    new = V1Client(echo_runtime, http, chunked=False)
+    try:
+        await old.start_session()
+        await old.connect()
+        await new.connect()
+        old.send_runtime("ping")
+        new.control_v1(Ping())
+        new.command_v1("set_effect", {"effect": "edges"}, "m1")
+        await wait_for(lambda: new.data_reply("m1") is not None
+                       and any(m.get("data") == {"effect": "edges"}
+                               for m in old.app_messages("effect")))
+        assert any(isinstance(m.payload, ModelMessage) and m.payload.data == {"effect": "edges"}
+                   and m.kind is MessageKind.NOTIFICATION for m in new.data_in)
+        old.send_command("set_effect", {"effect": "sparkles"})  # refused: v0 commandRejected
+        await wait_for(lambda: bool(old.runtime_messages("commandRejected")))
+        assert echo_runtime.connections() == 2
+    finally:
+        await old.aclose()
+        await new.aclose()
