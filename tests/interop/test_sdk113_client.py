@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import select
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ SCRIPT = Path(__file__).with_name("sdk113_client_script.py")
 MODEL = "tests.interop.v1_models:ReplyEcho"
 PORT = 8080
 API_KEY = "rk_interop_v1"
+STARTUP_TIMEOUT = 30.0
 
 
 def skip_or_fail(reason: str) -> None:
@@ -93,7 +95,8 @@ class Served:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env, cwd=ROOT)
         assert self.process.stdout is not None
-        line = self.process.stdout.readline().decode()
+        ready, _, _ = select.select([self.process.stdout], [], [], STARTUP_TIMEOUT)
+        line = self.process.stdout.readline().decode() if ready else ""
         if "listening on" not in line:
             self.stop()
             raise AssertionError(f"{args[0]} did not start: {line!r} {self.stderr()}")
