@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.connect_ready", "bench.frame_path", "bench.slow_consumer",
                  "bench.runtime_cpu", "bench.reconnect", "bench.official_connect",
-                 "bench.typegen_speed")
+                 "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -35,7 +35,8 @@ def test_every_bench_module_imports(name: str) -> None:
 
 @pytest.mark.parametrize("name", [m for m in BENCH_MODULES if m.count(".") == 1
                                   and m.split(".")[1] not in ("common", "run",
-                                                              "official_connect")])
+                                                              "official_connect",
+                                                              "official_frames")])
 def test_every_figure_has_a_runner_and_title(name: str) -> None:
     module = importlib.import_module(name)
     assert callable(module.run)
@@ -47,7 +48,7 @@ def test_runner_lists_the_figures_in_table_order() -> None:
     from bench.run import FIGURES, available
 
     names = available()
-    assert names[0] == "connect_ready" and names[-1] == "typegen_speed"
+    assert names[0] == "connect_ready" and names[-1] == "sdk_v1"
     order = [name for name, _ in FIGURES]
     assert names == sorted(names, key=order.index)
 

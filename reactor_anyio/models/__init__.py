@@ -6,7 +6,9 @@ See :mod:`reactor_anyio.models.base` for the contract between a model and the ru
 from __future__ import annotations
 
 from .base import (
+    CommandError,
     CommandInfo,
+    CommandReply,
     Frame,
     MessageType,
     Model,
@@ -25,7 +27,9 @@ from .signature import Field, ModelDefinitionError, UploadedFile
 
 __all__ = [
     "BUILTIN_MODELS",
+    "CommandError",
     "CommandInfo",
+    "CommandReply",
     "Echo",
     "Field",
     "Frame",

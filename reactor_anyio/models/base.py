@@ -33,7 +33,9 @@ Contract with the runtime (which owns every socket, thread and clock):
   the signature (see :mod:`.signature`); the runtime validates every payload against
   :meth:`Model.schema` and then calls :meth:`Model.dispatch`, which converts enum values,
   takes :attr:`Model.lock` and calls the method.  Upload parameters arrive as
-  :class:`UploadedFile` objects.
+  :class:`UploadedFile` objects.  A command may return a :class:`CommandReply`, the model
+  message that answers its sender, or raise :class:`CommandError` to fail with its own
+  code; returning ``None`` acknowledges it (v1 clients get exactly one of the three).
 * :meth:`Model.produce_frame` is called from a worker thread, ``frame_rate`` times a second
   per output track, with the runtime's clock reading ``now``.  It must be thread-safe against
   the command methods: hold :attr:`Model.lock` while reading or advancing state, and render
@@ -236,6 +238,26 @@ class ModelContext(Protocol):
         """The most recent frame of an input track (RGB uint8), or None before the first."""
 
 
+@attrs.frozen
+class CommandReply:
+    """What a command returns to answer its sender: a model message (``type``, ``data``).
+    A v1 client receives it as the command's correlated reply; a v0 client as a plain
+    application message addressed to it."""
+
+    type: str
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+class CommandError(Exception):
+    """Raised by a command to fail with its own ``code`` and ``message``; a v1 client gets
+    them as the command's error reply (any other exception becomes ``internal_error``)."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
+        self.message = message
+
+
 @attrs.frozen(kw_only=True)
 class SentMessage:
     type: str
@@ -348,8 +370,9 @@ class Model:
             f"{type(self).__name__}: unknown output track {name!r}; "
             f"known: {[t.name for t in self.output_tracks]}")
 
-    def dispatch(self, command: str, args: Mapping[str, Any]) -> None:
-        """Call the command ``command`` with validated ``args`` while holding :attr:`lock`."""
+    def dispatch(self, command: str, args: Mapping[str, Any]) -> CommandReply | None:
+        """Call the command ``command`` with validated ``args`` while holding :attr:`lock`;
+        returns its :class:`CommandReply`, or ``None``."""
         info = self.commands.get(command)
         if info is None:
             raise CommandValidationError(
@@ -367,7 +390,11 @@ class Model:
             elif param.required:
                 raise CommandValidationError(command, param.name, "required parameter is missing")
         with self.lock:
-            getattr(self, info.attribute)(**kwargs)
+            result = getattr(self, info.attribute)(**kwargs)
+        if result is not None and not isinstance(result, CommandReply):
+            raise LocalProtocolError(f"command {command!r} returned {type(result).__name__}; "
+                                     "a command returns a CommandReply or None")
+        return result
 
     @classmethod
     def schema(cls) -> ModelSchema:

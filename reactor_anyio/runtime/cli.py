@@ -44,6 +44,9 @@ def add_serve_parser(subparsers: Any) -> None:
                         help="reconnect grace after the last client leaves (0 disables)")
     parser.add_argument("--ping-timeout", type=float, default=20.0, metavar="S",
                         help="drop a connection that sent no ping for S seconds (<= 0 disables)")
+    parser.add_argument("--ice-host-address", action="append", default=None, metavar="ADDR",
+                        help="gather ICE host candidates on this address only (repeatable; "
+                             "default: loopback when bound to loopback, else every address)")
     parser.add_argument("--port-range", type=_port_range, default=None, metavar="MIN-MAX",
                         help="UDP port range for ICE (not supported by aioice: refused)")
     parser.add_argument("--width", type=int, default=None, help="output width (model option)")
@@ -62,7 +65,8 @@ async def _serve(args: argparse.Namespace) -> None:
     runtime = LocalRuntime(
         args.model, host=args.host, port=args.port, model_options=_model_options(args),
         orphan_timeout=args.orphan_timeout, ping_timeout=args.ping_timeout,
-        ice_servers=tuple(args.ice_server), port_range=args.port_range)
+        ice_servers=tuple(args.ice_server), port_range=args.port_range,
+        ice_host_addresses=getattr(args, "ice_host_address", None))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -19,10 +19,15 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
+
 from reactor_anyio.models import Model, SentMessage
-from reactor_anyio.models.base import Frame
+from reactor_anyio.models.base import CommandError, CommandReply, Frame
 from reactor_anyio.models.signature import UploadedFile
+from reactor_proto.errors import CommandValidationError
 from reactor_proto.runtime import (
+    INTERNAL_ERROR,
+    INVALID_COMMAND,
     ClientConnected,
     ClientDisconnected,
     CommandReceived,
@@ -86,6 +91,34 @@ class RuntimeModelContext:
 _Job = tuple[str, Callable[[], None]]
 
 
+@attrs.frozen(kw_only=True)
+class CommandOutcome:
+    """How a command ended, for ``RuntimeMachine.command_done`` / ``command_failed``:
+    ``reply`` (None: an ack) or the error ``code`` and ``message``."""
+
+    connection_id: int
+    request_id: str
+    reply: CommandReply | None = None
+    code: str | None = None
+    message: str = ""
+
+
+def outcome_of(event: CommandReceived, reply: CommandReply | None,
+               error: Exception | None) -> CommandOutcome:
+    """The outcome of a command: its reply, or the code its failure maps to."""
+    cid, request_id = event.connection_id, event.request_id
+    if isinstance(error, CommandError):
+        return CommandOutcome(connection_id=cid, request_id=request_id, code=error.code,
+                              message=error.message)
+    if isinstance(error, CommandValidationError):  # the model's own checks refused it
+        return CommandOutcome(connection_id=cid, request_id=request_id,
+                              code=INVALID_COMMAND, message=error.message)
+    if error is not None:
+        return CommandOutcome(connection_id=cid, request_id=request_id, code=INTERNAL_ERROR,
+                              message="the command handler failed")
+    return CommandOutcome(connection_id=cid, request_id=request_id, reply=reply)
+
+
 class ModelWorker:
     """One thread running model calls in submission order; a failing call is logged."""
 
@@ -142,6 +175,24 @@ class ModelHost:
         self.context = RuntimeModelContext()
         self.model = model_class(self.context, **dict(options))
         self.worker = ModelWorker(model_class.name)
+        #: called on the worker thread with every command's outcome (the runtime hands it
+        #: to its loop); None: outcomes are dropped
+        self.on_command_done: Callable[[CommandOutcome], None] | None = None
+
+    def _run_command(self, event: CommandReceived, arguments: dict[str, Any]) -> None:
+        """On the worker thread: call the command, report its outcome, and let a failure
+        reach the worker (which logs and counts it)."""
+        try:
+            reply = self.model.dispatch(event.command, arguments)
+        except Exception as exc:
+            self._finish(outcome_of(event, None, exc))
+            raise
+        self._finish(outcome_of(event, reply, None))
+
+    def _finish(self, outcome: CommandOutcome) -> None:
+        done = self.on_command_done
+        if done is not None:
+            done(outcome)
 
     def handle(self, event: RuntimeEvent) -> None:
         """Queue the model call an event implies (state changes and slots need none)."""
@@ -161,8 +212,9 @@ class ModelHost:
                 arguments = dict(args)
                 for param, stored in uploads.items():
                     arguments[param] = to_model_upload(stored)
+                received = event
                 self.worker.submit(f"command {name!r}",
-                                   lambda: model.dispatch(name, arguments))
+                                   lambda: self._run_command(received, arguments))
             case FileUploaded(upload=stored):
                 upload = to_model_upload(stored)
                 self.worker.submit("on_file_uploaded", lambda: model.on_file_uploaded(upload))

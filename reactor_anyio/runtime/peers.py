@@ -195,7 +195,7 @@ class PeerSet:
 
         return deliver
 
-    def send(self, cid: int, label: str, text: str) -> None:
+    def send(self, cid: int, label: str, text: str | bytes) -> None:
         link = self.links.get(cid)
         peer = None if link is None else link.active_peer()
         if peer is None or peer.closed:

@@ -40,6 +40,7 @@ from reactor_anyio.webrtc import IceConfig
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.runtime import (
+    INTERNAL_ERROR,
     AddIceCandidates,
     ClosePeer,
     CloseTransport,
@@ -58,7 +59,7 @@ from reactor_proto.runtime import (
 
 from .links import default_host_addresses, ice_entry
 from .media import MediaHub
-from .model_host import ModelHost
+from .model_host import CommandOutcome, ModelHost
 from .peers import PeerSet
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,12 @@ class LocalRuntime:
                 loop.call_soon_threadsafe(wake.set)
 
         self._host_model.context.bind(wake_from_any_thread)
+
+        def command_done_from_any_thread(outcome: CommandOutcome) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to answer
+                loop.call_soon_threadsafe(self._command_outcome, outcome)
+
+        self._host_model.on_command_done = command_done_from_any_thread
         self._host_model.worker.start()
         limit = max(self._machine.config.max_body_bytes, self._machine.config.max_upload_bytes)
         self._server = HttpServer(self._handle_http, host=self._host, port=self._port,
@@ -202,6 +209,7 @@ class LocalRuntime:
         if self._timer_task is not None:
             await asyncio.gather(self._timer_task, return_exceptions=True)
         self._host_model.context.bind(None)
+        self._host_model.on_command_done = None
         self._media.stop()
         await asyncio.to_thread(self._join_threads)
 
@@ -305,6 +313,26 @@ class LocalRuntime:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
+
+    def _command_outcome(self, outcome: CommandOutcome) -> None:
+        """A command ended on the model's thread: its reply goes to the sender."""
+        if self._closed:
+            return
+        machine, now = self._machine, time.monotonic()
+        cid, request_id = outcome.connection_id, outcome.request_id
+        if outcome.code is not None:
+            machine.command_failed(cid, request_id, outcome.code, outcome.message, now)
+        else:
+            reply = outcome.reply
+            try:
+                machine.command_done(cid, request_id, now,
+                                     reply_type=None if reply is None else reply.type,
+                                     reply_data=None if reply is None else reply.data)
+            except ReactorError as exc:
+                logger.warning("reply to command %s not sent: %s", request_id, exc)
+                machine.command_failed(cid, request_id, INTERNAL_ERROR,
+                                       "the command's reply could not be encoded", now)
+        self._pump()
 
     def _send_model_message(self, type: str, data: Any, to: str | None) -> None:
         try:

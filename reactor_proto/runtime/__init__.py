@@ -35,9 +35,14 @@ from .events import (
 )
 from .machine import TRANSITIONS, RuntimeMachine, Trigger
 from .uploads import UploadedFile
+from .wire import INTERNAL_ERROR, INVALID_COMMAND, PUBLISH_REFUSED, UNRESOLVED_UPLOAD
 
 __all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_COMMAND",
+    "PUBLISH_REFUSED",
     "TRANSITIONS",
+    "UNRESOLVED_UPLOAD",
     "AddIceCandidates",
     "ClientConnected",
     "ClientDisconnected",

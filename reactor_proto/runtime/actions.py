@@ -94,18 +94,20 @@ class SetInputFlow:
 
 @attrs.frozen(kw_only=True)
 class SendData:
-    """Send one text message on the connection's ``data`` channel."""
+    """Send one message on the connection's ``data`` channel: ``str`` as a text message,
+    ``bytes`` as a binary one (v1, or a chunk frame)."""
 
     connection_id: int
-    text: str
+    text: str | bytes
 
 
 @attrs.frozen(kw_only=True)
 class SendControl:
-    """Send one text message on the connection's ``control`` channel."""
+    """Send one message on the connection's ``control`` channel (``str``: text, ``bytes``:
+    binary)."""
 
     connection_id: int
-    text: str
+    text: str | bytes
 
 
 @attrs.frozen(kw_only=True)

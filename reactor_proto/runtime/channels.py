@@ -1,21 +1,30 @@
 """Per-connection channel traffic: ``data`` messages, ``control`` messages, publisher slots,
-output pause state and the ping watchdog (PROTOCOL.md §6, Appendix C.3).
+output pause state and the ping watchdog (PROTOCOL.md §6, §6.8, Appendix C.3).
+
+Each connection speaks v0 (JSON) or v1 (protobuf), latched by its first inbound message;
+its codec (:mod:`.wire`) turns messages into the typed vocabulary handled here and the
+answers back into messages, so nothing below branches on the wire.
 
 Policy decisions (documented here because they differ from the official runtime):
 
-* Every application command the model will not see is answered, to the sender only, with
-  the runtime message ``commandRejected {"command": <name or null>, "reason": ...}``:
-  malformed envelope, oversize (> ``max_message_bytes``, checked before parsing), unknown
-  command, schema violation, unknown or incomplete upload.  [R2] drops them silently (F24).
-* Messages are only read from *installed* connections.  An installed connection exists only
-  in STREAMING (ORPHANED has none, CLOSING clears them), so "messages outside
-  STREAMING/ORPHANED are ignored" ([R2]) holds, and such frames get no ``commandRejected``
-  either: there is no live transport to answer on.
+* Every application command the model will not see is answered, to the sender only: on v0
+  with the runtime message ``commandRejected {"command": <name or null>, "reason": ...}``
+  (malformed envelope, oversize (> ``max_message_bytes``, checked before parsing), unknown
+  command, schema violation, unknown or incomplete upload; [R2] drops them silently, F24),
+  on v1 with an ``error`` reply (``invalid_command`` / ``unresolved_upload``).  A v1 frame
+  that does not decode gets no reply (§6.8.3).
+* An unknown or incomplete upload is refused when the command arrives ([R3] waits 10 s).
+* Messages are only acted on for *installed* connections.  Frames that arrive while a
+  connection's transport is being built are held (``MAX_HELD_FRAMES``) and replayed once it
+  is installed (§6.8.1); an installed connection exists only in STREAMING, so "messages
+  outside STREAMING/ORPHANED are ignored" ([R2]) holds.
 * ``publish_track`` for a name the model does not declare as an input gets ``UNKNOWN_TRACK``
-  and a request without ``request_id`` gets ``INVALID_REQUEST`` ([R2] granted both, C.3).
+  (v1: ``publish_refused``) and a v0 request without ``request_id`` gets
+  ``INVALID_REQUEST`` ([R2] granted both, C.3).
 * The legacy connection 1001 (JS SDK 2.9.0, no control channel) gets its outputs resumed
   and claims the free input slots of its mapping when it is installed.
-* Only pings reset a connection's watchdog, and only that connection's ([R2]).
+* On v0 only pings reset a connection's watchdog, and only that connection's ([R2]); on v1
+  every inbound message does (§6.8.9).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from ..constants import DATA_CHANNEL
 from ..control import (
     INVALID_REQUEST,
     PAUSE_TRACK,
@@ -31,34 +41,35 @@ from ..control import (
     RESUME_TRACK,
     UNKNOWN_TRACK,
     UNPUBLISH_TRACK,
-    ControlMessage,
-    ControlNotification,
-    ControlRequest,
-    decode_control,
-    encode_control,
-    error_response,
-    ok_response,
-    response_to_malformed,
-    unknown_method_response,
 )
-from ..envelope import (
-    Envelope,
-    FileRef,
-    RuntimeMessageType,
-    Scope,
-    command_rejected,
-    encode_envelope,
-    merge_uploads,
-    parse_envelope,
-)
-from ..errors import CommandValidationError, ReactorError
+from ..envelope import merge_uploads
+from ..errors import ReactorError
+from ..wire_v1 import ChunkError, Wire
 from .actions import SendControl, SendData, SetInputFlow, SetOutputFlow
 from .config import RuntimeConfig
-from .connections import Connection, ConnectionRegistry
+from .connections import MAX_HELD_FRAMES, Connection, ConnectionRegistry
 from .descriptor import ModelDocuments
 from .events import CommandReceived, FileUploaded, TrackPublished, TrackUnpublished
 from .outbox import Outbox
 from .uploads import UploadedFile, UploadStore
+from .wire import (
+    INVALID_COMMAND,
+    UNRESOLVED_UPLOAD,
+    CapabilitiesRequest,
+    CommandIn,
+    DirectReply,
+    Ignored,
+    ModelOut,
+    Outgoing,
+    PingIn,
+    Refused,
+    RuntimeCodec,
+    SchemaRequest,
+    TrackVerb,
+    UploadNotice,
+    V0Codec,
+    V1Codec,
+)
 
 
 class Channels:
@@ -73,6 +84,12 @@ class Channels:
         self._outbox = outbox
         #: input track name -> the connection that holds its publisher slot
         self.slots: dict[str, int] = {}
+        limit = config.max_message_bytes
+        self._codecs: dict[Wire, RuntimeCodec] = {
+            Wire.V0: V0Codec(max_bytes=limit, documents=documents),
+            Wire.V1: V1Codec(max_bytes=limit, documents=documents),
+        }
+        self._minted = 0
 
     # ---- tracks and flows -----------------------------------------------------------------
 
@@ -148,72 +165,159 @@ class Channels:
             conn.next_ping_check = due
         return expired
 
-    # ---- data channel ---------------------------------------------------------------------
+    # ---- inbound messages (both wires, both channels) ----------------------------------
 
-    def data_message(self, conn: Connection, message: str | bytes, now: float) -> None:
-        limit = self._config.max_message_bytes
-        size = len(message.encode("utf-8", "surrogatepass")) if isinstance(message, str) \
-            else len(message)
-        if size > limit:
-            self._reject(conn, None, f"message of {size} bytes exceeds the limit of "
-                                     f"{limit} bytes")
-            return
-        try:
-            envelope = parse_envelope(message, max_bytes=limit)
-        except ReactorError as exc:
-            self._reject(conn, None, exc.message)
-            return
-        if envelope.scope is Scope.RUNTIME:
-            self._runtime_message(conn, envelope, now)
+    def codec(self, conn: Connection) -> RuntimeCodec:
+        """The connection's codec: v0 until its first inbound message latches one."""
+        return self._codecs[conn.latch.wire]
+
+    def hold(self, conn: Connection, label: str, message: str | bytes) -> None:
+        """A frame before the connection is installed: kept (in order, bounded) until then."""
+        if len(conn.held) < MAX_HELD_FRAMES:
+            conn.held.append((label, message))
         else:
-            self._command(conn, envelope)
+            conn.held_dropped += 1
 
-    def _reject(self, conn: Connection, command: str | None, reason: str) -> None:
-        text = encode_envelope(command_rejected(command, reason[:1000]))
-        self._outbox.act(SendData(connection_id=conn.connection_id, text=text))
+    def replay_held(self, conn: Connection, now: float) -> None:
+        held, conn.held = conn.held, []
+        for label, message in held:
+            self.frame(conn, label, message, now)
 
-    def _runtime_message(self, conn: Connection, envelope: Envelope, now: float) -> None:
-        kind = envelope.type
-        if kind == RuntimeMessageType.PING:
+    def frame(self, conn: Connection, label: str, message: str | bytes, now: float) -> None:
+        """One data-channel frame of an installed connection: reassembled when chunking is
+        on, then decoded by the connection's codec and acted on."""
+        framing = conn.framing
+        if framing is None:
+            self._message(conn, label, message, now)
+            return
+        if isinstance(message, str):
+            conn.frames_dropped += 1  # a chunked channel carries binary frames only
+            return
+        reassembler = framing.reassembler
+        reassembler.expire(now)
+        try:
+            reassembler.feed(label, message, now=now)
+        except ChunkError:
+            # the reassembler already freed what it held; the channel and its video go on
+            conn.frames_dropped += 1
+        for whole in reassembler.drain():
+            self._message(conn, whole.channel, whole.data, now)
+
+    def _message(self, conn: Connection, label: str, message: str | bytes,
+                 now: float) -> None:
+        conn.latch.observe(message)
+        codec = self.codec(conn)
+        if codec.any_message_is_alive:
             conn.last_ping = now
-        elif kind == RuntimeMessageType.REQUEST_SCHEMA:
-            self._outbox.act(SendData(connection_id=conn.connection_id,
-                                      text=self._documents.schema_message))
-        elif kind == RuntimeMessageType.REQUEST_CAPABILITIES:
-            self._outbox.act(SendData(connection_id=conn.connection_id,
-                                      text=self._documents.capabilities_message))
-        elif kind == RuntimeMessageType.FILE_UPLOADED:
-            try:
-                ref = FileRef.from_json(envelope.data, path="fileUploaded")
-            except ReactorError:
-                return
-            upload = self._uploads.completed(ref.upload_id)
-            if upload is not None:
-                self._outbox.tell(FileUploaded(connection_id=conn.connection_id,
-                                               upload=upload))
-        # Other runtime types (clips, recordings, unknown) are not served: ignored ([R2]).
+        item = codec.data_in(message) if label == DATA_CHANNEL else codec.control_in(message)
+        match item:
+            case PingIn():
+                conn.last_ping = now
+            case SchemaRequest(request_id=request_id):
+                self._emit(conn, codec.schema(request_id))
+            case CapabilitiesRequest(request_id=request_id):
+                self._emit(conn, codec.capabilities(request_id))
+            case UploadNotice(ref=ref):
+                upload = self._uploads.completed(ref.upload_id)
+                if upload is not None:
+                    self._outbox.tell(FileUploaded(connection_id=conn.connection_id,
+                                                   upload=upload))
+            case CommandIn():
+                self._command(conn, item)
+            case TrackVerb(verb=verb):
+                if verb == PUBLISH_TRACK:
+                    self._publish(conn, item)
+                else:
+                    self._track_notification(conn, item)
+            case Refused(command=command, reason=reason):
+                self._emit(conn, codec.command_refused(self._mint_id(), command,
+                                                       INVALID_COMMAND, reason))
+            case DirectReply(reply=reply):
+                self._emit(conn, reply)
+            case Ignored():
+                conn.frames_dropped += 1
 
-    def _command(self, conn: Connection, envelope: Envelope) -> None:
+    def _mint_id(self) -> str:
+        """The id of a reply to a request that carried none (§6.8.3: 32 hex digits,
+        useless to the client)."""
+        self._minted += 1
+        return f"{self._minted:032x}"
+
+    # ---- outbound -------------------------------------------------------------------------
+
+    def _emit(self, conn: Connection, out: Outgoing | None) -> None:
+        """Queue one whole message, cut into frames when the connection chunks."""
+        if out is None:
+            return
+        cid = conn.connection_id
+        if conn.framing is None:
+            frames: list[str | bytes] = [out.payload]
+        else:
+            try:
+                frames = list(conn.framing.frames(out.payload))
+            except ReactorError:  # over the negotiated limit: nothing can be sent
+                conn.frames_dropped += 1
+                return
+        for frame in frames:
+            if out.channel == DATA_CHANNEL:
+                self._outbox.act(SendData(connection_id=cid, text=frame))
+            else:
+                self._outbox.act(SendControl(connection_id=cid, text=frame))
+
+    def send_model_message(self, targets: list[Connection], message: ModelOut) -> None:
+        """One model message to each target, encoded once per wire.  Encoding happens for
+        every wire in use before anything is queued, so a message that cannot be encoded
+        raises without reaching anyone."""
+        # the v0 form always: its checks (size, JSON values) hold for every wire
+        encoded: dict[Wire, Outgoing] = {Wire.V0: self._codecs[Wire.V0].model_message(message)}
+        for conn in targets:
+            codec = self.codec(conn)
+            if codec.wire not in encoded:
+                encoded[codec.wire] = codec.model_message(message)
+        for conn in targets:
+            self._emit(conn, encoded[self.codec(conn).wire])
+
+    def session_ended(self, reason: str) -> None:
+        """Tell every installed connection whose wire has the message (v1) that the session
+        is ending; queued before their transports close."""
+        for conn in self._registry.installed():
+            self._emit(conn, self.codec(conn).session_ended(reason))
+
+    # ---- commands and their replies -------------------------------------------------------
+
+    def _command(self, conn: Connection, item: CommandIn) -> None:
+        envelope = item.envelope
+        request_id = item.request_id if item.request_id is not None else self._mint_id()
         command = envelope.type
+        codec = self.codec(conn)
+
+        def refuse(code: str, reason: str) -> None:
+            self._emit(conn, codec.command_refused(request_id, command, code, reason))
+
         for name, ref in sorted((envelope.uploads or {}).items()):
             if self._uploads.completed(ref.upload_id) is None:
-                self._reject(conn, command, f"uploads.{name}: upload {ref.upload_id!r} is "
-                                            "unknown or not completed")
+                refuse(UNRESOLVED_UPLOAD, f"uploads.{name}: upload {ref.upload_id!r} is "
+                                          "unknown or not completed")
                 return
         try:
             args = self._config.model_schema.validate(command, merge_uploads(envelope))
-        except CommandValidationError as exc:
-            self._reject(conn, command, exc.message)
-            return
         except ReactorError as exc:
-            self._reject(conn, command, exc.message)
+            refuse(INVALID_COMMAND, exc.message)
             return
         uploads = self._referenced_uploads(command, args)
         if isinstance(uploads, str):
-            self._reject(conn, command, uploads)
+            refuse(UNRESOLVED_UPLOAD, uploads)
             return
         self._outbox.tell(CommandReceived(connection_id=conn.connection_id, command=command,
-                                          args=args, uploads=uploads))
+                                          args=args, uploads=uploads, request_id=request_id))
+
+    def command_done(self, conn: Connection, request_id: str,
+                     reply: ModelOut | None) -> None:
+        self._emit(conn, self.codec(conn).command_done(request_id, reply))
+
+    def command_failed(self, conn: Connection, request_id: str, code: str,
+                       message: str) -> None:
+        self._emit(conn, self.codec(conn).command_failed(request_id, code, message))
 
     def _referenced_uploads(self, command: str,
                             args: Mapping[str, object]) -> dict[str, UploadedFile] | str:
@@ -231,53 +335,30 @@ class Channels:
             found[param.name] = upload
         return found
 
-    # ---- control channel ------------------------------------------------------------------
+    # ---- track verbs ----------------------------------------------------------------------
 
-    def control_message(self, conn: Connection, message: str | bytes) -> None:
-        limit = self._config.max_message_bytes
-        try:
-            decoded: ControlMessage = decode_control(message, max_bytes=limit)
-        except ReactorError:
-            reply = response_to_malformed(message, max_bytes=limit)
-            if reply is not None:
-                self._send_control(conn, encode_control(reply))
-            return
-        if isinstance(decoded, ControlRequest):
-            self._request(conn, decoded)
-        elif isinstance(decoded, ControlNotification):
-            self._notification(conn, decoded)
-        # Responses: the runtime sends no requests, so there is nothing to match them to.
-
-    def _send_control(self, conn: Connection, text: str) -> None:
-        self._outbox.act(SendControl(connection_id=conn.connection_id, text=text))
-
-    def _request(self, conn: Connection, request: ControlRequest) -> None:
-        if request.method != PUBLISH_TRACK:
-            self._send_control(conn, encode_control(unknown_method_response(request)))
-            return
-        name = request.data.get("name")
+    def _publish(self, conn: Connection, verb: TrackVerb) -> None:
+        name = verb.name
+        code: str | None = None
+        message = ""
         if not isinstance(name, str) or not name:
-            reply = error_response(request, INVALID_REQUEST,
-                                   f"control.data.name: expected a track name, got {name!r:.80}")
+            code, message = INVALID_REQUEST, \
+                f"control.data.name: expected a track name, got {name!r:.80}"
         elif name not in self._documents.inputs:
-            reply = error_response(
-                request, UNKNOWN_TRACK,
+            code, message = UNKNOWN_TRACK, (
                 f"Unknown track: {name!r:.80} is not an input track of the model "
                 f"(inputs: {', '.join(self._documents.inputs) or 'none'})")
         elif self.slots.get(name, conn.connection_id) != conn.connection_id:
-            reply = error_response(request, PUBLISHER_SLOT_TAKEN,
-                                   "publisher slot already taken")
-        else:
-            if name not in self.slots:
-                self._grant(conn, name)
-            reply = ok_response(request)
-        self._send_control(conn, encode_control(reply))
+            code, message = PUBLISHER_SLOT_TAKEN, "publisher slot already taken"
+        elif name not in self.slots:
+            self._grant(conn, name)
+        self._emit(conn, self.codec(conn).publish_reply(verb, code, message))
 
-    def _notification(self, conn: Connection, notification: ControlNotification) -> None:
-        name = notification.data.get("name")
+    def _track_notification(self, conn: Connection, verb: TrackVerb) -> None:
+        name = verb.name
         if not isinstance(name, str):
             return
-        event = notification.event
+        event = verb.verb
         if event == UNPUBLISH_TRACK:
             if self.slots.get(name) == conn.connection_id:
                 del self.slots[name]

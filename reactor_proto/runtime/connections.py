@@ -18,12 +18,16 @@ import attrs
 
 from ..bodies import IceCandidate, TrackMappingEntry
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL, LEGACY_CONNECTION_ID, MAX_CONNECTION_ID
+from ..wire_v1 import WireLatch
+from .framing import Framing
 
 #: Lowest id minted for registered connections.
 MIN_MINTED_ID = LEGACY_CONNECTION_ID + 1
 #: Channels that must be open before a connection counts as connected.
 CHANNELS = frozenset({CONTROL_CHANNEL, DATA_CHANNEL})
 LEGACY_CHANNELS = frozenset({DATA_CHANNEL})
+#: Frames kept for a connection that is not installed yet (§6.8.1); later ones are dropped.
+MAX_HELD_FRAMES = 64
 #: Random draws before falling back to a scan (the space is large; the ceiling is small).
 _MINT_DRAWS = 32
 
@@ -58,6 +62,17 @@ class Connection:
     buffered_candidates: list[IceCandidate] = attrs.Factory(list)
     candidates_dropped: int = 0
     end_of_candidates: bool = False
+    #: The wire (v0 JSON / v1 protobuf) latched by the first inbound message (§6.8.1).
+    latch: WireLatch = attrs.Factory(WireLatch)
+    #: Chunking of the peer carrying the traffic (``None``: plain messages), and the
+    #: limit the current offer declared for it (applied when its peer is installed).
+    framing: Framing | None = None
+    offered_chunk_limit: int | None = None
+    #: Frames received before installation, replayed in order once installed.
+    held: list[tuple[str, str | bytes]] = attrs.Factory(list)
+    held_dropped: int = 0
+    #: Inbound frames or messages dropped (undecodable, unrouted, chunk errors).
+    frames_dropped: int = 0
 
     @property
     def has_transport(self) -> bool:

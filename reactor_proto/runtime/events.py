@@ -68,12 +68,17 @@ class ClientDisconnected:
 @attrs.frozen(kw_only=True)
 class CommandReceived:
     """A validated application command; ``args`` is the schema-normalised argument object
-    (upload parameters as reference objects), ``uploads`` the referenced files' bytes."""
+    (upload parameters as reference objects), ``uploads`` the referenced files' bytes.
+
+    When the model is done with it, report ``command_done`` (or ``command_failed``) with
+    ``request_id``: a v1 client awaits exactly one reply (§6.8.3).  The id is the client's,
+    or one the runtime made up when the client sent none (v0 commands never carry one)."""
 
     connection_id: int
     command: str
     args: Mapping[str, Any]
     uploads: Mapping[str, UploadedFile]
+    request_id: str = ""
 
 
 @attrs.frozen(kw_only=True)

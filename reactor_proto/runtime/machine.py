@@ -8,7 +8,8 @@ Driving it (the whole adapter contract)::
     machine.peer_state(cid, nid, "connected", now)         # what the peer reports: the machine
     machine.channel_opened(cid, nid, "data", now)          # decides when it is installed, and
     machine.channel_closed(cid, nid, "data", now)          # when it is lost (SwapPeer/ClosePeer)
-    machine.data_message(cid, text, now); machine.control_message(cid, text, now)
+    machine.data_message(cid, msg, now); machine.control_message(cid, msg, now)
+    machine.command_done(cid, request_id, now, reply_type=..., reply_data=...)
     machine.drop_transport(cid, now)                       # the host drops a connection
     machine.handle_timeout(now)                            # at machine.next_deadline()
     for action in machine.drain_actions(): ...             # after EVERY call
@@ -30,17 +31,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..envelope import Envelope, Scope, encode_envelope
+from ..constants import CONTROL_CHANNEL, DATA_CHANNEL
 from ..http import HttpRequest, HttpResponse
-from .actions import SendData
 from .connections import Connection
 from .events import DisconnectReason, InternalErrorOccurred
 from .routes import dispatch, internal_error
 from .session import RUNNING_STATES, TRANSITIONS, SessionCore, Trigger
 from .transports import LOST_PEER_STATES, TransportInputs
+from .wire import (
+    INTERNAL_ERROR,
+    INVALID_COMMAND,
+    PUBLISH_REFUSED,
+    UNRESOLVED_UPLOAD,
+    ModelOut,
+)
 
-__all__ = ["LOST_PEER_STATES", "RUNNING_STATES", "TRANSITIONS", "RuntimeMachine",
-           "SessionCore", "Trigger"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_COMMAND",
+    "LOST_PEER_STATES",
+    "PUBLISH_REFUSED",
+    "RUNNING_STATES",
+    "TRANSITIONS",
+    "UNRESOLVED_UPLOAD",
+    "RuntimeMachine",
+    "SessionCore",
+    "Trigger",
+]
 
 
 class RuntimeMachine(TransportInputs):
@@ -53,16 +70,25 @@ class RuntimeMachine(TransportInputs):
         return conn if conn is not None and conn.installed else None
 
     def data_message(self, connection_id: int, message: str | bytes, now: float) -> None:
-        """A frame on the connection's ``data`` channel (dropped unless installed)."""
-        conn = self._installed(connection_id)
-        if conn is not None:
-            self._guarded("data_message", lambda: self.channels.data_message(conn, message, now))
+        """A frame on the connection's ``data`` channel (held until installed)."""
+        self._frame(connection_id, DATA_CHANNEL, message, now)
 
     def control_message(self, connection_id: int, message: str | bytes, now: float) -> None:
-        """A frame on the connection's ``control`` channel (dropped unless installed)."""
-        conn = self._installed(connection_id)
-        if conn is not None:
-            self._guarded("control_message", lambda: self.channels.control_message(conn, message))
+        """A frame on the connection's ``control`` channel (held until installed)."""
+        self._frame(connection_id, CONTROL_CHANNEL, message, now)
+
+    def _frame(self, connection_id: int, label: str, message: str | bytes,
+               now: float) -> None:
+        conn = self.connections.get(connection_id)
+        if conn is None:
+            return
+        if conn.installed:
+            self._guarded(f"{label}_message",
+                          lambda: self.channels.frame(conn, label, message, now))
+        elif conn.has_transport:
+            # §6.8.1: a client may speak as soon as its channels open, before the runtime
+            # counts the connection as connected (1.13.0 resumes its output at once)
+            self.channels.hold(conn, label, message)
 
     def _guarded(self, where: str, call: Any) -> None:
         try:
@@ -73,18 +99,43 @@ class RuntimeMachine(TransportInputs):
     def send_model_message(self, type: str, data: Any, *, to: int | None = None,
                            now: float) -> int:
         """An application message from the model to one installed connection or all of
-        them; returns the number of recipients (0 when ``to`` is gone: a benign race).
-        LocalProtocolError / MessageTooLargeError when the message cannot be encoded."""
-        text = encode_envelope(Envelope(scope=Scope.APPLICATION, type=type, data=data),
-                               max_bytes=self.config.max_message_bytes)
+        them, in each one's wire; returns the number of recipients (0 when ``to`` is gone:
+        a benign race).  LocalProtocolError / MessageTooLargeError when the message cannot
+        be encoded (nothing is sent then)."""
         if to is None:
             targets = self.connections.installed()
         else:
             conn = self._installed(to)
             targets = [] if conn is None else [conn]
-        for conn in targets:
-            self._outbox.act(SendData(connection_id=conn.connection_id, text=text))
+        # encoded for every wire in use before anything is queued: a message that cannot
+        # be encoded raises without reaching anyone
+        self.channels.send_model_message(targets, ModelOut(type=type, data=data))
         return len(targets)
+
+    def command_done(self, connection_id: int, request_id: str, now: float, *,
+                     reply_type: str | None = None, reply_data: Any = None) -> bool:
+        """The model ran command ``request_id`` of ``CommandReceived``: its reply (a model
+        message, or ``None`` for a bare acknowledgement) goes to the sender in its wire
+        (v1: one correlated reply; v0: the reply message as plain JSON, no ack).  False
+        when the connection is gone.  LocalProtocolError when the reply cannot be encoded
+        (nothing is sent; report ``command_failed`` instead)."""
+        conn = self._installed(connection_id)
+        if conn is None:
+            return False
+        reply = None if reply_type is None else ModelOut(type=reply_type, data=reply_data)
+        self.channels.command_done(conn, request_id, reply)
+        return True
+
+    def command_failed(self, connection_id: int, request_id: str, code: str, message: str,
+                       now: float) -> bool:
+        """The model's handler for ``request_id`` failed: v1 gets an ``error`` reply with
+        ``code`` (``internal_error``, or the model's own), v0 nothing.  False when the
+        connection is gone."""
+        conn = self._installed(connection_id)
+        if conn is None:
+            return False
+        self.channels.command_failed(conn, request_id, code, message)
+        return True
 
     # ---- HTTP -----------------------------------------------------------------------------
 

@@ -137,6 +137,7 @@ class SessionCore:
     def _teardown(self, now: float) -> None:
         """Entering CLOSING: every connection, slot, upload and timer goes."""
         remaining = self.connections.installed_count()
+        self.channels.session_ended(self._ending_reason)
         for conn in self.connections:
             if conn.has_transport:
                 self._outbox.act(CloseTransport(connection_id=conn.connection_id))

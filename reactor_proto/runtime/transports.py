@@ -26,6 +26,7 @@ from ..sdp import ensure_max_message_size, validate_sdp
 from .actions import ClosePeer, CloseTransport, CreateAnswer, RuntimeAction, SwapPeer
 from .connections import Connection
 from .events import ClientConnected, ClientDisconnected, DisconnectReason
+from .framing import Framing, declare_chunking, offered_limit
 from .session import SessionCore, Trigger
 
 #: Peer connection states (``RTCPeerConnection.connectionState``) that lose the peer.
@@ -59,6 +60,7 @@ class TransportInputs(SessionCore):
         conn.answer = conn.answer_error = None
         conn.answer_taken = conn.peer_connected = conn.transport_up = False
         conn.open_channels = set()
+        conn.offered_chunk_limit = offered_limit(offer.sdp)
         if not conn.installed:
             conn.negotiation_deadline = self.config.negotiation_deadline(now)
         active = conn.active_negotiation is None
@@ -86,6 +88,8 @@ class TransportInputs(SessionCore):
         try:
             validate_sdp(sdp_answer)
             munged = ensure_max_message_size(sdp_answer, self.config.answer_max_message_size)
+            if conn.offered_chunk_limit is not None:  # answered only when offered (§6.8.7)
+                munged = declare_chunking(munged, self.config.max_message_bytes)
         except ReactorError as exc:
             raise LocalProtocolError(f"answer_created: sdp_answer: {exc.message}") from None
         conn.answer = munged
@@ -124,6 +128,10 @@ class TransportInputs(SessionCore):
         self._outbox.act(SwapPeer(connection_id=connection_id,
                                   negotiation_id=conn.negotiation_id))
         conn.negotiation_deadline = None
+        own = self.config.max_message_bytes
+        peer = conn.offered_chunk_limit
+        conn.framing = None if peer is None else Framing.negotiated(own_limit=own,
+                                                                    peer_limit=peer)
         self.channels.arm_watchdog(conn, now)
         if first:
             users = self.connections.installed_count()
@@ -132,6 +140,7 @@ class TransportInputs(SessionCore):
             self._outbox.tell(ClientConnected(connection_id=connection_id,
                                               connected_users=users))
         self.channels.on_installed(conn, first=first)
+        self.channels.replay_held(conn, now)
 
     def transport_closed(self, connection_id: int, now: float, *,
                          negotiation_id: int | None = None) -> None:

@@ -274,7 +274,7 @@ def test_internal_errors_become_500_and_events(monkeypatch: pytest.MonkeyPatch) 
     def boom(*args: object) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr(harness.machine.channels, "data_message", boom)
+    monkeypatch.setattr(harness.machine.channels, "frame", boom)
     from reactor_proto.http import HttpRequest
 
     request = HttpRequest(method="GET", url="http://localhost:8080/health")

@@ -1,0 +1,69 @@
+"""Runner for the official ``reactor-sdk==0.8.0`` client in figure 9, executed by
+``.venv-official``'s Python, never imported by the suite:
+``.venv-official/bin/python bench/official_frames.py --model NAME``.
+
+Connects ``Reactor(model_name=..., local=True)`` (always ``http://localhost:8080``) and prints
+one ``BENCH-RESULT {json}`` line: connect() -> READY, connect() -> first frame, and frames
+per second over the next 3 s.  0.8.0 speaks v0, where commands get no reply, so there is no
+reply latency to report.  The client runs unmodified; aioice gathers on loopback only (it
+leaves 127.0.0.1 out by default), as in ``official_connect.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+RESULT_PREFIX = "BENCH-RESULT "
+FPS_WINDOW = 3.0
+
+
+def restrict_ice_to_loopback() -> None:
+    import aioice.ice
+
+    def loopback_only(use_ipv4: bool = True, use_ipv6: bool = True) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    aioice.ice.get_host_addresses = loopback_only
+
+
+async def measure(model: str, limit_s: float) -> dict[str, Any]:
+    from reactor_sdk import Reactor, ReactorStatus  # type: ignore[import-not-found]
+
+    reactor = Reactor(model_name=model, local=True)
+    ready = asyncio.Event()
+    frames: list[float] = []
+    reactor.on_status(ReactorStatus.READY)(lambda status: ready.set())
+    reactor.set_frame_callback(lambda frame: frames.append(time.monotonic()))
+    started = time.monotonic()
+    await asyncio.wait_for(reactor.connect(), limit_s)
+    await asyncio.wait_for(ready.wait(), limit_s)
+    ready_ms = (time.monotonic() - started) * 1000
+    deadline = time.monotonic() + limit_s
+    while not frames and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    first_ms = (frames[0] - started) * 1000 if frames else float("nan")
+    counted = len(frames)
+    await asyncio.sleep(FPS_WINDOW)
+    fps = (len(frames) - counted) / FPS_WINDOW
+    await asyncio.wait_for(reactor.disconnect(), limit_s)
+    return {"ready_ms": ready_ms, "first_frame_ms": first_ms, "fps": fps}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--model", default="helios")
+    parser.add_argument("--timeout", type=float, default=20.0)
+    opts = parser.parse_args(argv)
+    restrict_ice_to_loopback()
+    result = asyncio.run(measure(opts.model, opts.timeout))
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
