@@ -21,7 +21,7 @@ import mimetypes
 import os
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import IO, Any
 
@@ -138,16 +138,10 @@ class Reactor(ReactorEvents):
         async def main() -> None:
             try:
                 async with anyio.create_task_group() as tg:
-
-                    def spawn(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
-                        tg.start_soon(fn)
-
-                    self._emitter.bind_spawner(spawn)
                     tg.start_soon(driver.run)
                     tg.start_soon(self._stats_loop)
                     await anyio.sleep_forever()
             finally:
-                self._emitter.bind_spawner(None)
                 with anyio.CancelScope(shield=True):
                     await http.aclose()
 
@@ -173,6 +167,7 @@ class Reactor(ReactorEvents):
         try:
             await self.disconnect()
         finally:
+            await self._emitter.cancel_handlers()
             if self._service is not None:
                 service, self._service, self._driver = self._service, None, None
                 service.cancel()
