@@ -38,7 +38,7 @@ from reactor_proto.client import (
     ReactorStatus,
 )
 from reactor_proto.envelope import FileRef
-from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
+from reactor_proto.errors import Failure, InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.schema import ModelSchema
 
 from ..http import HttpClient
@@ -185,9 +185,17 @@ class Reactor(ReactorEvents):
     # ---- operations --------------------------------------------------------------------
 
     def _feed(self, call: Callable[[float], Any]) -> Any:
-        if self._driver is None:
+        if self._driver is not None:
+            return self._driver.feed(call)
+        try:  # no service: only refusals happen here; deliver their error events now
             return call(time.monotonic())
-        return self._driver.feed(call)
+        finally:
+            for event in self._machine.drain_events():
+                self._on_machine_event(event)
+
+    def _refuse(self, failure: Failure, error: ReactorError) -> ReactorError:
+        reported: ReactorError = self._feed(lambda now: self._machine.refuse(failure, error))
+        return reported
 
     async def _wait(self, op: int, *, abort_on_cancel: bool) -> OperationCompleted:
         waiter = self._waiters.setdefault(op, _Waiter())
@@ -219,9 +227,10 @@ class Reactor(ReactorEvents):
         the operation finishes in the background and leaves a consistent state."""
         op = self._feed(start)
         done = await self._wait(op, abort_on_cancel=abort_on_cancel)
-        if done.error is not None:
+        error = done.public_error
+        if error is not None:
             await self._stop_service_if_idle()
-            raise done.error
+            raise error
         return done.value
 
     async def connect(self, *, session_id: str | None = None,
@@ -229,7 +238,8 @@ class Reactor(ReactorEvents):
                       auto_resume_tracks: bool | None = None) -> None:
         """Open (or adopt) a session and connect; returns at READY, raises on failure."""
         if self._machine.status is not ReactorStatus.DISCONNECTED:
-            raise InvalidStateError(f"connect(): already {self._machine.status.value}")
+            raise self._refuse(Failure.CONNECT, InvalidStateError(
+                f"connect(): already {self._machine.status.value}; call disconnect() first"))
         self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
         self._connect_started = time.monotonic()
@@ -267,10 +277,12 @@ class Reactor(ReactorEvents):
         """Claim the publisher slot of ``name`` and send ``track`` on it."""
         driver = self._driver
         if driver is None:
-            raise InvalidStateError(f"publish_track({name!r}): not connected")
+            raise self._refuse(Failure.PUBLISH, InvalidStateError(
+                f"publish_track({name!r}): not connected"))
         if getattr(track, "kind", None) is None:
-            raise LocalProtocolError(f"publish_track({name!r}): expected a MediaStreamTrack, "
-                                     f"got {type(track).__name__}")
+            raise self._refuse(Failure.PUBLISH, LocalProtocolError(
+                f"publish_track({name!r}): expected a MediaStreamTrack, got "
+                f"{type(track).__name__}"))
         driver.published[name] = track
         op = self._feed(lambda now: self._machine.publish_track(name, now))
         self._publishing[op] = name
@@ -280,9 +292,10 @@ class Reactor(ReactorEvents):
             driver.published.pop(name, None)
             raise
         self._publishing.pop(op, None)
-        if done.error is not None:
+        error = done.public_error
+        if error is not None:
             driver.published.pop(name, None)
-            raise done.error
+            raise error
 
     async def unpublish_track(self, name: str) -> None:
         self._feed(lambda now: self._machine.unpublish_track(name, now))

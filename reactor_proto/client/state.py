@@ -23,7 +23,7 @@ import attrs
 from ..bodies import IceServer, SessionSnapshot
 from ..capabilities import Capabilities, TrackCapability
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL, MAX_DATA_CHANNEL_MESSAGE_BYTES
-from ..errors import AbortedError, LocalProtocolError, ReactorError
+from ..errors import AbortedError, Failure, LocalProtocolError, ReactorError, documented
 from ..http import HttpRequest
 from ..schema import ModelSchema
 from .actions import CancelHttp, ClientAction
@@ -124,15 +124,50 @@ def new_op(s: ClientState) -> int:
     return s.next_op
 
 
+FAILURE_OF: dict[OperationKind, Failure] = {
+    OperationKind.CONNECT: Failure.CONNECT,
+    OperationKind.RECONNECT: Failure.RECONNECT,
+    OperationKind.DISCONNECT: Failure.OTHER,
+    OperationKind.PUBLISH: Failure.PUBLISH,
+    OperationKind.UPLOAD: Failure.UPLOAD,
+}
+
+
 def complete(s: ClientState, op: int | None, kind: OperationKind, *, value: object = None,
              error: ReactorError | None = None) -> None:
+    """End an operation.  A failure is also reported (``error`` event, ``last_error``) in
+    its documented form, except an abandonment the caller asked for; ``op`` None (an
+    automatic reconnect) reports without completing anything."""
+    reported = None
+    if error is not None:
+        failure = FAILURE_OF[kind]
+        if isinstance(error, AbortedError):
+            reported = documented(error, failure)
+        else:
+            reported = report(s, error, failure)
     if op is not None:
-        emit(s, OperationCompleted(op=op, kind=kind, value=value, error=error))
+        emit(s, OperationCompleted(op=op, kind=kind, value=value, error=error,
+                                   reported=reported))
 
 
-def report(s: ClientState, error: ReactorError) -> None:
-    s.last_error = error
-    emit(s, ErrorOccurred(error=error))
+def report(s: ClientState, error: ReactorError,
+           failure: Failure = Failure.OTHER) -> ReactorError:
+    """Record and emit ``error`` as the documented failure; returns what was reported.
+
+    A recoverable transport loss or reconnect failure carries the configured reconnect
+    delay as its ``retry_after`` hint (the docs' recovery recipe sleeps that long)."""
+    hint = None
+    if error.recoverable and failure in (Failure.TRANSPORT, Failure.RECONNECT):
+        hint = s.config.reconnect_delay
+    reported = documented(error, failure, retry_after=hint)
+    s.last_error = reported
+    emit(s, ErrorOccurred(error=reported))
+    return reported
+
+
+def reported_misuse(s: ClientState, error: ReactorError, failure: Failure) -> ReactorError:
+    """A call refused at once: report it like any failure and return what to raise."""
+    return report(s, error, failure)
 
 
 def abort_error(s: ClientState, why: str) -> AbortedError:
