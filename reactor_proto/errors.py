@@ -320,6 +320,13 @@ class SessionGoneError(ReactorError):
     default_code = ErrorCode.SESSION_GONE
 
 
+class NoCapacityError(ReactorError):
+    """No GPU is free for the model and the client was told not to queue (``queue=False``)."""
+
+    default_code = ErrorCode.NO_CAPACITY
+    default_recoverable = True
+
+
 class TransportError(ReactorError):
     """The WebRTC transport failed (ICE, DTLS, SCTP, peer connection)."""
 

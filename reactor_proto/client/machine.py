@@ -36,6 +36,7 @@ from .config import ClientConfig
 from .events import ClientEvent, ReactorStatus
 from .phases import Phase
 from .state import ClientState, reported_misuse
+from .timings import ConnectionTimings
 
 T = TypeVar("T")
 
@@ -139,6 +140,21 @@ class ClientMachine:
     @property
     def channels_open(self) -> bool:
         return self._state.channels_open
+
+    @property
+    def waiting_since(self) -> float | None:
+        """When the status became WAITING (the ``now`` of that input); None otherwise."""
+        return self._state.waiting_since
+
+    @property
+    def queue_position(self) -> int | None:
+        """The coordinator's last queue position while WAITING (1 = next), if it sent one."""
+        return self._state.queue_position
+
+    @property
+    def connection_timings(self) -> ConnectionTimings | None:
+        """The steps of the last connect/reconnect that reached READY, with their times."""
+        return self._state.timings
 
     def recvonly_tracks(self) -> list[str]:
         return flow.track_directions(self._state.tracks, "recvonly")

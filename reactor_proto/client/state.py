@@ -39,8 +39,9 @@ from .events import (
     StatusChanged,
 )
 from .exchanges import Exchange, ExchangeTable, Purpose
-from .phases import STATUS_EDGES, Phase, Trigger, next_phase, status_for
+from .phases import FLOW_PHASES, STATUS_EDGES, Phase, Trigger, next_phase, status_for
 from .requests import RequestBuilder
+from .timings import ConnectionTimings, StepLog
 
 AnswerIdentity = tuple[str | None, str | None]
 
@@ -96,6 +97,11 @@ class ClientState:
     reconnect_at: float | None = None
     grace_deadline: float | None = None
     disconnect_ops: list[int] = attrs.field(factory=list)
+    # Waiting for a GPU and timing the connect.
+    waiting_since: float | None = None
+    queue_position: int | None = None
+    steps: StepLog = attrs.field(factory=StepLog)
+    timings: ConnectionTimings | None = None
 
     @classmethod
     def create(cls, config: ClientConfig, rng: random.Random) -> ClientState:
@@ -203,11 +209,29 @@ def goto(s: ClientState, trigger: Trigger, now: float, *, budget: float | None =
     except LocalProtocolError:
         s.phase = Phase.FAILED
         raise
+    previous = s.phase
     s.phase = target
     if budget is None:
         budget = phase_budget(s.config.deadlines, target)
     s.phase_deadline = None if budget is None else now + budget
     set_status(s, status_for(target, reconnecting=s.reconnecting))
+    record_step(s, previous, target, now)
+
+
+def record_step(s: ClientState, previous: Phase, target: Phase, now: float) -> None:
+    """Time the connect's steps and the wait for a GPU (both read by the adapter)."""
+    if target in FLOW_PHASES:
+        if previous not in FLOW_PHASES:
+            s.steps.begin(now)
+        s.steps.enter(target.value, now)
+    elif target is Phase.READY and previous in FLOW_PHASES:
+        s.timings = s.steps.finish(now, reconnect=s.reconnecting)
+    if s.status is ReactorStatus.WAITING:
+        if s.waiting_since is None:
+            s.waiting_since = now
+    else:
+        s.waiting_since = None
+        s.queue_position = None
 
 
 def set_status(s: ClientState, status: ReactorStatus) -> None:
