@@ -26,9 +26,8 @@ from types import TracebackType
 from typing import IO, Any
 
 import anyio
-import attrs
 
-from reactor_proto.capabilities import Capabilities, TrackCapability
+from reactor_proto.capabilities import TrackCapability
 from reactor_proto.client import (
     ClientConfig,
     ClientEvent,
@@ -48,6 +47,20 @@ from .emitter import EventEmitter
 from .events import ReactorEvents, emit_client_event
 from .options import PeerOptions, read_upload
 from .service import ServiceHandle, spawn_service
+from .types import (
+    Capabilities,
+    ConnectionStats,
+    CreateSessionResponse,
+    FrameCallback,
+    ReactorState,
+    WaitingInfo,
+    capabilities_dict,
+    core_tracks,
+    session_response_dict,
+    stats_from_peer,
+    timings_from_core,
+)
+from .types import TrackCapability as TrackDict
 
 log = logging.getLogger("reactor_anyio.client")
 
@@ -57,15 +70,8 @@ for _module in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.
     with contextlib.suppress(ImportError):  # a future anyio may move them: only speed is lost
         importlib.import_module(_module)
 
-FrameCallback = Callable[[Any], None]
 ABORT_TIMEOUT = 10.0
 STATS_INTERVAL = 2.0
-
-
-@attrs.frozen(kw_only=True)
-class ReactorState:
-    status: ReactorStatus
-    last_error: ReactorError | None
 
 
 class _Waiter:
@@ -91,7 +97,8 @@ class Reactor(ReactorEvents):
         auto_reconnect: bool = False,
         ice_host_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[Any] | None = None,
-        model_tracks: Sequence[TrackCapability] | None = None,
+        model_tracks: Sequence[TrackCapability | TrackDict] | None = None,
+        queue: bool = True,
         frame_buffer: int = 1,
         rng: random.Random | None = None,
         peer_factory: PeerFactory | None = None,
@@ -100,8 +107,8 @@ class Reactor(ReactorEvents):
         url = api_url if api_url is not None else coordinator_url
         self._config = ClientConfig.create(
             model_name, api_key=api_key, api_url=url, local=local, jwt=jwt,
-            auto_reconnect=auto_reconnect,
-            model_tracks=tuple(model_tracks) if model_tracks else None, **options)
+            auto_reconnect=auto_reconnect, model_tracks=core_tracks(model_tracks),
+            queue=queue, **options)
         self._machine = ClientMachine(self._config, rng=rng or random.Random())
         self._peer_options = PeerOptions.create(
             self._config.api_url, ice_host_addresses=ice_host_addresses,
@@ -118,8 +125,6 @@ class Reactor(ReactorEvents):
         self._frame_callback: FrameCallback | None = None
         self._track_callbacks: dict[str, FrameCallback | None] = {}
         self._peer: Peer | None = None
-        self._connect_started: float | None = None
-        self.timings: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return (f"Reactor(model_name={self._config.model_name!r}, "
@@ -242,7 +247,6 @@ class Reactor(ReactorEvents):
                 f"connect(): already {self._machine.status.value}; call disconnect() first"))
         self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
-        self._connect_started = time.monotonic()
         await self._run_op(lambda now: self._machine.connect(
             now, session_id=session_id, connection_id=connection_id,
             auto_resume_tracks=auto_resume_tracks), abort_on_cancel=True)
@@ -251,7 +255,6 @@ class Reactor(ReactorEvents):
         """Resume the retained session on a new connection (raises when impossible)."""
         self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
-        self._connect_started = time.monotonic()
         await self._run_op(self._machine.reconnect, abort_on_cancel=True)
 
     async def disconnect(self, recoverable: bool = False) -> None:
@@ -354,7 +357,18 @@ class Reactor(ReactorEvents):
         return self._machine.status
 
     def get_state(self) -> ReactorState:
-        return ReactorState(status=self._machine.status, last_error=self._machine.last_error)
+        return ReactorState(status=self._machine.status, last_error=self._machine.last_error,
+                            waiting_info=self.get_waiting_info())
+
+    def get_waiting_info(self) -> WaitingInfo | None:
+        """While WAITING for a GPU: since when, how long, and the queue position (when the
+        coordinator reports one); None otherwise."""
+        since = self._machine.waiting_since
+        if since is None or self._machine.status is not ReactorStatus.WAITING:
+            return None
+        waited = max(0.0, time.monotonic() - since)
+        return WaitingInfo(since=time.time() - waited, waited=waited,
+                           queue_position=self._machine.queue_position)
 
     def get_session_id(self) -> str | None:
         return self._machine.session_id
@@ -363,10 +377,14 @@ class Reactor(ReactorEvents):
         return self._machine.last_error
 
     def get_capabilities(self) -> Capabilities | None:
-        return self._machine.capabilities
+        """The model's tracks and commands, as the documented ``Capabilities`` dict."""
+        caps = self._machine.capabilities
+        return None if caps is None else capabilities_dict(caps)
 
-    def get_session_info(self) -> Any:
-        return self._machine.session_info
+    def get_session_info(self) -> CreateSessionResponse | None:
+        """The session as last described by the coordinator (or the local runtime)."""
+        snapshot = self._machine.session_info
+        return None if snapshot is None else session_response_dict(snapshot)
 
     def get_schema(self) -> ModelSchema | None:
         return self._machine.schema
@@ -376,14 +394,14 @@ class Reactor(ReactorEvents):
         schema = self._machine.schema
         return schema.command_names() if schema is not None else ()
 
-    async def get_stats(self) -> dict[str, Any]:
-        """rtt, fps, jitter, packet loss (aiortc stats) and the connection timings."""
-        stats: dict[str, Any] = {"timestamp": time.time(), **{f"timing_{k}": v for k, v in
-                                                              self.timings.items()}}
-        if self._peer is not None and self._machine.status is ReactorStatus.READY:
-            summary = await self._peer.stats()
-            stats.update(attrs.asdict(summary) if attrs.has(type(summary)) else dict(summary))
-        return stats
+    async def get_stats(self) -> ConnectionStats | None:
+        """WebRTC statistics and the connect's step timings; None unless READY."""
+        peer = self._peer
+        if peer is None or self._machine.status is not ReactorStatus.READY:
+            return None
+        summary = await peer.stats()
+        return stats_from_peer(summary, timestamp_ms=time.time() * 1000.0,
+                               timings=timings_from_core(self._machine.connection_timings))
 
     # ---- events (the rest: .events.ReactorEvents) -------------------------------------
 
@@ -424,10 +442,6 @@ class Reactor(ReactorEvents):
         waiter = self._waiters.setdefault(event.op, _Waiter())
         waiter.done = event
         waiter.event.set()
-        if (event.error is None and self._connect_started is not None
-                and self._machine.status is ReactorStatus.READY):
-            self.timings["connect_to_ready_ms"] = (time.monotonic() - self._connect_started) * 1000
-            self._connect_started = None
 
     def _settle_abandoned(self, event: OperationCompleted) -> None:
         """A publish whose caller was cancelled was granted anyway: give the slot back."""
@@ -446,5 +460,6 @@ class Reactor(ReactorEvents):
                 except Exception:
                     log.exception("collecting stats failed")
                     continue
-                self._emitter.emit("stats_update", stats)
+                if stats is not None:
+                    self._emitter.emit("stats_update", stats)
 
