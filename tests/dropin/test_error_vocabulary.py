@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from reactor_proto import errors as E
 from reactor_proto.client import ClientConfig, ErrorOccurred, ReactorStatus
 from reactor_proto.errors import Failure, documented
-
 from tests.core.client_harness import Harness, reply
 
 CLASSES = [E.ReactorError, E.LocalProtocolError, E.InvalidStateError, E.MessageTooLargeError,
@@ -117,7 +116,7 @@ def test_a_reconnect_to_a_gone_session_is_reconnection_failed() -> None:
     assert reported(h)[-1] is error
 
 
-@pytest.mark.parametrize("call, code", [
+@pytest.mark.parametrize(("call", "code"), [
     (lambda m, now: m.send_command("start", {}, now), "MESSAGE_SEND_FAILED"),
     (lambda m, now: m.publish_track("webcam", now), "TRACK_PUBLISH_FAILED"),
     (lambda m, now: m.unpublish_track("webcam", now), "TRACK_UNPUBLISH_FAILED"),

@@ -7,7 +7,6 @@ from typing import Any
 
 from reactor_proto.client import ClientConfig, ErrorOccurred, ReactorStatus
 from reactor_proto.errors import NoCapacityError
-
 from tests.core.client_harness import Harness, descriptor, reply
 
 URL = "https://api.example.test"
