@@ -34,6 +34,7 @@ from reactor_proto.client import (
     ClientMachine,
     OperationCompleted,
     OperationKind,
+    Phase,
     ReactorStatus,
 )
 from reactor_proto.envelope import FileRef
@@ -245,6 +246,10 @@ class Reactor(ReactorEvents):
         if self._machine.status is not ReactorStatus.DISCONNECTED:
             raise self._refuse(Failure.CONNECT, InvalidStateError(
                 f"connect(): already {self._machine.status.value}; call disconnect() first"))
+        if self._machine.phase is Phase.TERMINATING:
+            # A disconnect() is still ending the session (the status is DISCONNECTED
+            # already, so a handler of that status may call connect()): let it finish.
+            await self._run_op(lambda now: self._machine.disconnect(now))
         self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
         await self._run_op(lambda now: self._machine.connect(
