@@ -72,6 +72,7 @@ for _module in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.
         importlib.import_module(_module)
 
 ABORT_TIMEOUT = 10.0
+API_URL_ENV = "REACTOR_API_URL"
 STATS_INTERVAL = 2.0
 
 
@@ -106,6 +107,10 @@ class Reactor(ReactorEvents):
         **options: Any,
     ) -> None:
         url = api_url if api_url is not None else coordinator_url
+        if url is None and not local:
+            # The deployment picks the coordinator, as REACTOR_API_KEY picks the key: code
+            # written for the cloud runs unchanged against `reactor coordinator`.
+            url = os.environ.get(API_URL_ENV) or None
         self._config = ClientConfig.create(
             model_name, api_key=api_key, api_url=url, local=local, jwt=jwt,
             auto_reconnect=auto_reconnect, model_tracks=core_tracks(model_tracks),
