@@ -12,6 +12,7 @@ import pytest
 from reactor_anyio import Reactor, ReactorError, ReactorStatus
 from reactor_anyio.coordinator import Fault
 from reactor_proto.client.config import RetryPolicy
+from tests.dropin.test_samples import source
 from tests.e2e.test_coordinator_support import client, emulator, until
 
 pytestmark = pytest.mark.anyio
@@ -51,15 +52,9 @@ async def run_recipe(install: Any) -> None:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_auto_reconnect_recipe_verbatim(anyio_backend: str) -> None:
     def install(reactor: Reactor) -> None:
-        # ---- seed 001, "Auto-reconnect", verbatim but for the import line ----
-        from reactor_anyio import ReactorError
-
-        @reactor.on_error
-        async def on_error(error: ReactorError):  # type: ignore[no-untyped-def]
-            if error.recoverable:
-                await asyncio.sleep(error.retry_after or 3)
-                await reactor.reconnect()
-        # ---- end of the sample ----
+        # samples/s001_auto_reconnect.sample: the docs' recipe, only its import changed
+        exec(compile(source("s001_auto_reconnect"), "sample", "exec"),
+             {"reactor": reactor, "asyncio": asyncio})
 
     await run_recipe(install)
 

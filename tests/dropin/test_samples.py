@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from reactor_anyio import (
@@ -50,7 +49,7 @@ def source(name: str) -> str:
 async def run(name: str, ns: dict[str, Any]) -> None:
     """Run a sample in ``ns``, awaiting it when it has top-level awaits."""
     code = compile(source(name), f"{name}.sample", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, ns)  # noqa: S307 - our own sample files
+    result = eval(code, ns)
     if result is not None:
         await result
 
@@ -277,7 +276,7 @@ async def test_s002_complete_example(emu: CoordinatorEmulator, anyio_backend: st
 
     def main() -> None:
         try:
-            exec(compile(source("s002_complete_example"), "sample", "exec"),  # noqa: S102
+            exec(compile(source("s002_complete_example"), "sample", "exec"),
                  {"__name__": "__main__"})
         except BaseException as exc:  # reported below
             failure.append(exc)
