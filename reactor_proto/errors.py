@@ -188,12 +188,9 @@ def documented(error: ReactorError, failure: Failure, *,
     clone.__dict__.update(error.__dict__)
     if code is not None and error.code != code:
         clone.cause = error.cause if error.code in DOCUMENTED_CODES else error.code
-        clone.code = code
-    if failure is Failure.OTHER:
-        if error.component not in (Component.API, Component.GPU):
-            clone.component = component
-    else:
-        clone.component = component
+        clone.code = str(code)
+    if failure is not Failure.OTHER or error.component not in (Component.API, Component.GPU):
+        clone.component = str(component)
     if clone.retry_after is None and retry_after is not None:
         clone.retry_after = retry_after
     return clone

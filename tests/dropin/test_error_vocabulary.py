@@ -169,3 +169,36 @@ def test_a_refused_publish_is_track_publish_failed_caused_by_the_runtime_code() 
     assert (done.public_error.code, done.public_error.cause) == ("TRACK_PUBLISH_FAILED",
                                                                  "PUBLISHER_SLOT_TAKEN")
     assert reported(h)[-1] is done.public_error
+
+
+# ---- fetch_jwt_token's core half -----------------------------------------------------------
+
+
+def test_token_request_and_its_answers() -> None:
+    from reactor_proto.client.tokens import token_error, token_from_response, token_request
+
+    request = token_request("rk_k", "https://api.example.test/")
+    assert (request.method, request.url) == ("POST", "https://api.example.test/tokens")
+    assert ("reactor-api-key", "rk_k") in request.headers
+    with pytest.raises(E.LocalProtocolError):
+        token_request("rk_k", "http://api.example.test")  # a key never goes over plain http
+    assert token_from_response(reply(200, {"jwt": "a.b.c"})) == "a.b.c"
+    with pytest.raises(E.UnauthorizedError) as raised:
+        token_from_response(reply(401, {"detail": "bad key"}))
+    assert (raised.value.code, raised.value.cause) == ("CONNECTION_FAILED", "UNAUTHORIZED")
+    with pytest.raises(E.DecodeError) as bad:
+        token_from_response(reply(200, {"token": 1}))
+    assert bad.value.code == "CONNECTION_FAILED"
+    lost = token_error(E.NetworkError("refused"))
+    assert (lost.code, lost.cause, lost.recoverable) == ("CONNECTION_FAILED", "NETWORK_ERROR",
+                                                         True)
+
+
+def test_repr_and_record_carry_the_cause() -> None:
+    error = documented(E.RateLimitedError("slow down", retry_after=2.0, status=429),
+                       Failure.CONNECT)
+    assert "cause='RATE_LIMITED'" in repr(error) and "retry_after=2.0" in repr(error)
+    assert error.to_dict() == {"code": "CONNECTION_FAILED", "message": "slow down",
+                               "timestamp": None, "recoverable": True, "component": "api",
+                               "retry_after": 2.0, "cause": "RATE_LIMITED"}
+    assert type(error.code) is str and type(error.component) is str
