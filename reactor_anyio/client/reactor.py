@@ -5,7 +5,9 @@ Where we differ from ``reactor-sdk`` 0.8.0 (each on purpose, see docs/migrating.
 * ``connect()`` returns once the status is READY and raises a typed exception on failure.
 * ``send_command`` before READY raises; a command that does not match the model's schema
   raises :class:`CommandValidationError` naming the parameter, and nothing is sent.
-* Raised errors carry the same ``code``/``recoverable``/``retry_after`` as the ``error`` event.
+* Every failed operation raises the very error it emits on the ``error`` event: the documented
+  code, with the specific reason as ``cause`` and as the exception class.
+* Async handlers run beside the background service, so they may call anything.
 * A dropped transport keeps the session (``recoverable``); ``auto_reconnect=True`` applies the
   documented recovery recipe inside the grace window.
 * Cancelling any call leaves nothing behind: a cancelled ``connect()`` ends the session it
@@ -39,7 +41,6 @@ from reactor_proto.client import (
 )
 from reactor_proto.envelope import FileRef
 from reactor_proto.errors import Failure, InvalidStateError, LocalProtocolError, ReactorError
-from reactor_proto.schema import ModelSchema
 
 from ..http import HttpClient
 from ..webrtc import Peer, PeerFactory
@@ -47,17 +48,12 @@ from .driver import ClientDriver
 from .emitter import EventEmitter
 from .events import ReactorEvents, emit_client_event
 from .options import PeerOptions, read_upload
+from .queries import ReactorQueries
 from .service import ServiceHandle, spawn_service
 from .types import (
-    Capabilities,
     ConnectionStats,
-    CreateSessionResponse,
     FrameCallback,
-    ReactorState,
-    WaitingInfo,
-    capabilities_dict,
     core_tracks,
-    session_response_dict,
     stats_from_peer,
     timings_from_core,
 )
@@ -84,7 +80,7 @@ class _Waiter:
         self.done: OperationCompleted | None = None
 
 
-class Reactor(ReactorEvents):
+class Reactor(ReactorQueries, ReactorEvents):
     """Connects to a Reactor model and streams it.  See the module docstring."""
 
     def __init__(
@@ -361,48 +357,7 @@ class Reactor(ReactorEvents):
     def get_remote_tracks(self) -> dict[str, Any]:
         return dict(self._remote_tracks)
 
-    # ---- getters -----------------------------------------------------------------------
-
-    def get_status(self) -> ReactorStatus:
-        return self._machine.status
-
-    def get_state(self) -> ReactorState:
-        return ReactorState(status=self._machine.status, last_error=self._machine.last_error,
-                            waiting_info=self.get_waiting_info())
-
-    def get_waiting_info(self) -> WaitingInfo | None:
-        """While WAITING for a GPU: since when, how long, and the queue position (when the
-        coordinator reports one); None otherwise."""
-        since = self._machine.waiting_since
-        if since is None or self._machine.status is not ReactorStatus.WAITING:
-            return None
-        waited = max(0.0, time.monotonic() - since)
-        return WaitingInfo(since=time.time() - waited, waited=waited,
-                           queue_position=self._machine.queue_position)
-
-    def get_session_id(self) -> str | None:
-        return self._machine.session_id
-
-    def get_last_error(self) -> ReactorError | None:
-        return self._machine.last_error
-
-    def get_capabilities(self) -> Capabilities | None:
-        """The model's tracks and commands, as the documented ``Capabilities`` dict."""
-        caps = self._machine.capabilities
-        return None if caps is None else capabilities_dict(caps)
-
-    def get_session_info(self) -> CreateSessionResponse | None:
-        """The session as last described by the coordinator (or the local runtime)."""
-        snapshot = self._machine.session_info
-        return None if snapshot is None else session_response_dict(snapshot)
-
-    def get_schema(self) -> ModelSchema | None:
-        return self._machine.schema
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        schema = self._machine.schema
-        return schema.command_names() if schema is not None else ()
+    # ---- getters (the rest: .queries.ReactorQueries) ----------------------------------
 
     async def get_stats(self) -> ConnectionStats | None:
         """WebRTC statistics and the connect's step timings; None unless READY."""
