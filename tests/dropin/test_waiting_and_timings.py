@@ -79,3 +79,20 @@ def test_connection_timings_name_every_step_and_add_up() -> None:
     h.run_until(lambda: h.machine.status is ReactorStatus.READY)
     again = h.machine.connection_timings
     assert again is not None and again.reconnect and again is not timings
+
+
+def test_the_coordinator_reports_the_queue_position_of_queued_sessions_only() -> None:
+    from tests.core.coordinator_harness import Driver, body_of
+
+    d = Driver(slots=1)
+    jwt = d.token()
+    first = d.create_id(jwt)
+    queued = [d.create_id(jwt) for _ in range(3)]
+    assert "queue_position" not in body_of(d.get(jwt, first))  # it has the GPU
+    assert [body_of(d.get(jwt, sid))["queue_position"] for sid in queued] == [1, 2, 3]
+    assert d.delete(jwt, queued[0]).status == 200  # leaving the queue moves the others up
+    assert [body_of(d.get(jwt, sid)).get("queue_position") for sid in queued[1:]] == [1, 2]
+    assert d.delete(jwt, first).status == 200  # the GPU is free: the head gets it
+    d.advance(1.0)
+    assert "queue_position" not in body_of(d.get(jwt, queued[1]))
+    assert body_of(d.get(jwt, queued[2]))["queue_position"] == 1
