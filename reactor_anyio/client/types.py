@@ -32,7 +32,7 @@ from reactor_proto.capabilities import (
 )
 from reactor_proto.client import ConnectionTimings as CoreTimings
 from reactor_proto.client import ReactorStatus
-from reactor_proto.errors import LocalProtocolError, ReactorError
+from reactor_proto.errors import DecodeError, LocalProtocolError, ReactorError
 
 TrackKind = Literal["video", "audio"]
 TrackDirection = Literal["recvonly", "sendonly"]
@@ -182,7 +182,10 @@ def core_tracks(tracks: Sequence[CoreTrack | Mapping[str, Any]] | None
         if isinstance(track, CoreTrack):
             out.append(track)
         elif isinstance(track, Mapping):
-            out.append(parse_track(dict(track), path=f"model_tracks[{i}]"))
+            try:
+                out.append(parse_track(dict(track), path=f"model_tracks[{i}]"))
+            except DecodeError as exc:  # the caller's input, not a peer's
+                raise LocalProtocolError(exc.message) from None
         else:
             raise LocalProtocolError(f"model_tracks[{i}]: expected a TrackCapability dict, "
                                      f"got {type(track).__name__}")
