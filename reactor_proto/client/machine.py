@@ -35,7 +35,7 @@ from .actions import ClientAction
 from .config import ClientConfig
 from .events import ClientEvent, ReactorStatus
 from .phases import Phase
-from .state import ClientState, reported_misuse
+from .state import ClientState, report
 from .timings import ConnectionTimings
 
 T = TypeVar("T")
@@ -180,12 +180,13 @@ class ClientMachine:
         try:
             return call()
         except ReactorError as exc:
-            raise reported_misuse(self._state, exc, failure) from None
+            # refused at once: reported like any failure; the documented form is raised
+            raise report(self._state, exc, failure) from None
 
     def refuse(self, failure: Failure, error: ReactorError) -> ReactorError:
         """The adapter refused a call before it reached the machine (e.g. an argument only
         the adapter can check): report it as ``failure``; returns what to raise."""
-        return reported_misuse(self._state, error, failure)
+        return report(self._state, error, failure)
 
     def connect(self, now: float, *, session_id: str | None = None,
                 connection_id: int | None = None,

@@ -171,10 +171,6 @@ def report(s: ClientState, error: ReactorError,
     return reported
 
 
-def reported_misuse(s: ClientState, error: ReactorError, failure: Failure) -> ReactorError:
-    """A call refused at once: report it like any failure and return what to raise."""
-    return report(s, error, failure)
-
 
 def abort_error(s: ClientState, why: str) -> AbortedError:
     return AbortedError(f"{s.flow_kind.value}() was abandoned: {why}")
