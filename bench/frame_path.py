@@ -186,8 +186,7 @@ async def run_ours(url: str, recorder: Recorder, warmup: float, seconds: float,
         await reactor.connect()
         result = await recorder.measure(warmup, seconds)
         stats = await reactor.get_stats()
-        tracks = stats.get("tracks") or {}
-        result["dropped"] = sum(int(t.get("frames_dropped", 0)) for t in tracks.values())
+        result["dropped"] = stats.frames_dropped if stats is not None else 0
     finally:
         await reactor.aclose()
     return result

@@ -5,7 +5,7 @@ callback blocks for 50 ms (a synchronous processing step) on every frame it gets
 
 * **ours**: ``Reactor`` delivers through its bounded latest-wins mailbox (two frames by
   default): the callback always gets one of the freshest frames and the overflow is dropped
-  and counted (``get_stats()["tracks"][name]["frames_dropped"]``).
+  and counted (``(await get_stats()).frames_dropped``).
 * **baseline**: the official client's pull design, a bare aiortc ``recv()`` loop calling the
   same callback for every frame (``reactor-sdk`` 0.8.0 ``_process_frames``): aiortc's receive
   queue is unbounded, so nothing is dropped and every frame is seen, later and later.

@@ -7,9 +7,11 @@ A drop-in for the official ``reactor_sdk`` imports::
     async with Reactor(model_name="helios", local=True) as reactor:
         await reactor.connect()            # returns at READY
         await reactor.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0})
+
+Code written from the official docs runs with only its import line changed; the remaining
+differences are listed in docs/migrating.md.
 """
 
-from reactor_proto.capabilities import Capabilities, CommandCapability, TrackCapability
 from reactor_proto.client import ReactorStatus
 from reactor_proto.envelope import FileRef
 from reactor_proto.errors import (
@@ -24,6 +26,7 @@ from reactor_proto.errors import (
     LocalProtocolError,
     MessageTooLargeError,
     NetworkError,
+    NoCapacityError,
     NotFoundError,
     RateLimitedError,
     ReactorError,
@@ -37,7 +40,23 @@ from reactor_proto.errors import (
     VersionMismatchError,
 )
 
-from .client.reactor import FrameCallback, Reactor, ReactorState
+from .client.auth import fetch_jwt_token
+from .client.reactor import Reactor
+from .client.types import (
+    Capabilities,
+    CommandCapability,
+    ConnectionStats,
+    ConnectionTimings,
+    CreateSessionResponse,
+    FrameCallback,
+    MessageScope,
+    ReactorEvent,
+    ReactorState,
+    TrackCapability,
+    TrackDirection,
+    TrackKind,
+    WaitingInfo,
+)
 from .sdk import HeliosModel
 from .webrtc.tracks import NdarrayVideoTrack as FrameSource
 
@@ -48,7 +67,10 @@ __all__ = [
     "CommandCapability",
     "CommandValidationError",
     "ConflictError",
+    "ConnectionStats",
+    "ConnectionTimings",
     "ControlRequestError",
+    "CreateSessionResponse",
     "DecodeError",
     "DisconnectedError",
     "FileRef",
@@ -57,12 +79,15 @@ __all__ = [
     "HeliosModel",
     "InvalidStateError",
     "LocalProtocolError",
+    "MessageScope",
     "MessageTooLargeError",
     "NetworkError",
+    "NoCapacityError",
     "NotFoundError",
     "RateLimitedError",
     "Reactor",
     "ReactorError",
+    "ReactorEvent",
     "ReactorState",
     "ReactorStatus",
     "RemoteProtocolError",
@@ -71,7 +96,11 @@ __all__ = [
     "SessionGoneError",
     "SessionTerminalError",
     "TrackCapability",
+    "TrackDirection",
+    "TrackKind",
     "TransportError",
     "UnauthorizedError",
     "VersionMismatchError",
+    "WaitingInfo",
+    "fetch_jwt_token",
 ]

@@ -121,7 +121,7 @@ async def run_demo(out: Path, seconds: float, *, stream: TextIO = sys.stdout,
                          f"{recording.messages:4d} messages")
             stream.flush()
         stats = await reactor.get_stats()
-        dropped = sum(t.get("frames_dropped", 0) for t in stats.get("tracks", {}).values())
+        dropped = stats.frames_dropped if stats is not None else 0
         await reactor.disconnect()
     stream.write("\n")
     received = len(recording.frames)

@@ -9,6 +9,14 @@ catches an exception and a handler that receives an event see the same ``code``,
 
 Everything else is a failure of the exchange itself (network, HTTP status, timeouts).
 Messages always name the field and the offending value, so a log line is enough to debug.
+
+The *documented* vocabulary (PROTOCOL.md §11.1, docs/protocol/11-errors.md) names the
+operation that failed (``CONNECTION_FAILED``, ``MESSAGE_SEND_FAILED``, ...), not why.
+:func:`documented` turns a specific error into that form for one :class:`Failure`: the code
+and component become the documented ones, while the specific code moves to ``cause`` and the
+class stays, so ``except UnauthorizedError`` and ``error.cause == "UNAUTHORIZED"`` keep
+working.  The client machine decides which failure a situation is; this table decides the
+code.
 """
 
 from __future__ import annotations
@@ -49,6 +57,10 @@ class ErrorCode(enum.StrEnum):
     MESSAGE_SEND_FAILED = "MESSAGE_SEND_FAILED"
     TRACK_PUBLISH_FAILED = "TRACK_PUBLISH_FAILED"
     TRACK_UNPUBLISH_FAILED = "TRACK_UNPUBLISH_FAILED"
+    # Ours, in the same style (the official client has no upload failure code).
+    UPLOAD_FAILED = "UPLOAD_FAILED"
+    # A session could not start because no GPU is free and queueing was refused.
+    NO_CAPACITY = "NO_CAPACITY"
     # Control-channel codes sent by runtimes.
     PUBLISHER_SLOT_TAKEN = "PUBLISHER_SLOT_TAKEN"
     UNKNOWN_METHOD = "UNKNOWN_METHOD"
@@ -58,20 +70,53 @@ class ErrorCode(enum.StrEnum):
 
 
 class Component(enum.StrEnum):
-    """Which side of the system an error comes from (the official ``component`` field)."""
+    """Which side of the system an error comes from (the official ``component`` field).
+
+    ``LOCAL`` marks caller mistakes inside the core; a reported error is always ``api`` or
+    ``gpu`` (see :func:`documented`)."""
 
     API = "api"
     GPU = "gpu"
     LOCAL = "local"
 
 
-class ReactorError(Exception):
+class Failure(enum.Enum):
+    """Which public operation failed: selects the documented code of a reported error."""
+
+    CONNECT = "connect"
+    RECONNECT = "reconnect"
+    TRANSPORT = "transport"
+    SEND = "send_command"
+    PUBLISH = "publish_track"
+    UNPUBLISH = "unpublish_track"
+    UPLOAD = "upload_file"
+    OTHER = "other"
+
+
+# failure -> (documented code, component); OTHER keeps the error's own code.
+_DOCUMENTED: dict[Failure, tuple[str | None, str]] = {
+    Failure.CONNECT: (ErrorCode.CONNECTION_FAILED, Component.API),
+    Failure.RECONNECT: (ErrorCode.RECONNECTION_FAILED, Component.API),
+    Failure.TRANSPORT: (ErrorCode.GPU_CONNECTION_ERROR, Component.GPU),
+    Failure.SEND: (ErrorCode.MESSAGE_SEND_FAILED, Component.GPU),
+    Failure.PUBLISH: (ErrorCode.TRACK_PUBLISH_FAILED, Component.GPU),
+    Failure.UNPUBLISH: (ErrorCode.TRACK_UNPUBLISH_FAILED, Component.GPU),
+    Failure.UPLOAD: (ErrorCode.UPLOAD_FAILED, Component.API),
+    Failure.OTHER: (None, Component.API),
+}
+DOCUMENTED_CODES: frozenset[str] = frozenset(
+    code for code, _ in _DOCUMENTED.values() if code is not None)
+
+
+class ReactorError(RuntimeError):
     """Base of every error this library raises or reports.
 
     Attributes mirror the official ``ReactorError`` record: ``code``, ``message``,
     ``timestamp`` (Unix seconds, stamped by the adapter that reports it, ``None`` inside the
     core, which never reads a clock), ``recoverable``, ``component`` and ``retry_after``
-    (seconds), plus the HTTP ``status`` when one was involved.
+    (seconds), plus the HTTP ``status`` when one was involved and ``cause``: the specific
+    code (``UNAUTHORIZED``, ``SESSION_GONE``, ...) behind a documented one, else ``None``.
+    A ``RuntimeError``, as the official ``connect()`` documents for its failures.
     """
 
     default_code: ClassVar[str] = ErrorCode.INTERNAL_ERROR
@@ -88,6 +133,7 @@ class ReactorError(Exception):
         component: str | None = None,
         status: int | None = None,
         timestamp: float | None = None,
+        cause: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -99,12 +145,15 @@ class ReactorError(Exception):
         self.component: str = str(component if component is not None else self.default_component)
         self.status = status
         self.timestamp = timestamp
+        self.cause: str | None = cause
 
     def __str__(self) -> str:
         return f"[{self.component}:{self.code}] {self.message}"
 
     def __repr__(self) -> str:
         extra = f", status={self.status}" if self.status is not None else ""
+        if self.cause is not None:
+            extra += f", cause={self.cause!r}"
         if self.retry_after is not None:
             extra += f", retry_after={self.retry_after}"
         return (
@@ -121,7 +170,30 @@ class ReactorError(Exception):
             "recoverable": self.recoverable,
             "component": self.component,
             "retry_after": self.retry_after,
+            "cause": self.cause,
         }
+
+
+def documented(error: ReactorError, failure: Failure, *,
+               retry_after: float | None = None) -> ReactorError:
+    """``error`` as the ``error`` event reports it when ``failure`` is what failed.
+
+    Returns a copy of the same class (the original is not changed): ``code`` is the
+    documented code for ``failure`` (``OTHER`` keeps the error's own), ``component`` is
+    ``api`` or ``gpu``, and ``cause`` is the specific code it replaced.  Idempotent: an
+    error already in documented form keeps its cause.  ``retry_after`` fills a missing
+    retry hint."""
+    code, component = _DOCUMENTED[failure]
+    clone = type(error).__new__(type(error), *error.args)
+    clone.__dict__.update(error.__dict__)
+    if code is not None and error.code != code:
+        clone.cause = error.cause if error.code in DOCUMENTED_CODES else error.code
+        clone.code = str(code)
+    if failure is not Failure.OTHER or error.component not in (Component.API, Component.GPU):
+        clone.component = str(component)
+    if clone.retry_after is None and retry_after is not None:
+        clone.retry_after = retry_after
+    return clone
 
 
 # ---- the caller's fault -------------------------------------------------------------------
@@ -243,6 +315,13 @@ class SessionGoneError(ReactorError):
     """The session no longer exists (e.g. a reconnect after the grace window)."""
 
     default_code = ErrorCode.SESSION_GONE
+
+
+class NoCapacityError(ReactorError):
+    """No GPU is free for the model and the client was told not to queue (``queue=False``)."""
+
+    default_code = ErrorCode.NO_CAPACITY
+    default_recoverable = True
 
 
 class TransportError(ReactorError):

@@ -105,10 +105,12 @@ class ClientDriver:
         return self._clock()
 
     def feed(self, call: Callable[[float], Any]) -> Any:
-        """Feed one input (a machine method taking ``now``), then perform what it queued."""
-        result = call(self._clock())
-        self.process()
-        return result
+        """Feed one input (a machine method taking ``now``), then perform what it queued
+        (also when it raised: a refused call still reports its error event)."""
+        try:
+            return call(self._clock())
+        finally:
+            self.process()
 
     def process(self) -> None:
         if self._processing:

@@ -3,8 +3,11 @@
 * Handlers run in registration order, over a snapshot of the list, so a handler may remove
   itself (or others) while an event is being delivered (F29).
 * A handler that raises is logged and does not stop the others or the connection.
-* An ``async def`` handler is run as a task of the client's task group and kept referenced
-  until it finishes; it never leaks past ``disconnect``/``aclose``.
+* An ``async def`` handler runs as its own host task (see :mod:`.service`), *beside* the
+  client's background service, never inside it: so a handler may call any public method,
+  ``disconnect()`` included, which stops that service and waits for it without waiting on
+  the handler itself.  Running handlers are kept referenced until they finish; ``aclose``
+  cancels the ones still running (except its caller) and waits for them, bounded.
 * Filtered wrappers (``@on_status(READY)``, ``@on_track("main_video")``) are registered under
   the function the user wrote, so ``off(event, func)`` removes them.
 * Both spellings in the docs work: ``message``/``new_message`` and
@@ -13,10 +16,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import anyio
+
+from .service import ServiceHandle, spawn_service
 
 log = logging.getLogger("reactor_anyio.events")
 
@@ -32,7 +40,11 @@ ALIASES: dict[str, tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]] = {
 }
 
 Handler = Callable[..., Any]
-Spawner = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
+HANDLER_JOIN_TIMEOUT = 5.0
+# The handler task the current code runs in (None outside handlers), so ``aclose`` called
+# from a handler does not cancel and wait for that very handler.
+_current_handler: contextvars.ContextVar[ServiceHandle | None] = contextvars.ContextVar(
+    "reactor_current_handler", default=None)
 
 
 class _Registration:
@@ -48,11 +60,7 @@ class _Registration:
 class EventEmitter:
     def __init__(self) -> None:
         self._handlers: dict[str, list[_Registration]] = {name: [] for name in EVENTS}
-        self._spawn: Spawner | None = None
-
-    def bind_spawner(self, spawn: Spawner | None) -> None:
-        """Where async handlers run (the client's task group); None while not running."""
-        self._spawn = spawn
+        self._running: set[ServiceHandle] = set()
 
     @staticmethod
     def resolve(event: str) -> tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
@@ -89,17 +97,44 @@ class EventEmitter:
                 self._run_async(event, registration.key, result)
 
     def _run_async(self, event: str, key: Handler, awaitable: Awaitable[Any]) -> None:
-        if self._spawn is None:
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()
-            log.warning("async handler %r for %r dropped: the client is not running",
-                        key, event)
-            return
+        name = getattr(key, "__qualname__", repr(key))
+        handle_box: list[ServiceHandle] = []
 
         async def guarded() -> None:
+            _current_handler.set(handle_box[0] if handle_box else None)
             try:
                 await awaitable
             except Exception:
-                log.exception("async handler %r for %r raised", key, event)
+                log.exception("async handler %s for %r raised", name, event)
+            finally:
+                if handle_box:
+                    self._running.discard(handle_box[0])
 
-        self._spawn(guarded)
+        try:
+            handle = spawn_service(guarded, name=f"reactor-handler-{event}-{name}")
+        except RuntimeError:
+            # sniffio found no running event loop (an event delivered outside one).
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            log.warning("async handler %s for %r dropped: no event loop is running",
+                        name, event)
+            return
+        handle_box.append(handle)
+        if not handle.done.is_set():
+            self._running.add(handle)
+
+    async def cancel_handlers(self) -> None:
+        """Cancel the async handlers still running (not the caller's own) and wait for
+        them, at most :data:`HANDLER_JOIN_TIMEOUT` seconds in all."""
+        me = _current_handler.get()
+        others = [h for h in self._running if h is not me]
+        for handle in others:
+            handle.cancel()
+        with anyio.move_on_after(HANDLER_JOIN_TIMEOUT):
+            for handle in others:
+                await handle.done.wait()
+        stuck = [h for h in others if not h.done.is_set()]
+        if stuck:
+            log.error("%d event handler(s) did not stop within %g s", len(stuck),
+                      HANDLER_JOIN_TIMEOUT)
+

@@ -26,6 +26,7 @@ from reactor_proto.client import (
 )
 
 from .emitter import EventEmitter, Handler
+from .types import capabilities_dict
 
 
 def emit_client_event(emitter: EventEmitter, event: ClientEvent) -> None:
@@ -37,7 +38,7 @@ def emit_client_event(emitter: EventEmitter, event: ClientEvent) -> None:
     elif isinstance(event, SessionIdChanged):
         emit("session_id_changed", event.session_id)
     elif isinstance(event, CapabilitiesReceived):
-        emit("capabilities_received", event.capabilities)
+        emit("capabilities_received", capabilities_dict(event.capabilities))
     elif isinstance(event, SchemaReceived):
         emit("schema_received", event.schema)
     elif isinstance(event, MessageReceived):

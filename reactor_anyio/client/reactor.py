@@ -5,7 +5,9 @@ Where we differ from ``reactor-sdk`` 0.8.0 (each on purpose, see docs/migrating.
 * ``connect()`` returns once the status is READY and raises a typed exception on failure.
 * ``send_command`` before READY raises; a command that does not match the model's schema
   raises :class:`CommandValidationError` naming the parameter, and nothing is sent.
-* Raised errors carry the same ``code``/``recoverable``/``retry_after`` as the ``error`` event.
+* Every failed operation raises the very error it emits on the ``error`` event: the documented
+  code, with the specific reason as ``cause`` and as the exception class.
+* Async handlers run beside the background service, so they may call anything.
 * A dropped transport keeps the session (``recoverable``); ``auto_reconnect=True`` applies the
   documented recovery recipe inside the grace window.
 * Cancelling any call leaves nothing behind: a cancelled ``connect()`` ends the session it
@@ -21,25 +23,24 @@ import mimetypes
 import os
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import IO, Any
 
 import anyio
-import attrs
 
-from reactor_proto.capabilities import Capabilities, TrackCapability
+from reactor_proto.capabilities import TrackCapability
 from reactor_proto.client import (
     ClientConfig,
     ClientEvent,
     ClientMachine,
     OperationCompleted,
     OperationKind,
+    Phase,
     ReactorStatus,
 )
 from reactor_proto.envelope import FileRef
-from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
-from reactor_proto.schema import ModelSchema
+from reactor_proto.errors import Failure, InvalidStateError, LocalProtocolError, ReactorError
 
 from ..http import HttpClient
 from ..webrtc import Peer, PeerFactory
@@ -47,7 +48,16 @@ from .driver import ClientDriver
 from .emitter import EventEmitter
 from .events import ReactorEvents, emit_client_event
 from .options import PeerOptions, read_upload
+from .queries import ReactorQueries
 from .service import ServiceHandle, spawn_service
+from .types import (
+    ConnectionStats,
+    FrameCallback,
+    core_tracks,
+    stats_from_peer,
+    timings_from_core,
+)
+from .types import TrackCapability as TrackDict
 
 log = logging.getLogger("reactor_anyio.client")
 
@@ -57,15 +67,9 @@ for _module in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.streams.
     with contextlib.suppress(ImportError):  # a future anyio may move them: only speed is lost
         importlib.import_module(_module)
 
-FrameCallback = Callable[[Any], None]
 ABORT_TIMEOUT = 10.0
+API_URL_ENV = "REACTOR_API_URL"
 STATS_INTERVAL = 2.0
-
-
-@attrs.frozen(kw_only=True)
-class ReactorState:
-    status: ReactorStatus
-    last_error: ReactorError | None
 
 
 class _Waiter:
@@ -76,7 +80,7 @@ class _Waiter:
         self.done: OperationCompleted | None = None
 
 
-class Reactor(ReactorEvents):
+class Reactor(ReactorQueries, ReactorEvents):
     """Connects to a Reactor model and streams it.  See the module docstring."""
 
     def __init__(
@@ -91,17 +95,22 @@ class Reactor(ReactorEvents):
         auto_reconnect: bool = False,
         ice_host_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[Any] | None = None,
-        model_tracks: Sequence[TrackCapability] | None = None,
+        model_tracks: Sequence[TrackCapability | TrackDict] | None = None,
+        queue: bool = True,
         frame_buffer: int = 1,
         rng: random.Random | None = None,
         peer_factory: PeerFactory | None = None,
         **options: Any,
     ) -> None:
         url = api_url if api_url is not None else coordinator_url
+        if url is None and not local:
+            # The deployment picks the coordinator, as REACTOR_API_KEY picks the key: code
+            # written for the cloud runs unchanged against `reactor coordinator`.
+            url = os.environ.get(API_URL_ENV) or None
         self._config = ClientConfig.create(
             model_name, api_key=api_key, api_url=url, local=local, jwt=jwt,
-            auto_reconnect=auto_reconnect,
-            model_tracks=tuple(model_tracks) if model_tracks else None, **options)
+            auto_reconnect=auto_reconnect, model_tracks=core_tracks(model_tracks),
+            queue=queue, **options)
         self._machine = ClientMachine(self._config, rng=rng or random.Random())
         self._peer_options = PeerOptions.create(
             self._config.api_url, ice_host_addresses=ice_host_addresses,
@@ -118,8 +127,6 @@ class Reactor(ReactorEvents):
         self._frame_callback: FrameCallback | None = None
         self._track_callbacks: dict[str, FrameCallback | None] = {}
         self._peer: Peer | None = None
-        self._connect_started: float | None = None
-        self.timings: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return (f"Reactor(model_name={self._config.model_name!r}, "
@@ -138,16 +145,10 @@ class Reactor(ReactorEvents):
         async def main() -> None:
             try:
                 async with anyio.create_task_group() as tg:
-
-                    def spawn(fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
-                        tg.start_soon(fn)
-
-                    self._emitter.bind_spawner(spawn)
                     tg.start_soon(driver.run)
                     tg.start_soon(self._stats_loop)
                     await anyio.sleep_forever()
             finally:
-                self._emitter.bind_spawner(None)
                 with anyio.CancelScope(shield=True):
                     await http.aclose()
 
@@ -173,6 +174,7 @@ class Reactor(ReactorEvents):
         try:
             await self.disconnect()
         finally:
+            await self._emitter.cancel_handlers()
             if self._service is not None:
                 service, self._service, self._driver = self._service, None, None
                 service.cancel()
@@ -190,9 +192,17 @@ class Reactor(ReactorEvents):
     # ---- operations --------------------------------------------------------------------
 
     def _feed(self, call: Callable[[float], Any]) -> Any:
-        if self._driver is None:
+        if self._driver is not None:
+            return self._driver.feed(call)
+        try:  # no service: only refusals happen here; deliver their error events now
             return call(time.monotonic())
-        return self._driver.feed(call)
+        finally:
+            for event in self._machine.drain_events():
+                self._on_machine_event(event)
+
+    def _refuse(self, failure: Failure, error: ReactorError) -> ReactorError:
+        reported: ReactorError = self._feed(lambda now: self._machine.refuse(failure, error))
+        return reported
 
     async def _wait(self, op: int, *, abort_on_cancel: bool) -> OperationCompleted:
         waiter = self._waiters.setdefault(op, _Waiter())
@@ -224,9 +234,10 @@ class Reactor(ReactorEvents):
         the operation finishes in the background and leaves a consistent state."""
         op = self._feed(start)
         done = await self._wait(op, abort_on_cancel=abort_on_cancel)
-        if done.error is not None:
+        error = done.public_error
+        if error is not None:
             await self._stop_service_if_idle()
-            raise done.error
+            raise error
         return done.value
 
     async def connect(self, *, session_id: str | None = None,
@@ -234,10 +245,14 @@ class Reactor(ReactorEvents):
                       auto_resume_tracks: bool | None = None) -> None:
         """Open (or adopt) a session and connect; returns at READY, raises on failure."""
         if self._machine.status is not ReactorStatus.DISCONNECTED:
-            raise InvalidStateError(f"connect(): already {self._machine.status.value}")
+            raise self._refuse(Failure.CONNECT, InvalidStateError(
+                f"connect(): already {self._machine.status.value}; call disconnect() first"))
+        if self._machine.phase is Phase.TERMINATING:
+            # A disconnect() is still ending the session (the status is DISCONNECTED
+            # already, so a handler of that status may call connect()): let it finish.
+            await self._run_op(lambda now: self._machine.disconnect(now))
         self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
-        self._connect_started = time.monotonic()
         await self._run_op(lambda now: self._machine.connect(
             now, session_id=session_id, connection_id=connection_id,
             auto_resume_tracks=auto_resume_tracks), abort_on_cancel=True)
@@ -246,7 +261,6 @@ class Reactor(ReactorEvents):
         """Resume the retained session on a new connection (raises when impossible)."""
         self._peer_factory = self._peer_options.bind()
         await self._ensure_service()
-        self._connect_started = time.monotonic()
         await self._run_op(self._machine.reconnect, abort_on_cancel=True)
 
     async def disconnect(self, recoverable: bool = False) -> None:
@@ -272,10 +286,12 @@ class Reactor(ReactorEvents):
         """Claim the publisher slot of ``name`` and send ``track`` on it."""
         driver = self._driver
         if driver is None:
-            raise InvalidStateError(f"publish_track({name!r}): not connected")
+            raise self._refuse(Failure.PUBLISH, InvalidStateError(
+                f"publish_track({name!r}): not connected"))
         if getattr(track, "kind", None) is None:
-            raise LocalProtocolError(f"publish_track({name!r}): expected a MediaStreamTrack, "
-                                     f"got {type(track).__name__}")
+            raise self._refuse(Failure.PUBLISH, LocalProtocolError(
+                f"publish_track({name!r}): expected a MediaStreamTrack, got "
+                f"{type(track).__name__}"))
         driver.published[name] = track
         op = self._feed(lambda now: self._machine.publish_track(name, now))
         self._publishing[op] = name
@@ -285,9 +301,10 @@ class Reactor(ReactorEvents):
             driver.published.pop(name, None)
             raise
         self._publishing.pop(op, None)
-        if done.error is not None:
+        error = done.public_error
+        if error is not None:
             driver.published.pop(name, None)
-            raise done.error
+            raise error
 
     async def unpublish_track(self, name: str) -> None:
         self._feed(lambda now: self._machine.unpublish_track(name, now))
@@ -340,42 +357,16 @@ class Reactor(ReactorEvents):
     def get_remote_tracks(self) -> dict[str, Any]:
         return dict(self._remote_tracks)
 
-    # ---- getters -----------------------------------------------------------------------
+    # ---- getters (the rest: .queries.ReactorQueries) ----------------------------------
 
-    def get_status(self) -> ReactorStatus:
-        return self._machine.status
-
-    def get_state(self) -> ReactorState:
-        return ReactorState(status=self._machine.status, last_error=self._machine.last_error)
-
-    def get_session_id(self) -> str | None:
-        return self._machine.session_id
-
-    def get_last_error(self) -> ReactorError | None:
-        return self._machine.last_error
-
-    def get_capabilities(self) -> Capabilities | None:
-        return self._machine.capabilities
-
-    def get_session_info(self) -> Any:
-        return self._machine.session_info
-
-    def get_schema(self) -> ModelSchema | None:
-        return self._machine.schema
-
-    @property
-    def commands(self) -> tuple[str, ...]:
-        schema = self._machine.schema
-        return schema.command_names() if schema is not None else ()
-
-    async def get_stats(self) -> dict[str, Any]:
-        """rtt, fps, jitter, packet loss (aiortc stats) and the connection timings."""
-        stats: dict[str, Any] = {"timestamp": time.time(), **{f"timing_{k}": v for k, v in
-                                                              self.timings.items()}}
-        if self._peer is not None and self._machine.status is ReactorStatus.READY:
-            summary = await self._peer.stats()
-            stats.update(attrs.asdict(summary) if attrs.has(type(summary)) else dict(summary))
-        return stats
+    async def get_stats(self) -> ConnectionStats | None:
+        """WebRTC statistics and the connect's step timings; None unless READY."""
+        peer = self._peer
+        if peer is None or self._machine.status is not ReactorStatus.READY:
+            return None
+        summary = await peer.stats()
+        return stats_from_peer(summary, timestamp_ms=time.time() * 1000.0,
+                               timings=timings_from_core(self._machine.connection_timings))
 
     # ---- events (the rest: .events.ReactorEvents) -------------------------------------
 
@@ -416,10 +407,6 @@ class Reactor(ReactorEvents):
         waiter = self._waiters.setdefault(event.op, _Waiter())
         waiter.done = event
         waiter.event.set()
-        if (event.error is None and self._connect_started is not None
-                and self._machine.status is ReactorStatus.READY):
-            self.timings["connect_to_ready_ms"] = (time.monotonic() - self._connect_started) * 1000
-            self._connect_started = None
 
     def _settle_abandoned(self, event: OperationCompleted) -> None:
         """A publish whose caller was cancelled was granted anyway: give the slot back."""
@@ -438,5 +425,6 @@ class Reactor(ReactorEvents):
                 except Exception:
                     log.exception("collecting stats failed")
                     continue
-                self._emitter.emit("stats_update", stats)
+                if stats is not None:
+                    self._emitter.emit("stats_update", stats)
 

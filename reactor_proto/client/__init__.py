@@ -29,6 +29,7 @@ from .events import (
 )
 from .machine import ClientMachine
 from .phases import TRANSITIONS, Phase, Trigger
+from .timings import ConnectionTimings, StepTime
 
 __all__ = [
     "TRANSITIONS",
@@ -41,6 +42,7 @@ __all__ = [
     "ClientEvent",
     "ClientMachine",
     "ClosePeer",
+    "ConnectionTimings",
     "CreatePeer",
     "Deadlines",
     "DetachTrack",
@@ -60,5 +62,6 @@ __all__ = [
     "SessionExpirationChanged",
     "SessionIdChanged",
     "StatusChanged",
+    "StepTime",
     "Trigger",
 ]

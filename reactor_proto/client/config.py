@@ -118,6 +118,9 @@ class ClientConfig:
     answer_poll: PollSchedule = PollSchedule()
     retry: RetryPolicy = RetryPolicy()
     max_queued_notifications: int = 64
+    # False: when no GPU is free (the coordinator reports a queue position), fail the
+    # connect with NoCapacityError instead of waiting in the queue (the legacy ``queueing``).
+    queue: bool = True
 
     @classmethod
     def create(

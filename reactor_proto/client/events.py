@@ -84,12 +84,21 @@ class ErrorOccurred:
 
 @attrs.frozen(kw_only=True)
 class OperationCompleted:
-    """A user operation finished: ``error`` is None on success, ``value`` its result."""
+    """A user operation finished: ``error`` is None on success, ``value`` its result.
+
+    ``error`` is the specific failure (``UNAUTHORIZED``, ``PUBLISHER_SLOT_TAKEN``, ...);
+    ``reported`` is the same failure in its documented form (``CONNECTION_FAILED`` with that
+    code as ``cause``), the object the ``error`` event carried: what a public API raises."""
 
     op: int
     kind: OperationKind
     value: Any = None
     error: ReactorError | None = None
+    reported: ReactorError | None = attrs.field(default=None, eq=False)
+
+    @property
+    def public_error(self) -> ReactorError | None:
+        return self.reported if self.reported is not None else self.error
 
 
 @attrs.frozen(kw_only=True)

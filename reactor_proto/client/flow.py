@@ -12,7 +12,7 @@ from ..bodies import TrackMappingEntry, parse_sdp_answer
 from ..capabilities import TrackCapability
 from ..constants import MAX_DATA_CHANNEL_MESSAGE_BYTES
 from ..envelope import FileRef, encode_runtime_message
-from ..errors import DisconnectedError, TransportError
+from ..errors import DisconnectedError, Failure, TransportError
 from ..sdp import ice_identity, munge_answer, remote_max_message_size
 from .actions import ApplyAnswer, CreatePeer, SendChannel
 from .events import OperationKind
@@ -212,8 +212,7 @@ def lose_transport(s: ClientState, error: TransportError, now: float) -> None:
         fail_flow(s, error, now)
         return
     # READY: keep the session, report a recoverable error (never DELETE: F4).
-    lost = TransportError(error.message, code="GPU_CONNECTION_ERROR", recoverable=True)
-    report(s, lost)
+    report(s, TransportError(error.message, recoverable=True), Failure.TRANSPORT)
     close_peer(s)
     goto(s, Trigger.TRANSPORT_LOST, now)
     schedule_auto_reconnect(s, now)

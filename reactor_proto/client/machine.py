@@ -13,19 +13,21 @@ Driving it (the whole adapter contract)::
         machine.http_response(request_id, response, now)  # or handle_timeout(now), ...
 
 Operations return an operation id; their outcome arrives as ``OperationCompleted``.  Misuse
-(wrong state, bad arguments, invalid command) raises at once and changes nothing.  Every
+(wrong state, bad arguments, invalid command) raises at once and changes nothing but the
+error record: like any failure of a public operation it is reported (``ErrorOccurred``,
+``last_error``) in its documented form, which is also what is raised.  Every
 method here only forwards to a handler function (``state.py`` lists the modules).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from ..bodies import SessionSnapshot
 from ..capabilities import Capabilities, TrackCapability
-from ..errors import ReactorError
+from ..errors import Failure, ReactorError
 from ..http import HttpResponse
 from ..schema import ModelSchema
 from . import flow, inbound, operations, responses
@@ -33,7 +35,10 @@ from .actions import ClientAction
 from .config import ClientConfig
 from .events import ClientEvent, ReactorStatus
 from .phases import Phase
-from .state import ClientState
+from .state import ClientState, report
+from .timings import ConnectionTimings
+
+T = TypeVar("T")
 
 
 class ClientMachine:
@@ -136,6 +141,21 @@ class ClientMachine:
     def channels_open(self) -> bool:
         return self._state.channels_open
 
+    @property
+    def waiting_since(self) -> float | None:
+        """When the status became WAITING (the ``now`` of that input); None otherwise."""
+        return self._state.waiting_since
+
+    @property
+    def queue_position(self) -> int | None:
+        """The coordinator's last queue position while WAITING (1 = next), if it sent one."""
+        return self._state.queue_position
+
+    @property
+    def connection_timings(self) -> ConnectionTimings | None:
+        """The steps of the last connect/reconnect that reached READY, with their times."""
+        return self._state.timings
+
     def recvonly_tracks(self) -> list[str]:
         return flow.track_directions(self._state.tracks, "recvonly")
 
@@ -156,17 +176,29 @@ class ClientMachine:
 
     # ---- operations --------------------------------------------------------------------------
 
+    def _guard(self, failure: Failure, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except ReactorError as exc:
+            # refused at once: reported like any failure; the documented form is raised
+            raise report(self._state, exc, failure) from None
+
+    def refuse(self, failure: Failure, error: ReactorError) -> ReactorError:
+        """The adapter refused a call before it reached the machine (e.g. an argument only
+        the adapter can check): report it as ``failure``; returns what to raise."""
+        return report(self._state, error, failure)
+
     def connect(self, now: float, *, session_id: str | None = None,
                 connection_id: int | None = None,
                 auto_resume_tracks: bool | None = None) -> int:
         """Start connecting; the returned op completes when READY (or with the error)."""
-        return operations.connect(self._state, now, session_id=session_id,
-                                  connection_id=connection_id,
-                                  auto_resume_tracks=auto_resume_tracks)
+        return self._guard(Failure.CONNECT, lambda: operations.connect(
+            self._state, now, session_id=session_id, connection_id=connection_id,
+            auto_resume_tracks=auto_resume_tracks))
 
     def reconnect(self, now: float) -> int:
         """Resume the retained session on a fresh connection (F7: raises when impossible)."""
-        return operations.reconnect(self._state, now)
+        return self._guard(Failure.RECONNECT, lambda: operations.reconnect(self._state, now))
 
     def disconnect(self, now: float, *, recoverable: bool = False,
                    reason: str | None = None) -> int:
@@ -183,12 +215,15 @@ class ClientMachine:
 
     def send_command(self, command: str, data: Any, now: float) -> None:
         """Validate (when the schema is known), encode and send one command (F1, F2, F24)."""
-        operations.send_command(self._state, command, data)
+        self._guard(Failure.SEND, lambda: operations.send_command(self._state, command, data))
 
     def send_runtime_message(self, type_: str, data: Mapping[str, Any] | None,
                              now: float) -> None:
-        operations.require_ready(self._state, f"send_runtime_message({type_!r})")
-        flow.send_runtime(self._state, type_, data)
+        def send() -> None:
+            operations.require_ready(self._state, f"send_runtime_message({type_!r})")
+            flow.send_runtime(self._state, type_, data)
+
+        self._guard(Failure.SEND, send)
 
     def request_schema(self, now: float) -> None:
         """Ask the runtime for its OpenAPI command schema (answered by ``modelSchema``)."""
@@ -196,10 +231,11 @@ class ClientMachine:
 
     def publish_track(self, name: str, now: float) -> int:
         """Ask for the publisher slot of a sendonly track; AttachTrack follows a grant."""
-        return operations.publish_track(self._state, name, now)
+        return self._guard(Failure.PUBLISH,
+                           lambda: operations.publish_track(self._state, name, now))
 
     def unpublish_track(self, name: str, now: float) -> None:
-        operations.unpublish_track(self._state, name)
+        self._guard(Failure.UNPUBLISH, lambda: operations.unpublish_track(self._state, name))
 
     def pause_track(self, name: str, now: float) -> None:
         operations.set_paused(self._state, name, True)
@@ -209,7 +245,8 @@ class ClientMachine:
 
     def upload(self, name: str, mime_type: str, data: bytes, now: float) -> int:
         """Upload a file to the session (§9); completes with a FileRef."""
-        return operations.upload(self._state, name, mime_type, data, now)
+        return self._guard(Failure.UPLOAD, lambda: operations.upload(
+            self._state, name, mime_type, data, now))
 
     # ---- adapter inputs: HTTP ----------------------------------------------------------------
 

@@ -122,6 +122,9 @@ def abandon_create(s: ClientState, now: float, op: int) -> bool:
 
 
 def require_ready(s: ClientState, what: str) -> None:
+    if s.phase is Phase.IDLE:
+        raise InvalidStateError(f"{what}: not connected; call connect() first (it returns "
+                                "once the connection is ready)")
     if s.phase is not Phase.READY:
         raise InvalidStateError(f"{what}: the connection is {s.status.value}, not ready")
 

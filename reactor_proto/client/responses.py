@@ -25,6 +25,7 @@ from ..envelope import FileRef
 from ..errors import (
     BadRequestError,
     DecodeError,
+    NoCapacityError,
     NotFoundError,
     ReactorError,
     RemoteProtocolError,
@@ -243,11 +244,24 @@ def on_session_polled(s: ClientState, ex: Exchange, body: object, now: float) ->
                                    "it can no longer be resumed")
         raise SessionTerminalError(f"session {polled.session_id!r} is {polled.state}")
     if not polled.is_ready:
+        s.queue_position = queue_position(body)
+        if s.queue_position is not None and not s.config.queue and not s.reconnecting:
+            raise NoCapacityError(
+                f"no GPU is free for {s.config.model_name!r} (queue position "
+                f"{s.queue_position}) and queue=False: not waiting")
         poll_again(s, ex, now, s.config.session_poll, "the session")
         return
     s.ex.finish(ex)
     apply_snapshot(s, polled)
     enter_preparing(s, now, Trigger.SESSION_READY)
+
+
+def queue_position(body: object) -> int | None:
+    """Our coordinator's ``queue_position`` extension (1 = next); None when absent."""
+    value = body.get("queue_position") if isinstance(body, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return None
 
 
 def terminate_abandoned(s: ClientState, purpose: Purpose, body: object, now: float) -> None:

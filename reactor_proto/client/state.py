@@ -23,7 +23,7 @@ import attrs
 from ..bodies import IceServer, SessionSnapshot
 from ..capabilities import Capabilities, TrackCapability
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL, MAX_DATA_CHANNEL_MESSAGE_BYTES
-from ..errors import AbortedError, LocalProtocolError, ReactorError
+from ..errors import AbortedError, Failure, LocalProtocolError, ReactorError, documented
 from ..http import HttpRequest
 from ..schema import ModelSchema
 from .actions import CancelHttp, ClientAction
@@ -39,8 +39,9 @@ from .events import (
     StatusChanged,
 )
 from .exchanges import Exchange, ExchangeTable, Purpose
-from .phases import STATUS_EDGES, Phase, Trigger, next_phase, status_for
+from .phases import FLOW_PHASES, STATUS_EDGES, Phase, Trigger, next_phase, status_for
 from .requests import RequestBuilder
+from .timings import ConnectionTimings, StepLog
 
 AnswerIdentity = tuple[str | None, str | None]
 
@@ -96,6 +97,11 @@ class ClientState:
     reconnect_at: float | None = None
     grace_deadline: float | None = None
     disconnect_ops: list[int] = attrs.field(factory=list)
+    # Waiting for a GPU and timing the connect.
+    waiting_since: float | None = None
+    queue_position: int | None = None
+    steps: StepLog = attrs.field(factory=StepLog)
+    timings: ConnectionTimings | None = None
 
     @classmethod
     def create(cls, config: ClientConfig, rng: random.Random) -> ClientState:
@@ -124,15 +130,46 @@ def new_op(s: ClientState) -> int:
     return s.next_op
 
 
+FAILURE_OF: dict[OperationKind, Failure] = {
+    OperationKind.CONNECT: Failure.CONNECT,
+    OperationKind.RECONNECT: Failure.RECONNECT,
+    OperationKind.DISCONNECT: Failure.OTHER,
+    OperationKind.PUBLISH: Failure.PUBLISH,
+    OperationKind.UPLOAD: Failure.UPLOAD,
+}
+
+
 def complete(s: ClientState, op: int | None, kind: OperationKind, *, value: object = None,
              error: ReactorError | None = None) -> None:
+    """End an operation.  A failure is also reported (``error`` event, ``last_error``) in
+    its documented form, except an abandonment the caller asked for; ``op`` None (an
+    automatic reconnect) reports without completing anything."""
+    reported = None
+    if error is not None:
+        failure = FAILURE_OF[kind]
+        if isinstance(error, AbortedError):
+            reported = documented(error, failure)
+        else:
+            reported = report(s, error, failure)
     if op is not None:
-        emit(s, OperationCompleted(op=op, kind=kind, value=value, error=error))
+        emit(s, OperationCompleted(op=op, kind=kind, value=value, error=error,
+                                   reported=reported))
 
 
-def report(s: ClientState, error: ReactorError) -> None:
-    s.last_error = error
-    emit(s, ErrorOccurred(error=error))
+def report(s: ClientState, error: ReactorError,
+           failure: Failure = Failure.OTHER) -> ReactorError:
+    """Record and emit ``error`` as the documented failure; returns what was reported.
+
+    A recoverable transport loss or reconnect failure carries the configured reconnect
+    delay as its ``retry_after`` hint (the docs' recovery recipe sleeps that long)."""
+    hint = None
+    if error.recoverable and failure in (Failure.TRANSPORT, Failure.RECONNECT):
+        hint = s.config.reconnect_delay
+    reported = documented(error, failure, retry_after=hint)
+    s.last_error = reported
+    emit(s, ErrorOccurred(error=reported))
+    return reported
+
 
 
 def abort_error(s: ClientState, why: str) -> AbortedError:
@@ -168,11 +205,29 @@ def goto(s: ClientState, trigger: Trigger, now: float, *, budget: float | None =
     except LocalProtocolError:
         s.phase = Phase.FAILED
         raise
+    previous = s.phase
     s.phase = target
     if budget is None:
         budget = phase_budget(s.config.deadlines, target)
     s.phase_deadline = None if budget is None else now + budget
     set_status(s, status_for(target, reconnecting=s.reconnecting))
+    record_step(s, previous, target, now)
+
+
+def record_step(s: ClientState, previous: Phase, target: Phase, now: float) -> None:
+    """Time the connect's steps and the wait for a GPU (both read by the adapter)."""
+    if target in FLOW_PHASES:
+        if previous not in FLOW_PHASES:
+            s.steps.begin(now)
+        s.steps.enter(target.value, now)
+    elif target is Phase.READY and previous in FLOW_PHASES:
+        s.timings = s.steps.finish(now, reconnect=s.reconnecting)
+    if s.status is ReactorStatus.WAITING:
+        if s.waiting_since is None:
+            s.waiting_since = now
+    else:
+        s.waiting_since = None
+        s.queue_position = None
 
 
 def set_status(s: ClientState, status: ReactorStatus) -> None:

@@ -7,7 +7,7 @@ exist), ``FORGET`` drops one we may not or need not end (adopted, joined, or alr
 
 from __future__ import annotations
 
-from ..errors import DisconnectedError, ReactorError, SessionGoneError
+from ..errors import DisconnectedError, Failure, ReactorError, SessionGoneError, documented
 from .actions import ClosePeer
 from .events import NotificationFailed, OperationKind, SessionExpirationChanged
 from .exchanges import Purpose
@@ -46,10 +46,11 @@ def close_peer(s: ClientState) -> None:
     for pending in s.control.fail_all():
         complete(s, pending.op, OperationKind.PUBLISH, error=lost)
     for queued in s.control.queued:
+        failure = Failure.UNPUBLISH if queued.event == "unpublish_track" else Failure.OTHER
         emit(s, NotificationFailed(event=queued.event, track=queued.track,
-                                   error=DisconnectedError(
+                                   error=documented(DisconnectedError(
                                        "the connection attempt ended before the control "
-                                       "channel opened")))
+                                       "channel opened"), failure)))
     s.control.queued.clear()
     for exchange in s.ex:
         if exchange.purpose in UPLOADS:
@@ -59,7 +60,9 @@ def close_peer(s: ClientState) -> None:
 
 
 def end_flow(s: ClientState, error: ReactorError | None) -> None:
-    """Complete the connect()/reconnect() operation in progress, if any."""
+    """Complete the connect()/reconnect() operation in progress, if any (a failure is
+    reported as CONNECTION_FAILED / RECONNECTION_FAILED, even for an automatic reconnect
+    that has no operation)."""
     op, s.flow_op = s.flow_op, None
     complete(s, op, s.flow_kind, error=error)
 
@@ -68,7 +71,6 @@ def fail_flow(s: ClientState, error: ReactorError, now: float) -> None:
     """A connection attempt failed: report it, then keep or end the session."""
     if s.phase not in FLOW_PHASES:
         return
-    report(s, error)
     end_flow(s, error)
     close_peer(s)
     cancel_flow_exchanges(s)
@@ -119,7 +121,7 @@ def finish_termination(s: ClientState, error: ReactorError | None, now: float) -
         return
     s.actions.extend(s.ex.cancel(lambda e: e.purpose not in UPLOADS))
     if error is not None:
-        report(s, error)
+        report(s, error, Failure.OTHER)
     goto(s, Trigger.TERMINATED, now)
     forget_session(s)
 
@@ -139,5 +141,5 @@ def give_up_reconnecting(s: ClientState, now: float) -> None:
     error = SessionGoneError(
         f"could not reconnect within the {s.config.reconnect_grace:g} s grace window; "
         "the session is presumed gone", component="gpu")
-    report(s, error)
+    report(s, error, Failure.RECONNECT)
     leave_session(s, now)

@@ -242,6 +242,10 @@ class RouteHandlers:
         }
         if record.expires_at_unix is not None and record.state is not SessionState.CLOSED:
             body["expires_at"] = record.expires_at_unix
+        queue = self._life.table.queue
+        if record.session_id in queue:
+            # Our extension: 1 = next for a free GPU (the legacy docs' waiting info).
+            body["queue_position"] = queue.index(record.session_id) + 1
         if record.state in HOSTED_STATES:
             body["selected_transport"] = dict(record.selected_transport or {})
             body["capabilities"] = dict(record.capabilities or {})

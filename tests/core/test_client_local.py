@@ -388,7 +388,8 @@ def test_auto_reconnect_gives_up_after_grace_and_ends_session() -> None:
     h.pump()
     h.advance(40.0)
     assert m.phase is Phase.IDLE
-    assert any(isinstance(e, ErrorOccurred) and e.error.code == "SESSION_GONE"
+    assert any(isinstance(e, ErrorOccurred) and e.error.code == "RECONNECTION_FAILED"
+               and e.error.cause == "SESSION_GONE"
                for e in h.events)
     assert h.paths()[-1] == "POST /stop_session"
 

@@ -13,6 +13,7 @@ import pytest
 
 from reactor_anyio import (
     CommandValidationError,
+    ConnectionStats,
     FrameSource,
     InvalidStateError,
     NetworkError,
@@ -82,7 +83,9 @@ async def test_connect_commands_messages_frames_and_clean_disconnect(
     assert statuses == [ReactorStatus.CONNECTING, ReactorStatus.WAITING, ReactorStatus.READY]
     assert reactor.get_session_id() == "local"
     assert "schedule_prompt" in reactor.commands
-    assert reactor.timings["connect_to_ready_ms"] > 0
+    stats = await reactor.get_stats()
+    assert stats is not None and stats.connection_timings is not None
+    assert stats.connection_timings.total_ms > 0
     await reactor.send_command("set_seed", {"seed": 42})
     await reactor.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0})
     await reactor.send_command("start", {})
@@ -238,17 +241,23 @@ async def test_event_handler_edge_cases(helios: LocalRuntime) -> None:
 
 async def test_stats_update_event_and_get_stats(helios: LocalRuntime,
                                                 anyio_backend: str) -> None:
-    updates: list[dict[str, Any]] = []
+    updates: list[ConnectionStats] = []
     async with Reactor(model_name="helios", local=True, api_url=helios.url) as reactor:
         reactor.on("stats_update", updates.append)
         reactor.set_frame_callback(lambda frame: None)
         await reactor.connect()
         await wait_for(lambda: bool(updates), within=8)
         stats = await reactor.get_stats()
-    assert stats["timing_connect_to_ready_ms"] > 0
-    if anyio_backend == "asyncio":  # the bridged peer reports the same fields via its thread
-        assert "rtt" in stats and "tracks" in stats
-    assert updates[0]["timestamp"] > 0
+        assert await Reactor(model_name="helios", local=True).get_stats() is None
+    assert stats is not None and stats.connection_timings is not None
+    timings = stats.connection_timings
+    assert timings.total_ms > 0 and "connecting_transport" in timings.steps
+    assert abs(sum(timings.steps.values()) - timings.total_ms) < 1e-6
+    assert stats.frames_per_second is not None and stats.frames_per_second > 0
+    assert stats.packet_loss_ratio is None or 0 <= stats.packet_loss_ratio <= 1
+    assert stats.details is not None and "main_video" in stats.details.tracks
+    assert isinstance(updates[0], ConnectionStats)
+    assert updates[0].timestamp > 1e12  # Unix milliseconds, as documented
 
 
 async def test_cancelling_publish_send_and_disconnect_leaves_a_consistent_state(

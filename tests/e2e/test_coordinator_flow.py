@@ -111,7 +111,8 @@ async def test_adopter_never_deletes_the_adopted_session() -> None:
         stranger = client(emu, key=KEY_B)          # another key cannot see the session
         with pytest.raises(Exception) as info:     # noqa: PT011 - the type is asserted below
             await stranger.connect(session_id=sid)
-        assert getattr(info.value, "code", None) in ("NOT_FOUND", "SESSION_GONE")
+        assert getattr(info.value, "code", None) == "CONNECTION_FAILED"
+        assert getattr(info.value, "cause", None) in ("NOT_FOUND", "SESSION_GONE")
         await stranger.aclose()
         await creator.disconnect()
         assert emu.machine.session_state(sid) is SessionState.CLOSED

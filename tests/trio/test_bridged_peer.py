@@ -392,7 +392,8 @@ async def _reactor_session(frames: list[tuple[tuple[int, ...], int]], messages: 
         kinds = {m["data"].get("event") for m in messages if m.get("type") == "event"}
         assert {"seed_set", "prompt_scheduled", "generation_started"} <= kinds
         stats = await reactor.get_stats()
-        assert stats["timing_connect_to_ready_ms"] > 0
+        assert stats is not None and stats.connection_timings is not None
+        assert stats.connection_timings.total_ms > 0
         await reactor.disconnect()
         assert reactor.get_status() is ReactorStatus.DISCONNECTED
         await wait_until(lambda: helios.connections() == 0)
