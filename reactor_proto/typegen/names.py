@@ -38,7 +38,11 @@ REACTOR_ATTRIBUTES: Final = frozenset({
     "on_status", "on_error", "on_track", "upload_file",
     # ... and what reactor_anyio.Reactor adds to it.
     "aclose", "commands", "get_schema", "get_stats", "pause_track", "resume_track",
-    "request_schema", "send_runtime_message", "timings",
+    "request_schema", "send_runtime_message", "timings", "get_waiting_info",
+    # Reserved ahead for the 1.13.0 surface (stepping, track objects, clips), so adding those
+    # methods never renames a generated command.
+    "step", "clear_step_inputs", "track", "tracks", "request_clip", "request_recording",
+    "download_clip_as_file", "download_clip", "download_recording", "download",
 })
 """Public attributes of ``Reactor``: a command named like one gets a trailing ``_``.
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reactor_proto import errors as E
 from reactor_proto.client import ClientConfig, ErrorOccurred, ReactorStatus
 from reactor_proto.errors import Failure, documented
-from tests.core.client_harness import Harness, reply
+from tests.core.paired import Endpoint, reply, scripted_client
 
 CLASSES = [E.ReactorError, E.LocalProtocolError, E.InvalidStateError, E.MessageTooLargeError,
            E.RemoteProtocolError, E.NetworkError, E.RequestTimeoutError, E.UnauthorizedError,
@@ -67,12 +67,12 @@ def test_every_error_is_a_runtime_error_as_the_docs_say() -> None:
 # ---- the machine picks the failure --------------------------------------------------------
 
 
-def reported(h: Harness) -> list[E.ReactorError]:
+def reported(h: Endpoint) -> list[E.ReactorError]:
     return [e.error for e in h.of_type(ErrorOccurred)]
 
 
 def test_a_wrong_api_key_is_connection_failed_caused_by_unauthorized() -> None:
-    h = Harness(ClientConfig.create("helios", api_key="rk_x", api_url="https://api.example.test"))
+    h = scripted_client(ClientConfig.create("helios", api_key="rk_x", api_url="https://api.example.test"))
     h.server.on("POST", "/tokens", lambda r: reply(401, {"detail": "bad key"}))
     op = h.connect()
     done = h.completed(op)
@@ -84,8 +84,8 @@ def test_a_wrong_api_key_is_connection_failed_caused_by_unauthorized() -> None:
     assert reported(h) == [error] and h.machine.last_error is error
 
 
-def ready() -> Harness:
-    h = Harness()
+def ready() -> Endpoint:
+    h = scripted_client()
     h.connect()
     h.run_until(lambda: h.machine.status is ReactorStatus.READY)
     return h
@@ -124,7 +124,7 @@ def test_a_reconnect_to_a_gone_session_is_reconnection_failed() -> None:
     (lambda m, now: m.upload("a.png", "image/png", b"x", now), "UPLOAD_FAILED"),
 ])
 def test_a_refused_call_raises_and_emits_the_documented_error(call, code) -> None:  # type: ignore[no-untyped-def]
-    h = Harness()
+    h = scripted_client()
     with pytest.raises(E.ReactorError) as raised:
         call(h.machine, h.now)
     h.collect()
@@ -133,14 +133,14 @@ def test_a_refused_call_raises_and_emits_the_documented_error(call, code) -> Non
 
 
 def test_send_before_connect_says_to_call_connect_first() -> None:
-    h = Harness()
+    h = scripted_client()
     with pytest.raises(E.InvalidStateError, match=r"call connect\(\) first") as raised:
         h.machine.send_command("start", {}, h.now)
     assert raised.value.cause == "INVALID_STATE"
 
 
 def test_connect_while_connecting_is_a_typed_runtime_error() -> None:
-    h = Harness(auto_http=False)
+    h = scripted_client(auto_http=False)
     h.connect()
     with pytest.raises(RuntimeError) as raised:
         h.machine.connect(h.now)
@@ -149,7 +149,7 @@ def test_connect_while_connecting_is_a_typed_runtime_error() -> None:
 
 
 def test_a_refused_publish_is_track_publish_failed_caused_by_the_runtime_code() -> None:
-    h = Harness(ClientConfig(model_name="echo", local=True, api_url="http://localhost:8080"))
+    h = scripted_client(ClientConfig(model_name="echo", local=True, api_url="http://localhost:8080"))
     h.connect()
     h.run_until(lambda: h.machine.status is ReactorStatus.READY)
     tracks = [t.name for t in h.machine.tracks if t.direction == "sendonly"]

@@ -18,7 +18,7 @@ from reactor_anyio import (
 )
 from reactor_anyio.client.types import capabilities_dict, session_response_dict
 from reactor_proto.bodies import parse_session
-from tests.core.client_harness import descriptor
+from tests.core.paired import descriptor
 
 DOCUMENTED = ["Capabilities", "TrackCapability", "CommandCapability", "CreateSessionResponse",
               "ReactorState", "ReactorError", "ReactorEvent", "FrameCallback", "TrackKind",

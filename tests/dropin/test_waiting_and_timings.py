@@ -7,12 +7,12 @@ from typing import Any
 
 from reactor_proto.client import ClientConfig, ErrorOccurred, ReactorStatus
 from reactor_proto.errors import NoCapacityError
-from tests.core.client_harness import Harness, descriptor, reply
+from tests.core.paired import descriptor, reply, scripted_client
 
 URL = "https://api.example.test"
 
 
-def queued_server(h: Harness, positions: list[int]) -> None:
+def queued_server(h: Endpoint, positions: list[int]) -> None:
     """GET /sessions/s-1 answers PENDING with the given queue positions, then ready."""
     left = list(positions)
 
@@ -26,7 +26,7 @@ def queued_server(h: Harness, positions: list[int]) -> None:
 
 
 def test_waiting_info_follows_the_queue_then_clears_at_ready() -> None:
-    h = Harness(ClientConfig.create("helios", jwt="j", api_url=URL))
+    h = scripted_client(ClientConfig.create("helios", jwt="j", api_url=URL))
     queued_server(h, [3, 2, 1])
     seen: list[tuple[int | None, float | None]] = []
     h.connect()
@@ -45,7 +45,7 @@ def test_waiting_info_follows_the_queue_then_clears_at_ready() -> None:
 
 
 def test_queue_false_fails_fast_with_a_typed_no_capacity_error_and_ends_the_session() -> None:
-    h = Harness(ClientConfig.create("helios", jwt="j", api_url=URL, queue=False))
+    h = scripted_client(ClientConfig.create("helios", jwt="j", api_url=URL, queue=False))
     queued_server(h, [4] * 100)
     op = h.connect()
     h.run_until(lambda: h.completed(op) is not None, limit=5.0)
@@ -61,7 +61,7 @@ def test_queue_false_fails_fast_with_a_typed_no_capacity_error_and_ends_the_sess
 
 
 def test_connection_timings_name_every_step_and_add_up() -> None:
-    h = Harness(ClientConfig.create("helios", api_key="rk_k", api_url=URL))
+    h = scripted_client(ClientConfig.create("helios", api_key="rk_k", api_url=URL))
     h.server.session_polls_until_ready = 2
     h.connect()
     h.run_until(lambda: h.machine.status is ReactorStatus.READY)
