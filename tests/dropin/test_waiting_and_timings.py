@@ -7,7 +7,7 @@ from typing import Any
 
 from reactor_proto.client import ClientConfig, ErrorOccurred, ReactorStatus
 from reactor_proto.errors import NoCapacityError
-from tests.core.paired import descriptor, reply, scripted_client
+from tests.core.paired import Endpoint, descriptor, reply, scripted_client
 
 URL = "https://api.example.test"
 
