@@ -112,3 +112,44 @@ def video_changes(page: Any, samples: int = 6, gap_ms: int = 300) -> list[Any]:
 
 def distinct_frames(samples: list[Any]) -> int:
     return len({(s[0], s[1]) for s in samples if s is not None})
+
+
+class Coordinator:
+    """``reactor coordinator --port 0`` in a subprocess (key given through the environment,
+    so it never shows in ``ps``); ``url`` once it printed its ready line."""
+
+    def __init__(self, key: str, *args: str) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        from .harness import READY, ROOT, SERVE
+
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in stop()
+        env = {**os.environ, "REACTOR_COORDINATOR_API_KEYS": key}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, "coordinator", "--port", "0", *args], cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        match = READY.search(line)
+        if match is None:
+            self.stop()
+            raise RuntimeError(f"reactor coordinator did not start: {line!r}")
+        self.url = match.group(1)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+            self.log.close()

@@ -126,7 +126,11 @@ function newClient() {
   });
   client.addEventListener("schema", () => showCommands(client));
   client.addEventListener("track", (event) => {
-    if (event.detail.track.kind === "video" && !ui.video.srcObject) ui.video.srcObject = event.detail.stream;
+    if (event.detail.track.kind === "video" && !ui.video.srcObject) {
+      ui.video.srcObject = event.detail.stream;
+      // autoplay alone may leave a muted stream paused; a refused play() is not an error here
+      ui.video.play().catch(() => {});
+    }
   });
   client.addEventListener("message", (event) => addLog("message", describe(event.detail)));
   client.addEventListener("runtime-message", (event) => addLog("runtime", describe(event.detail)));
