@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 
-from reactor_anyio.models import Field, Frame, MessageType, Model, ModelContext, UploadedFile, command
+from reactor_anyio.models import (
+    Field,
+    Frame,
+    MessageType,
+    Model,
+    ModelContext,
+    UploadedFile,
+    command,
+)
 
 MARKUP = '<img src=x onerror="window.__pwned=1">'
 SCRIPT = "<script>window.__pwned=2</script>"

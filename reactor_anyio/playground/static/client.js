@@ -59,7 +59,7 @@ export class PlaygroundClient extends EventTarget {
     this._nextRequest = 1;
     this._ping = null;
     this._abort = null;
-    this._resumed = false;
+    this.ownsSession = false;
   }
 
   // ---- events -----------------------------------------------------------------------------
@@ -126,6 +126,9 @@ export class PlaygroundClient extends EventTarget {
     const { body } = await requestJson(`${this.base}/start_session`, {
       method: "POST", body: {}, signal: this._abort.signal });
     this.sessionId = body.session_id;
+    // A session another client is streaming is joined, not owned: leaving it must not end it
+    // (the local start is idempotent, docs/protocol 4.1).
+    this.ownsSession = body.state !== "STREAMING";
     return body;
   }
 
@@ -138,6 +141,7 @@ export class PlaygroundClient extends EventTarget {
       throw new PlaygroundError("api", "AUTHENTICATION_FAILED", "the token reply has no jwt");
     }
     this.jwt = token.body.jwt;
+    this.ownsSession = true;
     const created = await requestJson(`${this.base}/sessions`, {
       method: "POST", headers: this._headers("api"), accept: [200, 201, 202],
       body: { model: { name: this.model }, client_info: CLIENT_INFO,
@@ -444,7 +448,7 @@ export class PlaygroundClient extends EventTarget {
   /** Close the transport and end the session (`/stop_session` or `DELETE /sessions/{id}`). */
   async disconnect({ quiet = false } = {}) {
     if (this.status === "disconnected") return;
-    const hadSession = this.sessionId !== null;
+    const endSession = this.sessionId !== null && this.ownsSession;
     if (this._abort) this._abort.abort();
     clearInterval(this._ping);
     this._ping = null;
@@ -462,7 +466,7 @@ export class PlaygroundClient extends EventTarget {
     if (pc) pc.close();
     this.channels = {};
     this.transceivers = new Map();
-    if (hadSession) {
+    if (endSession) {
       try {
         if (this.mode === "local") {
           await requestJson(`${this.base}/stop_session`, { method: "POST", body: {},
