@@ -60,7 +60,7 @@ def test_helios_in_the_playground(tmp_path: Path) -> None:
     runtime = Runtime("--model", "helios", "--fps", "15")
     try:
         with browser_page(f"{runtime.url}/") as (page, log):
-            page.set_viewport_size({"width": 1400, "height": 820})
+            page.set_viewport_size({"width": 1400, "height": 900})
             connect(page)
             assert wait_runtime_state(runtime.url, "STREAMING") == "STREAMING"
             # forms come from the schema: required marks, bounds, an enum as a select
@@ -76,6 +76,8 @@ def test_helios_in_the_playground(tmp_path: Path) -> None:
             page.wait_for_selector("#stats dt", timeout=10_000)
             stats = page.inner_text("#stats")
             assert "framesPerSecond" in stats and "candidateType" in stats, stats
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.wait_for_timeout(400)
             shot = tmp_path / "playground.png"
             page.screenshot(path=str(shot))
             if os.environ.get("REACTOR_SAVE_SCREENSHOT") == "1":
