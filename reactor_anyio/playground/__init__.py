@@ -29,6 +29,7 @@ STATIC_FILES: dict[str, str] = {
     "playground.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "client.js": "text/javascript; charset=utf-8",
+    "flows.js": "text/javascript; charset=utf-8",
     "forms.js": "text/javascript; charset=utf-8",
     "media.js": "text/javascript; charset=utf-8",
     "stats.js": "text/javascript; charset=utf-8",

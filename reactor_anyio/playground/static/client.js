@@ -3,39 +3,15 @@
 // `control` and `data` channels, spoken with the browser's own RTCPeerConnection.
 // Status follows the four documented states: disconnected, connecting, waiting, ready.
 
+import { API_HEADERS, CLIENT_INFO, mungeAnswer, startLocal, startProduction } from "./flows.js";
 import { PlaygroundError, asPlaygroundError, requestJson, sleep } from "./util.js";
 
-const CLIENT_INFO = { sdk_version: "0.1.0", sdk_type: "playground" };
 const WEBRTC_HEADERS = { "Reactor-WebRTC-Version": "1.0" };
-const API_HEADERS = { "Reactor-API-Version": "1", "Reactor-API-Accept-Version": "1" };
 const GATHER_TIMEOUT_MS = 5000;
 const ANSWER_DEADLINE_MS = 15000;
-const SESSION_DEADLINE_MS = 180000;
 const PING_INTERVAL_MS = 5000;
 const CONTROL_TIMEOUT_MS = 10000;
 const PING_TEXT = JSON.stringify({ scope: "runtime", data: { type: "ping", data: {} } });
-
-/** Copy the first section's candidates to later sections that have none, and add
- * `a=rtcp-mux` where a section lacks it (docs/protocol 5.7). */
-export function mungeAnswer(sdp) {
-  const eol = sdp.includes("\r\n") ? "\r\n" : "\n";
-  const parts = sdp.split(/(?=^m=)/m);
-  if (parts.length < 2) return sdp;
-  const candidates = parts[1].split(eol).filter((line) => line.startsWith("a=candidate:"));
-  for (let i = 1; i < parts.length; i += 1) {
-    let section = parts[i];
-    if (i > 1 && candidates.length && !section.includes("a=candidate:")) {
-      if (!section.endsWith(eol)) section += eol;
-      section += candidates.map((c) => c + eol).join("");
-    }
-    if (!section.includes("a=rtcp-mux")) {
-      const end = section.indexOf(eol);
-      section = section.slice(0, end + eol.length) + "a=rtcp-mux" + eol + section.slice(end + eol.length);
-    }
-    parts[i] = section;
-  }
-  return parts.join("");
-}
 
 export class PlaygroundClient extends EventTarget {
   /** `mode` is `local` or `coordinator`; `base` the origin's API root (this page's). */
@@ -123,49 +99,23 @@ export class PlaygroundClient extends EventTarget {
   }
 
   async _startLocal() {
-    const { body } = await requestJson(`${this.base}/start_session`, {
-      method: "POST", body: {}, signal: this._abort.signal });
-    this.sessionId = body.session_id;
-    // A session another client is streaming is joined, not owned: leaving it must not end it
-    // (the local start is idempotent, docs/protocol 4.1).
-    this.ownsSession = body.state !== "STREAMING";
-    return body;
+    const started = await startLocal({ base: this.base, signal: this._abort.signal });
+    this.sessionId = started.sessionId;
+    this.ownsSession = started.ownsSession;
+    return started.session;
   }
 
   async _startProduction(apiKey) {
-    if (!apiKey) throw new PlaygroundError("local", "INVALID_ARGUMENT", "an API key is needed");
-    const token = await requestJson(`${this.base}/tokens`, {
-      method: "POST", headers: { "Reactor-API-Key": apiKey }, accept: [200, 201],
-      signal: this._abort.signal });
-    if (!token.body || typeof token.body.jwt !== "string" || !token.body.jwt) {
-      throw new PlaygroundError("api", "AUTHENTICATION_FAILED", "the token reply has no jwt");
-    }
-    this.jwt = token.body.jwt;
-    this.ownsSession = true;
-    const created = await requestJson(`${this.base}/sessions`, {
-      method: "POST", headers: this._headers("api"), accept: [200, 201, 202],
-      body: { model: { name: this.model }, client_info: CLIENT_INFO,
-              supported_transports: [{ protocol: "webrtc", version: "1.0" }] },
-      signal: this._abort.signal });
-    this.sessionId = created.body.session_id;
-    this._emit("session", created.body);
-    this._setStatus("waiting");
-    const deadline = performance.now() + SESSION_DEADLINE_MS;
-    let wait = 50;
-    for (;;) {
-      const { body } = await requestJson(
-        `${this.base}/sessions/${encodeURIComponent(this.sessionId)}`,
-        { headers: this._headers("api"), signal: this._abort.signal });
-      if (body.capabilities && body.selected_transport) return body;
-      if (["CLOSED", "INACTIVE"].includes(body.state)) {
-        throw new PlaygroundError("api", "SESSION_CLOSED", `the session is ${body.state}`);
-      }
-      if (performance.now() > deadline) {
-        throw new PlaygroundError("api", "REQUEST_TIMEOUT", "no GPU took the session in time");
-      }
-      await sleep(wait);
-      wait = Math.min(wait * 2, 2000);
-    }
+    const started = await startProduction({
+      base: this.base, model: this.model, apiKey, signal: this._abort.signal,
+      headers: (kind, jwt) => { this.jwt = jwt; return this._headers(kind); },
+      onCreated: (created) => {
+        this.sessionId = created.session_id;
+        this.ownsSession = true;
+        this._emit("session", created);
+        this._setStatus("waiting");
+      } });
+    return started;
   }
 
   async _negotiate(started) {
@@ -469,11 +419,13 @@ export class PlaygroundClient extends EventTarget {
     if (endSession) {
       try {
         if (this.mode === "local") {
+          // keepalive: the request survives the page being closed (pagehide)
           await requestJson(`${this.base}/stop_session`, { method: "POST", body: {},
-                                                           accept: [200, 409] });
+                                                           accept: [200, 409], keepalive: true });
         } else {
           await requestJson(`${this.base}/sessions/${encodeURIComponent(this.sessionId)}`, {
-            method: "DELETE", headers: this._headers("api"), accept: [200, 202, 204, 404] });
+            method: "DELETE", headers: this._headers("api"), accept: [200, 202, 204, 404],
+            keepalive: true });
         }
       } catch (err) {
         if (!quiet) this._fail(err);

@@ -56,8 +56,8 @@ export function statusCode(status) {
 /** fetch + JSON. Resolves `{status, body, headers}` for the statuses in `accept`, throws a
  * PlaygroundError (component `api`) for any other answer or a network failure. */
 export async function requestJson(url, { method = "GET", body, headers = {}, accept = [200],
-                                         signal } = {}) {
-  const init = { method, headers: { ...headers }, signal, cache: "no-store" };
+                                         signal, keepalive = false } = {}) {
+  const init = { method, headers: { ...headers }, signal, cache: "no-store", keepalive };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
