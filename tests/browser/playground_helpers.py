@@ -153,3 +153,41 @@ class Coordinator:
             assert self.process.stdout is not None
             self.process.stdout.close()
             self.log.close()
+
+
+FAKE_CAMERA_FLAGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+
+
+def camera_page(page_url: str) -> Any:
+    """Like ``harness.browser_page``, with Chromium's fake camera granted without a prompt."""
+    import shutil
+    import tempfile
+    from contextlib import contextmanager
+
+    from playwright.sync_api import sync_playwright
+
+    from .harness import CHROMIUM_FLAGS, ConsoleLog
+
+    @contextmanager
+    def opened() -> Any:
+        log = ConsoleLog()
+        profile = tempfile.mkdtemp(prefix="reactor-chromium-")
+        try:
+            with sync_playwright() as pw:
+                context = pw.chromium.launch_persistent_context(
+                    profile, executable_path=str(CHROMIUM), headless=True,
+                    args=[*CHROMIUM_FLAGS, *FAKE_CAMERA_FLAGS],
+                    ignore_default_args=["--enable-automation"])
+                try:
+                    page = context.pages[0] if context.pages else context.new_page()
+                    page.on("console", lambda msg: log.add(msg.type, msg.text))
+                    page.on("pageerror", lambda exc: log.add("pageerror", str(exc)))
+                    page.goto(page_url)
+                    page.wait_for_function("window.pageReady === true", timeout=15_000)
+                    yield page, log
+                finally:
+                    context.close()
+        finally:
+            shutil.rmtree(profile, ignore_errors=True)
+
+    return opened()

@@ -17,6 +17,7 @@ import pytest
 
 from .harness import ROOT, Runtime, browser_page
 from .playground_helpers import (
+    camera_page,
     connect,
     disconnect,
     distinct_frames,
@@ -127,6 +128,11 @@ def test_model_strings_are_text_never_markup(tmp_path: Path) -> None:
             page.set_input_files('form[data-command="load"] [name="file"]', str(upload))
             submit(page, "load")
             wait_log(page, "message", 'received {"name":"hello.txt","size":16}')
+            # a command the model does not have: the runtime's commandRejected, shown as
+            # the documented error text
+            page.evaluate("() => window.playground.client.sendCommand('nope', {})")
+            page.wait_for_selector("#error:not([hidden])", timeout=10_000)
+            assert page.inner_text("#error").startswith("[gpu:COMMAND_REJECTED] nope: ")
             page.wait_for_timeout(300)
             assert page.evaluate("() => window.__pwned") is None
             assert page.locator("img, script:not([src])").count() == 0
@@ -135,6 +141,23 @@ def test_model_strings_are_text_never_markup(tmp_path: Path) -> None:
             assert "<script>window.__pwned=2</script>" in text  # a parameter's description
             disconnect(page)
             assert wait_runtime_state(runtime.url, "READY") == "READY"
+            assert log.errors() == [], log.errors()
+    finally:
+        runtime.stop()
+
+
+def test_echo_with_the_camera() -> None:
+    """Chromium's fake camera (granted without a prompt) is published on ``webcam``."""
+    runtime = Runtime("--model", "echo", "--fps", "15")
+    try:
+        with camera_page(f"{runtime.url}/") as (page, log):
+            page.select_option("#source", "camera")
+            connect(page)
+            wait_log(page, "sent", "published webcam (camera)")
+            assert distinct_frames(video_changes(page)) >= 3
+            disconnect(page)
+            assert wait_runtime_state(runtime.url, "READY") == "READY"
+            page.wait_for_timeout(300)
             assert log.errors() == [], log.errors()
     finally:
         runtime.stop()
