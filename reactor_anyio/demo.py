@@ -13,6 +13,7 @@ import argparse
 import shutil
 import sys
 import time
+import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -82,13 +83,18 @@ class Summary:
 
 
 async def run_demo(out: Path, seconds: float, *, stream: TextIO = sys.stdout,
-                   width: int = 640, height: int = 360, fps: float = 24.0) -> Summary:
+                   width: int = 640, height: int = 360, fps: float = 24.0,
+                   open_page: bool = False) -> Summary:
     await anyio.Path(out).mkdir(parents=True, exist_ok=True)
     recording = Recording()
     started = time.monotonic()
     options = {"width": width, "height": height, "fps": fps}
     async with LocalRuntime("helios", model_options=options) as runtime, \
             Reactor(model_name="helios", local=True, api_url=runtime.url) as reactor:
+        # the playground page joins the running session (reactor_anyio.playground)
+        stream.write(f"playground: {runtime.url}/ (live while the demo runs)\n")
+        if open_page:
+            webbrowser.open(f"{runtime.url}/")
 
         def on_frame(frame: Frame) -> None:
             now = time.monotonic() - started
@@ -196,11 +202,14 @@ def add_demo_parser(subparsers: Any) -> None:
     parser.add_argument("--fps", type=float, default=24.0)
     parser.add_argument("--copy-sheet", type=Path, default=None, metavar="PATH",
                         help="also copy the contact sheet here (the docs embed one)")
+    parser.add_argument("--open", action="store_true", dest="open_page",
+                        help="open the playground page in a browser (raise --seconds to look)")
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     summary = anyio.run(lambda: run_demo(args.out, args.seconds, width=args.width,
-                                         height=args.height, fps=args.fps))
+                                         height=args.height, fps=args.fps,
+                                         open_page=args.open_page))
     print("\n".join(summary.lines()))
     if args.copy_sheet is not None:
         args.copy_sheet.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$(pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+serve_pid=""
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
 .venv/bin/python -m pip wheel --no-deps -q --disable-pip-version-check -w "$work/dist" "$here" \
   2>&1 | grep -v 'is ignored: it is neither a file nor a directory' || true
 python3 -m venv "$work/venv"
@@ -17,4 +18,21 @@ cd "$work"   # outside the checkout: nothing can be imported from the source tre
 "$work/venv/bin/reactor" demo --seconds 3 --out "$work/out"
 test -s "$work/out/demo.mp4"
 test -s "$work/out/contact_sheet.png"
-echo "wheel check: installed alone, imported, demo ran"
+# the playground page (package data) is served from the installed wheel
+"$work/venv/bin/reactor" serve --port 0 --fps 5 >"$work/serve.out" 2>&1 &
+serve_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$work/serve.out" && break; sleep 0.2; done
+url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.out" | head -1)
+"$work/venv/bin/python" - "$url" <<'PY'
+import sys
+import urllib.request
+
+from reactor_anyio.playground import STATIC_FILES
+
+base = sys.argv[1]
+for path in ["/", *(f"/playground/{name}" for name in STATIC_FILES)]:
+    with urllib.request.urlopen(base + path, timeout=10) as response:
+        assert response.status == 200 and response.read(), path
+PY
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=""
+echo "wheel check: installed alone, imported, demo ran, playground served"

@@ -46,6 +46,7 @@ from reactor_proto.http import HttpRequest, HttpResponse
 
 from ..client.service import ServiceHandle, spawn_service
 from ..http import HttpServer
+from ..playground import playground_response
 from .faults import Fault, FaultInjector, FaultPlan, RequestRecord, coerce_plan
 from .jwt_keys import JwtKeys
 from .runtime_host import HostedLocalRuntime, open_runtimes
@@ -251,6 +252,10 @@ class CoordinatorEmulator:
     # ---- driving the machine -------------------------------------------------------------
 
     async def _handle(self, request: HttpRequest) -> HttpResponse:
+        # GET / and /playground/<file>: the browser UI (the user types a key into it)
+        page = playground_response(request, mode="coordinator", model=self._model)
+        if page is not None:
+            return page
         request_id = self.machine.receive_request(request, self.now())
         try:
             self._perform()

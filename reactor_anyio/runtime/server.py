@@ -36,6 +36,7 @@ from typing import Any
 
 from reactor_anyio.http import HttpServer
 from reactor_anyio.models import Model, resolve_model
+from reactor_anyio.playground import playground_response
 from reactor_anyio.webrtc import IceConfig
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
@@ -237,6 +238,9 @@ class LocalRuntime:
         return task
 
     async def _handle_http(self, request: HttpRequest) -> HttpResponse:
+        page = playground_response(request)  # GET / and /playground/<file>: the browser UI
+        if page is not None:
+            return page
         response = self._machine.handle_request(request, time.monotonic())
         answers = self._pump()
         if answers:
