@@ -41,6 +41,7 @@ from .events import (
 from .exchanges import Exchange, ExchangeTable, Purpose
 from .phases import STATUS_EDGES, Phase, Trigger, next_phase, status_for
 from .requests import RequestBuilder
+from .wire import ConnectionWire
 
 AnswerIdentity = tuple[str | None, str | None]
 
@@ -89,6 +90,7 @@ class ClientState:
     auto_resume: bool = True
     # READY-time state.
     control: ControlTracker = attrs.field(factory=ControlTracker)
+    wire: ConnectionWire = attrs.field(factory=ConnectionWire)  # made afresh per peer
     ping_due: float | None = None
     user_paused: set[str] = attrs.field(factory=set)
     published: set[str] = attrs.field(factory=set)
