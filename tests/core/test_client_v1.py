@@ -114,7 +114,7 @@ def last_command(net: Paired) -> CommandReceived:
 
 
 def test_auto_connects_on_v1_with_chunking_and_a_ping_first() -> None:
-    net, e = connected()
+    _net, e = connected()
     assert e.raw.wire is Wire.V1
     first = e.sent[0]
     assert first.channel == "control" and isinstance(first.text, bytes)
@@ -292,7 +292,7 @@ def test_a_reply_of_the_wrong_shape_fails_its_request() -> None:
 
 
 def test_session_end_and_moderation_surface_as_runtime_messages() -> None:
-    net, e = connected("v1")
+    _net, e = connected("v1")
     head = b"\x00" if e.raw._state.wire.reassembler else b""
     feed(e, "control", head + encode(ControlServerMessage(
         kind=MessageKind.NOTIFICATION, payload=Moderation(action="terminate", message="m"))))
