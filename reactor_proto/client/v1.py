@@ -25,6 +25,7 @@ from ..errors import (
     ControlRequestError,
     DecodeError,
     DisconnectedError,
+    InvalidStateError,
     LocalProtocolError,
     ReactorError,
     RequestTimeoutError,
@@ -88,6 +89,9 @@ def _send(s: ClientState, channel: str, message: ControlClientMessage | DataClie
 def _request(s: ClientState, purpose: Purpose, name: str, op: int | None, payload: Any,
              now: float, timeout: float) -> None:
     wire = s.wire
+    if wire.correlator.in_flight >= wire.correlator.max_in_flight:  # refuse before sending
+        raise InvalidStateError(f"{purpose.value} {name}: {wire.correlator.in_flight} "
+                                "requests already wait for a reply on this connection")
     request_id = wire.correlator.new_id()
     channel = Channel.DATA if purpose is Purpose.COMMAND else Channel.CONTROL
     if channel is Channel.DATA:

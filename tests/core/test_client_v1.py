@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reactor_proto.bodies import SessionSnapshot
 from reactor_proto.client import ClientConfig, Phase, SendChannel
@@ -332,3 +334,44 @@ def test_a_schema_reply_that_does_not_parse_fails_the_request() -> None:
         request_id=request_id, kind=MessageKind.RESPONSE,
         payload=ModelSchema(openapi={"paths": "not an object"}))))
     assert isinstance(e.result(op).error, DecodeError)
+
+
+def test_requests_in_flight_are_bounded() -> None:
+    net, e = connected("v1")
+    wire = e.raw._state.wire
+    net.faults.drop("up", "", times=10_000)
+    for _ in range(wire.correlator.max_in_flight):
+        e.client.send_command("start", {}, net.now)
+    sent = len(e.sent)
+    with pytest.raises(InvalidStateError, match="already wait"):
+        e.client.send_command("start", {}, net.now)
+    assert len(e.sent) == sent
+
+
+def test_through_a_coordinator_auto_stays_on_v0() -> None:
+    net = Paired(front=True)
+    e = net.add_client(seed=1, wire="auto")
+    op = e.client.connect(net.now)
+    assert net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
+    assert e.result(op).error is None and e.raw.wire is Wire.V0
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frames=st.lists(st.tuples(st.sampled_from(["data", "control"]),
+                                 st.binary(max_size=64)), max_size=12))
+def test_any_bytes_from_the_runtime_leave_the_connection_ready(
+        frames: list[tuple[str, bytes]]) -> None:
+    net, e = connected("v1")
+    for label, frame in frames:
+        feed(e, label, frame)
+    assert e.phase() is Phase.READY
+    wire = e.raw._state.wire
+    assert wire.reassembler is None or wire.reassembler.buffered_bytes <= 64 * 12
+    op = e.client.send_command("start", {}, net.now)
+    command = last_command(net)
+    net.runtime.command_done(command.connection_id, command.request_id, net.now)
+    # a frame may have left a partial chunked message: the reply then completes it or not,
+    # but the request is never lost: it ends with a reply or (later) a timeout
+    net.run(e.raw.config.deadlines.command_reply + 1)
+    assert e.done(op) is not None
