@@ -66,7 +66,7 @@ from ..wire_v1 import (
 from .actions import AttachTrack, SendChannel
 from .events import MessageReceived, OperationKind, RuntimeMessageReceived, SchemaReceived
 from .state import ClientState, act, complete, emit, report
-from .wire import CLIENT_STATS_INTERVAL, Purpose, Request
+from .wire import CLIENT_STATS_INTERVAL, Purpose, Request, integral
 
 _NOTICES = {"pause_track": PauseTrack, "resume_track": ResumeTrack,
             "unpublish_track": UnpublishTrack}
@@ -195,7 +195,7 @@ def on_message(s: ClientState, label: str, message: bytes) -> None:
 
 
 def _model(message: ModelMessage) -> dict[str, Any]:
-    return {"type": message.type, "data": dict(message.data)}
+    return {"type": message.type, "data": integral(message.data)}
 
 
 def _on_control_notice(s: ClientState, payload: Any) -> None:

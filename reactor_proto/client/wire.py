@@ -21,8 +21,11 @@ before it latched (its v0 greeting) is read as v0 and not lost.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -72,6 +75,19 @@ def choose_wire(setting: str, *, local: bool, snapshot: SessionSnapshot | None) 
     if local and version is not None and version >= FIRST_V1_SERVER_VERSION:
         return Wire.V1
     return Wire.V0
+
+
+def integral(value: Any) -> Any:
+    """v1 carries JSON numbers as doubles (``Struct``): give integral ones back as ``int``, so
+    a model's ``{"frame": 3}`` reads the same on both wires (a model's ``3.0`` reads ``3``)."""
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value) \
+            and abs(value) <= 2 ** 53:
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral(item) for item in value]
+    return value
 
 
 class Purpose(enum.Enum):

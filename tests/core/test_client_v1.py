@@ -261,8 +261,11 @@ def test_bad_v1_input_is_reported_or_dropped_and_the_connection_goes_on() -> Non
     assert len(errors) >= 5
     # unsolicited notifications: a model broadcast, session end
     feed(e, "data", head + encode(DataServerMessage(
-        kind=MessageKind.NOTIFICATION, payload=ModelMessage(type="t", data={"a": 1}))))
-    assert e.of_type(MessageReceived)[-1].payload == {"type": "t", "data": {"a": 1.0}}
+        kind=MessageKind.NOTIFICATION, payload=ModelMessage(type="t", data={
+            "a": 1, "b": [2.5, 3.0], "c": {"d": float("inf")}}))))
+    data = e.of_type(MessageReceived)[-1].payload["data"]
+    assert data == {"a": 1, "b": [2.5, 3], "c": {"d": float("inf")}}
+    assert isinstance(data["a"], int) and isinstance(data["b"][1], int)
     assert e.phase() is Phase.READY
     op = e.client.send_command("start", {}, net.now)
     command = last_command(net)
