@@ -378,3 +378,24 @@ def test_any_bytes_from_the_runtime_leave_the_connection_ready(
     # but the request is never lost: it ends with a reply or (later) a timeout
     net.run(e.raw.config.deadlines.command_reply + 1)
     assert e.done(op) is not None
+
+
+@pytest.mark.parametrize(("info", "wires"), [
+    ({"server_version": "0.1.0", "wire": ["v0", "v1"]}, ("v0", "v1")),
+    ({"server_version": "0.1.0", "wire": "v1"}, ()),
+    ({"wire": ["v1", 1, None]}, ("v1",)),
+    ("not an object", ()),
+])
+def test_the_descriptor_marker_is_read_leniently(info: object, wires: tuple[str, ...]) -> None:
+    from reactor_proto.bodies import parse_session
+
+    body = {"session_id": "local", "state": "WAITING", "server_info": info}
+    if not isinstance(info, dict):
+        body.pop("server_info")
+    assert parse_session(body).server_wires == wires
+
+
+def test_our_runtime_marks_v1_in_its_descriptor() -> None:
+    _net, e = connected("v0")
+    snap = e.raw.session_info
+    assert snap is not None and snap.server_wires == ("v0", "v1")
