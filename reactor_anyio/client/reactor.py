@@ -272,15 +272,20 @@ class Reactor(ReactorQueries, ReactorEvents):
         await self._run_op(lambda now: self._machine.disconnect(now, recoverable=recoverable))
         await self._stop_service_if_idle()
 
-    async def send_command(self, command: str, data: Any = None) -> None:
-        """Send a command to the model; validated against its schema when known."""
-        self._feed(lambda now: self._machine.send_command(command, data, now))
+    async def send_command(self, command: str, data: Any = None) -> Any:
+        """Send a command to the model; validated against its schema when known.
+
+        On the v1 wire, returns the model's correlated reply (``{"type", "data"}``, None
+        for a plain ack) and raises the runtime's error reply; on v0 returns None at once."""
+        return await self._run_op(lambda now: self._machine.send_command(command, data, now))
 
     async def send_runtime_message(self, type_: str, data: dict[str, Any] | None = None) -> None:
         self._feed(lambda now: self._machine.send_runtime_message(type_, data, now))
 
-    async def request_schema(self) -> None:
-        self._feed(self._machine.request_schema)
+    async def request_schema(self) -> dict[str, Any]:
+        """The model's OpenAPI command schema, asked of the runtime (either wire)."""
+        document: dict[str, Any] = await self._run_op(self._machine.request_schema)
+        return document
 
     async def publish_track(self, name: str, track: Any) -> None:
         """Claim the publisher slot of ``name`` and send ``track`` on it."""

@@ -155,6 +155,15 @@ def _server_version(fields: Fields) -> str | None:
     return None if info is None else info.opt_str("server_version")
 
 
+def _server_wires(fields: Fields) -> tuple[str, ...]:
+    # lenient: an extension key, so anything but a list of strings counts as absent
+    info = fields.raw.get("server_info")
+    wires = info.get("wire") if isinstance(info, dict) else None
+    if not isinstance(wires, list):
+        return ()
+    return tuple(w for w in wires[:8] if isinstance(w, str))
+
+
 def parse_created_session(obj: Any) -> CreatedSession:
     """``POST /sessions`` → the slim session (§3.3)."""
     fields = Fields(obj, "created_session")
@@ -196,6 +205,7 @@ def parse_session(obj: Any) -> SessionSnapshot:
         model_name=None if model is None else model.opt_str("name"),
         model_version=None if model is None else model.opt_str("version"),
         server_version=_server_version(fields),
+        server_wires=_server_wires(fields),
         selected_transport=transport,
         capabilities=capabilities,
         schema=None if schema is None else schema.raw,

@@ -87,6 +87,8 @@ class SessionSnapshot:
     model_name: str | None = None
     model_version: str | None = None
     server_version: str | None = None
+    #: our runtime's marker: the wires it serves (``server_info.wire``, e.g. ``["v0", "v1"]``)
+    server_wires: tuple[str, ...] = ()
     selected_transport: TransportDeclaration | None = None
     capabilities: Capabilities | None = None
     schema: Mapping[str, Any] | None = None

@@ -51,11 +51,12 @@ class ApplyAnswer:
 
 @attrs.frozen(kw_only=True)
 class SendChannel:
-    """Send one text message on the peer's ``control`` or ``data`` channel."""
+    """Send one message on the peer's ``control`` or ``data`` channel: ``str`` as a text
+    message, ``bytes`` as a binary one (the v1 wire, and every chunked frame)."""
 
     peer_id: int
     channel: str
-    text: str
+    text: str | bytes
 
 
 @attrs.frozen(kw_only=True)

@@ -21,6 +21,7 @@ from ..constants import (
     SDK_VERSION,
 )
 from ..errors import LocalProtocolError
+from .wire import check_setting
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +88,8 @@ class Deadlines:
     transport: float = 20.0
     terminate: float = 10.0
     control_request: float = CONTROL_REQUEST_TIMEOUT
+    #: a v1 command's reply (ack, model reply or error); the official client waits 10 s
+    command_reply: float = 10.0
     upload: float = 120.0
 
 
@@ -121,6 +124,8 @@ class ClientConfig:
     # False: when no GPU is free (the coordinator reports a queue position), fail the
     # connect with NoCapacityError instead of waiting in the queue (the legacy ``queueing``).
     queue: bool = True
+    #: "auto" (decided per connection, see ``wire.py``), "v0" (JSON) or "v1" (protobuf)
+    wire: str = "auto"
 
     @classmethod
     def create(
@@ -157,5 +162,6 @@ class ClientConfig:
                 f"api_url: refusing to send an API key over plain http to {url.host!r}; "
                 "use https (plain http is allowed only for loopback hosts)"
             )
+        check_setting(self.wire)
         if self.ping_interval <= 0:
             raise LocalProtocolError(f"ping_interval: must be > 0, got {self.ping_interval!r}")

@@ -35,6 +35,8 @@ class OperationKind(enum.Enum):
     DISCONNECT = "disconnect"
     PUBLISH = "publish_track"
     UPLOAD = "upload_file"
+    COMMAND = "send_command"
+    SCHEMA = "request_schema"
 
 
 @attrs.frozen(kw_only=True)

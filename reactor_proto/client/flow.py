@@ -14,12 +14,14 @@ from ..constants import MAX_DATA_CHANNEL_MESSAGE_BYTES
 from ..envelope import FileRef, encode_runtime_message
 from ..errors import DisconnectedError, Failure, TransportError
 from ..sdp import ice_identity, munge_answer, remote_max_message_size
+from . import v1
 from .actions import ApplyAnswer, CreatePeer, SendChannel
 from .events import OperationKind
 from .exchanges import Exchange, Purpose
 from .phases import FLOW_PHASES, PEER_PHASES, Phase, Trigger
 from .state import ClientState, act, complete, goto, report, set_session, start
 from .teardown import close_peer, end_flow, fail_flow, schedule_auto_reconnect
+from .wire import CLIENT_STATS_INTERVAL, ConnectionWire, choose_wire
 
 _FAILED_PEER_STATES = frozenset({"failed", "closed"})
 
@@ -112,6 +114,9 @@ def create_peer(s: ClientState) -> None:
     assert s.ice_servers is not None
     s.next_peer_id += 1
     s.peer_id = s.next_peer_id
+    # the wire of this connection, decided from what we know now (wire.py): no probe
+    s.wire = ConnectionWire(wire=choose_wire(s.config.wire, local=s.config.local,
+                                             snapshot=s.session_snapshot))
     act(s, CreatePeer(peer_id=s.peer_id, tracks=s.tracks, ice_servers=s.ice_servers))
 
 
@@ -123,8 +128,8 @@ def maybe_send_offer(s: ClientState, now: float) -> None:
     mapping = [TrackMappingEntry(mid=s.mids[t.name], name=t.name, kind=t.kind,
                                  direction=t.direction) for t in s.tracks]
     goto(s, Trigger.OFFER_READY, now)
-    request = s.req.offer(s.session_id, s.jwt, s.connection_id, s.offer_sdp, mapping,
-                          renegotiate=False)
+    request = s.req.offer(s.session_id, s.jwt, s.connection_id, s.wire.offer(s.offer_sdp),
+                          mapping, renegotiate=False)
     start(s, Purpose.OFFER, request, now)
 
 
@@ -146,6 +151,7 @@ def answer_received(s: ClientState, body: object, now: float) -> bool:
     munged = munge_answer(answer.sdp)
     s.answer_identity = identity
     s.max_message_bytes = max_message_size(munged)
+    s.wire.answer(answer.sdp, s.max_message_bytes)
     goto(s, Trigger.ANSWER_RECEIVED, now)
     assert s.peer_id is not None
     act(s, ApplyAnswer(peer_id=s.peer_id, sdp=munged))
@@ -197,6 +203,8 @@ def peer_state(s: ClientState, peer_id: int, state: str, now: float) -> None:
 def channel_opened(s: ClientState, peer_id: int, label: str, now: float) -> None:
     if is_current(s, peer_id):
         s.open_channels.add(label)
+        if label == "control" and s.wire.is_v1:
+            v1.first_frame(s)
         check_transport_up(s, now)
 
 
@@ -235,11 +243,13 @@ def become_ready(s: ClientState, now: float) -> None:
         send_control_notification(s, queued.event, queued.track)
     s.control.queued.clear()
     s.ping_due = now + s.config.ping_interval
+    if s.wire.is_v1:
+        s.wire.stats_due = now + CLIENT_STATS_INTERVAL
     s.reconnecting = False
     s.reconnect_at = None
     s.grace_deadline = None
     if s.schema is None and s.config.request_schema:
-        send_runtime(s, "requestSchema")
+        send_runtime(s, "requestSchema", now=now)
     end_flow(s, None)
 
 
@@ -248,12 +258,20 @@ def become_ready(s: ClientState, now: float) -> None:
 
 def send_control_notification(s: ClientState, event: str, track: str) -> None:
     assert s.peer_id is not None
+    if s.wire.is_v1:
+        v1.notify_track(s, event, track)
+        return
     act(s, SendChannel(peer_id=s.peer_id, channel="control",
                        text=s.control.notification(event, track)))
 
 
-def send_runtime(s: ClientState, type_: str, data: Mapping[str, object] | None = None) -> None:
+def send_runtime(s: ClientState, type_: str, data: Mapping[str, object] | None = None, *,
+                 now: float = 0.0) -> None:
+    """A v0 runtime message, or its v1 form (``now`` times a v1 schema request)."""
     assert s.peer_id is not None
+    if s.wire.is_v1:
+        v1.send_runtime(s, type_, data, now)
+        return
     text = encode_runtime_message(type_, dict(data or {}), max_bytes=s.max_message_bytes)
     act(s, SendChannel(peer_id=s.peer_id, channel="data", text=text))
 

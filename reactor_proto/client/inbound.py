@@ -8,6 +8,8 @@ from ..control import ControlResponse, decode_control
 from ..envelope import Scope, decode_inbound
 from ..errors import DecodeError, ErrorCode, ReactorError, RequestTimeoutError, TransportError
 from ..schema import parse_openapi
+from ..wire_v1 import Wire, sniff
+from . import v1
 from .actions import AttachTrack
 from .events import MessageReceived, OperationKind, RuntimeMessageReceived, SchemaReceived
 from .flow import begin_reconnect, is_current, send_runtime
@@ -15,17 +17,26 @@ from .phases import FLOW_PHASES, Phase
 from .responses import expire_exchange
 from .state import ClientState, act, complete, emit, report, send
 from .teardown import fail_flow, finish_termination
+from .wire_ops import schema_arrived
 
 # ---- channel messages ------------------------------------------------------------------------
 
 
-def channel_message(s: ClientState, peer_id: int, label: str, message: str | bytes) -> None:
+def channel_message(s: ClientState, peer_id: int, label: str, message: str | bytes,
+                    now: float = 0.0) -> None:
     if not is_current(s, peer_id):
         return
-    if label == "control":
-        on_control_message(s, message)
-    else:
-        on_data_message(s, message)
+    wholes, errors = s.wire.unchunk(label, message, now)
+    for error in errors:
+        report(s, error)
+    for whole in wholes:
+        # each message is sniffed: a v1 connection may still get the runtime's early v0 text
+        if isinstance(whole, bytes) and sniff(whole) is Wire.V1:
+            v1.on_message(s, label, whole)
+        elif label == "control":
+            on_control_message(s, whole)
+        else:
+            on_data_message(s, whole)
 
 
 def on_data_message(s: ClientState, message: str | bytes) -> None:
@@ -53,6 +64,7 @@ def on_runtime_message(s: ClientState, payload: Any) -> None:
         if schema != s.schema:
             s.schema = schema
             emit(s, SchemaReceived(schema=schema))
+        schema_arrived(s, data)
     elif kind == "commandRejected" and isinstance(data, dict):
         report(s, ReactorError(
             f"the runtime rejected command {data.get('command')!r}: "
@@ -83,7 +95,7 @@ def on_control_message(s: ClientState, message: str | bytes) -> None:
 
 def next_deadline(s: ClientState) -> float | None:
     times = [s.ex.next_deadline(), s.control.next_deadline(), s.ping_due, s.reconnect_at,
-             s.phase_deadline]
+             s.phase_deadline, s.wire.next_deadline()]
     present = [t for t in times if t is not None]
     return min(present) if present else None
 
@@ -98,6 +110,7 @@ def handle_timeout(s: ClientState, now: float) -> None:
             send(s, exchange, now)
     for pending, error in s.control.expire(now):
         complete(s, pending.op, OperationKind.PUBLISH, error=error)
+    v1.expire(s, now)
     if s.phase_deadline is not None and now >= s.phase_deadline:
         on_phase_deadline(s, now)
     if s.phase is Phase.READY and s.ping_due is not None and now >= s.ping_due:

@@ -30,7 +30,8 @@ from ..capabilities import Capabilities, TrackCapability
 from ..errors import Failure, ReactorError
 from ..http import HttpResponse
 from ..schema import ModelSchema
-from . import flow, inbound, operations, responses
+from ..wire_v1 import Wire
+from . import flow, inbound, operations, responses, wire_ops
 from .actions import ClientAction
 from .config import ClientConfig
 from .events import ClientEvent, ReactorStatus
@@ -138,6 +139,11 @@ class ClientMachine:
         return frozenset(self._state.user_paused)
 
     @property
+    def wire(self) -> Wire:
+        """The wire of the current (or last) connection: v0 JSON or v1 protobuf."""
+        return self._state.wire.wire
+
+    @property
     def channels_open(self) -> bool:
         return self._state.channels_open
 
@@ -213,21 +219,26 @@ class ClientMachine:
         """Cancellation: abandon whatever is in progress and end the session we created."""
         return self.disconnect(now, recoverable=False, reason="client cancelled")
 
-    def send_command(self, command: str, data: Any, now: float) -> None:
-        """Validate (when the schema is known), encode and send one command (F1, F2, F24)."""
-        self._guard(Failure.SEND, lambda: operations.send_command(self._state, command, data))
+    def send_command(self, command: str, data: Any, now: float) -> int:
+        """Validate (when the schema is known), encode and send one command (F1, F2, F24).
+
+        The op completes with the correlated reply on v1 (None for an ack) and at once with
+        None on v0, which has no replies (``wire_ops.py``)."""
+        return self._guard(Failure.SEND,
+                           lambda: operations.send_command(self._state, command, data, now))
 
     def send_runtime_message(self, type_: str, data: Mapping[str, Any] | None,
                              now: float) -> None:
         def send() -> None:
             operations.require_ready(self._state, f"send_runtime_message({type_!r})")
-            flow.send_runtime(self._state, type_, data)
+            flow.send_runtime(self._state, type_, data, now=now)
 
         self._guard(Failure.SEND, send)
 
-    def request_schema(self, now: float) -> None:
-        """Ask the runtime for its OpenAPI command schema (answered by ``modelSchema``)."""
-        self.send_runtime_message("requestSchema", None, now)
+    def request_schema(self, now: float) -> int:
+        """Ask the runtime for its OpenAPI command schema; the op completes with the
+        document (v1: the correlated ``model_schema``; v0: the next ``modelSchema``)."""
+        return wire_ops.request_schema(self._state, now)
 
     def publish_track(self, name: str, now: float) -> int:
         """Ask for the publisher slot of a sendonly track; AttachTrack follows a grant."""
@@ -282,4 +293,4 @@ class ClientMachine:
 
     def channel_message(self, peer_id: int, label: str, message: str | bytes,
                         now: float) -> None:
-        inbound.channel_message(self._state, peer_id, label, message)
+        inbound.channel_message(self._state, peer_id, label, message, now)

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..capabilities import TrackCapability
-from ..envelope import FileRef, encode_command
+from ..envelope import FileRef
 from ..errors import InvalidStateError, LocalProtocolError
+from . import wire_ops
 from .actions import DetachTrack, SendChannel
 from .control_tracker import QueuedNotification
 from .events import OperationKind
@@ -129,7 +130,7 @@ def require_ready(s: ClientState, what: str) -> None:
         raise InvalidStateError(f"{what}: the connection is {s.status.value}, not ready")
 
 
-def send_command(s: ClientState, command: str, data: Any) -> None:
+def send_command(s: ClientState, command: str, data: Any, now: float = 0.0) -> int:
     require_ready(s, f"send_command({command!r})")
     if not isinstance(command, str) or not command:
         raise LocalProtocolError(f"command: expected a non-empty string, got {command!r}")
@@ -139,9 +140,7 @@ def send_command(s: ClientState, command: str, data: Any) -> None:
         checked = s.schema.validate(command, plain)
         payload = {k: (payload[k] if isinstance(payload.get(k), FileRef) else v)
                    for k, v in checked.items()}
-    text = encode_command(command, payload, max_bytes=s.max_message_bytes)
-    assert s.peer_id is not None
-    act(s, SendChannel(peer_id=s.peer_id, channel="data", text=text))
+    return wire_ops.send_command(s, command, payload, now)  # the op gets the reply (v1)
 
 
 def find_track(s: ClientState, name: str, direction: str, what: str) -> TrackCapability:
@@ -160,10 +159,13 @@ def publish_track(s: ClientState, name: str, now: float) -> int:
     find_track(s, name, "sendonly", "publish_track")
     if name in s.published:
         raise InvalidStateError(f"publish_track({name!r}): already published")
-    if s.control.is_pending("publish_track", name):
+    if s.control.is_pending("publish_track", name) or wire_ops.publish_pending(s, name):
         raise InvalidStateError(f"publish_track({name!r}): a publish is already pending")
     op = new_op(s)
     assert s.peer_id is not None
+    if s.wire.is_v1:
+        wire_ops.publish_track_v1(s, name, op, now)
+        return op
     text = s.control.request("publish_track", name, op, now,
                              s.config.deadlines.control_request)
     act(s, SendChannel(peer_id=s.peer_id, channel="control", text=text))

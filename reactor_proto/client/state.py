@@ -42,6 +42,7 @@ from .exchanges import Exchange, ExchangeTable, Purpose
 from .phases import FLOW_PHASES, STATUS_EDGES, Phase, Trigger, next_phase, status_for
 from .requests import RequestBuilder
 from .timings import ConnectionTimings, StepLog
+from .wire import ConnectionWire
 
 AnswerIdentity = tuple[str | None, str | None]
 
@@ -90,6 +91,7 @@ class ClientState:
     auto_resume: bool = True
     # READY-time state.
     control: ControlTracker = attrs.field(factory=ControlTracker)
+    wire: ConnectionWire = attrs.field(factory=ConnectionWire)  # made afresh per peer
     ping_due: float | None = None
     user_paused: set[str] = attrs.field(factory=set)
     published: set[str] = attrs.field(factory=set)
@@ -136,6 +138,10 @@ FAILURE_OF: dict[OperationKind, Failure] = {
     OperationKind.DISCONNECT: Failure.OTHER,
     OperationKind.PUBLISH: Failure.PUBLISH,
     OperationKind.UPLOAD: Failure.UPLOAD,
+    # v1: a command's correlated error reply is a failed send (MESSAGE_SEND_FAILED, with the
+    # runtime's code as the cause); a schema request has no documented code of its own.
+    OperationKind.COMMAND: Failure.SEND,
+    OperationKind.SCHEMA: Failure.OTHER,
 }
 
 

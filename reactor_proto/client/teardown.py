@@ -23,6 +23,7 @@ from .state import (
     set_session,
     start,
 )
+from .v1 import abandon as abandon_wire_requests
 
 UPLOADS = (Purpose.UPLOAD_SLOT, Purpose.UPLOAD_PUT)
 
@@ -52,6 +53,7 @@ def close_peer(s: ClientState) -> None:
                                        "the connection attempt ended before the control "
                                        "channel opened"), failure)))
     s.control.queued.clear()
+    abandon_wire_requests(s)
     for exchange in s.ex:
         if exchange.purpose in UPLOADS:
             complete(s, exchange.op, OperationKind.UPLOAD,

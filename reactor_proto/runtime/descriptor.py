@@ -59,7 +59,8 @@ class ModelDocuments:
         return {
             "session_id": LOCAL_SESSION_ID,
             "cluster": "local",
-            "server_info": {"server_version": config.server_version},
+            # "wire": our marker that this runtime serves v1 too (clients cannot tell, §6.8.1)
+            "server_info": {"server_version": config.server_version, "wire": ["v0", "v1"]},
             "selected_transport": {"protocol": "webrtc", "version": WEBRTC_VERSION},
             "model": {"name": config.model_name},
             "capabilities": self.capabilities,

@@ -533,6 +533,8 @@ class Paired:
     def add_client(self, config: ClientConfig | None = None, *, seed: int | None = None,
                    auto_http: bool = True, auto_peer: bool = True, **options: Any) -> Endpoint:
         name = f"c{len(self.endpoints)}"
+        # the tests written for the JSON wire pin it; v1 tests pass wire="v1" or "auto"
+        options.setdefault("wire", "v0")
         if config is None:
             if self.scripted is not None:
                 config = ClientConfig(model_name="helios", local=True,

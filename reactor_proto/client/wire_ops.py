@@ -1,0 +1,73 @@
+"""The operations whose outcome depends on the wire: a command's reply, the schema request.
+
+Both return an operation id on either wire, so a caller never branches on the wire:
+
+* ``send_command``: on v1 the op completes with the model's reply (``{"type", "data"}``),
+  None for an ack, or the typed error of an error reply; on v0, where replies are not
+  correlated, it completes at once with None (a reply still arrives as a ``message``).
+* ``request_schema``: completes with the OpenAPI document; on v0 with the ``data`` of the
+  next ``modelSchema`` runtime message (bounded, with the control-request deadline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..envelope import encode_command
+from ..errors import InvalidStateError
+from . import v1
+from .actions import SendChannel
+from .events import OperationKind
+from .flow import send_runtime
+from .phases import Phase
+from .state import ClientState, act, complete, new_op
+from .wire import MAX_SCHEMA_WAITERS, Purpose
+
+
+def send_command(s: ClientState, command: str, payload: Mapping[str, Any], now: float) -> int:
+    """Encode and send a checked command; raises (and sends nothing) when it cannot."""
+    assert s.peer_id is not None
+    if s.wire.is_v1:
+        op = new_op(s)
+        v1.send_command(s, command, payload, op, now)
+        return op
+    text = encode_command(command, payload, max_bytes=s.max_message_bytes)
+    act(s, SendChannel(peer_id=s.peer_id, channel="data", text=text))
+    op = new_op(s)
+    complete(s, op, OperationKind.COMMAND)  # v0 has no replies
+    return op
+
+
+def request_schema(s: ClientState, now: float) -> int:
+    if s.phase is not Phase.READY:
+        raise InvalidStateError(f"request_schema(): the connection is {s.status.value}, "
+                                "not ready")
+    if s.wire.is_v1:
+        op = new_op(s)
+        v1.request_schema(s, op, now)
+        return op
+    waiters = s.wire.schema_waiters
+    if len(waiters) >= MAX_SCHEMA_WAITERS:
+        raise InvalidStateError(f"request_schema(): {MAX_SCHEMA_WAITERS} requests already "
+                                "wait for the schema")
+    send_runtime(s, "requestSchema")
+    op = new_op(s)
+    waiters.append((op, now + s.config.deadlines.control_request))
+    return op
+
+
+def schema_arrived(s: ClientState, document: Any) -> None:
+    """v0: a ``modelSchema`` arrived; it answers every schema request waiting."""
+    waiters = s.wire.schema_waiters
+    while waiters:
+        complete(s, waiters.popleft()[0], OperationKind.SCHEMA, value=document)
+
+
+def publish_pending(s: ClientState, name: str) -> bool:
+    return any(r.purpose is Purpose.PUBLISH and r.name == name
+               for r in s.wire.requests.values())
+
+
+def publish_track_v1(s: ClientState, name: str, op: int, now: float) -> None:
+    v1.publish_track(s, name, op, now)
