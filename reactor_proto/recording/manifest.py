@@ -26,9 +26,9 @@ INIT_CONTENT_TYPE = "video/mp4"
 CHUNK_CONTENT_TYPE = "video/iso.segment"
 MAX_PLAYLIST_BYTES = 1 << 20
 MAX_SEGMENTS = 10_000
-_EXTINF = re.compile(r"#EXTINF:(\d+(?:\.\d+)?)\s*(?:,.*)?")
+_EXTINF = re.compile(r"#EXTINF:([0-9]{1,9}(?:\.[0-9]{1,9})?)\s*(?:,.*)?")
 _MAP = re.compile(r'#EXT-X-MAP:.*?URI="([^"]*)".*')
-_TARGET = re.compile(r"#EXT-X-TARGETDURATION:(\d{1,6})")
+_TARGET = re.compile(r"#EXT-X-TARGETDURATION:([0-9]{1,6})")
 
 
 @attrs.frozen(kw_only=True)

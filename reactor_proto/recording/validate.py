@@ -25,8 +25,8 @@ INIT_NAME = "init.mp4"
 CHUNK_DIGITS = 5
 #: chunk indices fit the five-digit name of §10 (``chunk_NNNNN.m4s``)
 MAX_CHUNK_INDEX = 10**CHUNK_DIGITS - 1
-_CHUNK_NAME = re.compile(r"chunk_(\d{5})\.m4s")
-_NUMBER = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)")
+_CHUNK_NAME = re.compile(r"chunk_([0-9]{5})\.m4s")
+_NUMBER = re.compile(r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 _RECORDING_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
