@@ -120,12 +120,16 @@ class Recorder:
                 except queue.Empty:
                     if self._stopping:
                         break
-                    item = self._repeat_for_close()
-                    if item is None:
-                        continue
-                if item is _STOP:
-                    break
-                self._record(*item)
+                    repeat = self._repeat_for_close()
+                    if repeat is not None:
+                        self._record(*repeat)
+                    continue
+                try:
+                    if item is _STOP:
+                        break
+                    self._record(*item)
+                finally:
+                    self._queue.task_done()
             self._finish()
         except BaseException as exc:
             self._fail(f"recorder thread: {type(exc).__name__}: {exc}")
@@ -283,6 +287,16 @@ class Recorder:
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
         return total
+
+    def idle(self, *, timeout: float = 5.0) -> bool:
+        """Wait until every frame offered so far is recorded (or dropped); False on
+        timeout.  For tests and benchmarks: the media side never needs to wait."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and not self._stopped.is_set():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     def stop(self, *, timeout: float = 5.0) -> None:
         """Stop recording (the session ended): the last chunk is closed; chunks stay

@@ -140,7 +140,7 @@ def test_request_to_bytes_within_two_seconds_at_30_fps_realtime() -> None:
 
 
 def test_disk_use_stays_under_the_cap_and_the_directory_goes() -> None:
-    config = RecordingConfig(chunk_seconds=0.5, max_bytes=1_000_000)
+    config = RecordingConfig(chunk_seconds=0.5, max_bytes=400_000)
     rng = np.random.default_rng(1)
     recorder = Recorder(config)
     directory = recorder.directory
