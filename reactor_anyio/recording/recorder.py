@@ -174,19 +174,20 @@ class Recorder:
             self._fail(f"{type(exc).__name__}: {exc}")
 
     def _write_chunk(self, index: int, data: bytes) -> None:
-        if not data:
-            with self._lock:
-                self.store.chunk_lost(index)
-            return
-        try:
-            (self.directory / chunk_name(index)).write_bytes(data)
-        except OSError:
-            with self._lock:
-                self.store.chunk_lost(index)
-            raise
+        # Under the lock, in this order: the store counts the chunk and names what to evict,
+        # the evicted files go, the new file is written.  So the directory never holds more
+        # than the cap, and no reader is told about a chunk whose file is not there yet (a
+        # chunk is a few hundred kB into the page cache: well under a millisecond).
         with self._lock:
-            evicted = self.store.chunk_closed(index, size=len(data))
-        self._delete(evicted)
+            if not data:
+                self.store.chunk_lost(index)
+                return
+            self._delete(self.store.chunk_closed(index, size=len(data)))
+            try:
+                (self.directory / chunk_name(index)).write_bytes(data)
+            except OSError:
+                self.store.chunk_lost(index)
+                raise
 
     def _delete(self, chunks: tuple[ChunkInfo, ...]) -> None:
         for info in chunks:

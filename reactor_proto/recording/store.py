@@ -222,8 +222,9 @@ class RecordingStore:
         return Cut(index=index + 1, marker=end, closes=index)
 
     def chunk_closed(self, index: int, *, size: int) -> tuple[ChunkInfo, ...]:
-        """The recorder wrote chunk ``index`` (``size`` bytes) to disk.  Returns the chunks
-        to delete now, oldest first (the cap and the retention)."""
+        """Chunk ``index`` is ready to be written (``size`` bytes).  Returns the chunks to
+        delete, oldest first (the cap and the retention): delete them *before* writing this
+        one and the directory never holds more than ``max_bytes`` of chunks."""
         span = self._closing.pop(index, None)
         if span is None:
             raise LocalProtocolError(f"index: chunk {index} was not cut, or closed twice")
@@ -233,8 +234,14 @@ class RecordingStore:
         return self._evict()
 
     def chunk_lost(self, index: int) -> None:
-        """The recorder could not write chunk ``index``: clips over it are gone."""
+        """The recorder could not write chunk ``index`` (cut, or already counted by
+        :meth:`chunk_closed`): clips over it are gone."""
         span = self._closing.pop(index, None)
+        for info in list(self.chunks):
+            if info.index == index:
+                self.chunks.remove(info)
+                self.total_bytes -= info.size
+                span = (info.start, info.end)
         if span is not None:
             self.evicted_until = max(self.evicted_until, span[1])
 

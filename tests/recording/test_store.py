@@ -314,3 +314,13 @@ def test_a_clip_covers_the_request_and_at_most_one_chunk_more(
     wanted = min(asked, clip.end_marker)  # nothing exists before marker 0
     assert clip.duration_seconds >= min(wanted, clip.end_marker) - 1e-9
     assert (covered_to - covered_from) - clip.duration_seconds <= chunk_seconds + 1 / FPS + 1e-6
+
+
+def test_a_chunk_lost_after_it_was_counted_is_forgotten() -> None:
+    store = RecordingStore(RID)
+    store.on_frame(0)
+    store.on_frame(4.0)
+    store.chunk_closed(0, size=10)
+    store.chunk_lost(0)
+    assert not store.chunks and store.total_bytes == 0
+    assert isinstance(store.answer(0, 1), PlaylistGone)
