@@ -40,6 +40,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("reconnect", "6"),
     ("codec_throughput", "7"),
     ("typegen_speed", "8"),
+    ("recording", "9"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 
