@@ -6,6 +6,7 @@
 * :mod:`.store` -- :class:`RecordingStore`: chunks, cuts, evictions, answers to clip requests
   and to ``GET /clips``.
 * :mod:`.client` -- correlation of replies, the playlist polling schedule, error mapping.
+* :mod:`.routes` -- ``GET /clips`` and ``GET /clips/chunks/...`` as pure functions.
 """
 
 from reactor_proto.recording.client import (
