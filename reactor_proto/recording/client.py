@@ -5,7 +5,10 @@ and the mapping of every failure to a typed :class:`~reactor_proto.errors.Record
 the v1 wire, in order on v0 (which has no id, §10).  v0's weakness (F25: a late reply to a
 request that timed out answers the next one) is closed by keeping a *tombstone* per timed-out
 request: the next reply that arrives is taken as the late one and dropped, for at most
-``late_grace`` seconds.  Results are pulled with :meth:`ClipRequests.next_event`.
+``late_grace`` seconds.  If the late reply never comes, the tombstone swallows the next
+request's reply instead and that request times out too; its timeout then leaves no tombstone
+(its reply was already swallowed), so a lost reply costs at most one more request, never a
+cascade.  Results are pulled with :meth:`ClipRequests.next_event`.
 
 :class:`PlaylistPoll` is the schedule for ``GET /clips``: on 202 wait ``Retry-After``
 clamped to 0.2..2 s, until 60 s past ``max(predicted_ready_at_ms, start)`` (5 tries when
@@ -87,6 +90,8 @@ class ClipRequests:
         self.max_pending = max_pending
         self._pending: dict[str, _Pending] = {}
         self._tombstones: collections.deque[float] = collections.deque()
+        # requests pending when a tombstone swallowed a reply: that reply may have been theirs
+        self._suspect: set[str] = set()
         self._events: collections.deque[ClipEvent] = collections.deque()
 
     def __len__(self) -> int:
@@ -110,11 +115,13 @@ class ClipRequests:
         if request_id is None:
             if self._tombstones:
                 self._tombstones.popleft()  # F25: the late answer of a timed-out request
+                self._suspect.update(self._pending)
                 return False
             if not self._pending:
                 return False
             request_id = next(iter(self._pending))
         pending = self._pending.pop(request_id, None)
+        self._suspect.discard(request_id)
         if pending is None:
             return False
         if isinstance(reply, Clip):
@@ -135,7 +142,10 @@ class ClipRequests:
             self._tombstones.popleft()
         for pending in [p for p in self._pending.values() if p.deadline <= now]:
             del self._pending[pending.request_id]
-            self._tombstones.append(now)
+            if pending.request_id in self._suspect:
+                self._suspect.discard(pending.request_id)  # its reply was swallowed already
+            else:
+                self._tombstones.append(now)
             self._events.append(ClipRequestFailed(request_id=pending.request_id, error=(
                 RecordingError(RecordingErrorCode.REQUEST_TIMEOUT,
                                f"no clip reply within {self.timeout:g} s"))))
@@ -148,6 +158,7 @@ class ClipRequests:
                                "disconnected while a clip request was pending"))))
         self._pending.clear()
         self._tombstones.clear()
+        self._suspect.clear()
 
     def next_event(self) -> ClipEvent | None:
         return self._events.popleft() if self._events else None

@@ -220,3 +220,18 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("-1") is None
     assert parse_retry_after("nan") is None
     assert parse_retry_after("soon") is None
+
+
+def test_a_lost_reply_costs_at_most_one_more_request() -> None:
+    requests = ClipRequests(timeout=10, late_grace=30)
+    requests.start("a", ClipKind.SNAP, now=0)
+    requests.handle_timeout(10)  # "a"'s reply is lost for good
+    requests.start("b", ClipKind.SNAP, now=11)
+    assert not requests.reply(clip(2), now=11.1)  # taken for "a"'s late reply
+    requests.handle_timeout(21)  # "b" times out, and leaves no tombstone
+    requests.start("c", ClipKind.SNAP, now=22)
+    assert requests.reply(clip(3), now=22.1)
+    events = drain(requests)
+    assert [type(e).__name__ for e in events] == ["ClipRequestFailed", "ClipRequestFailed",
+                                                  "ClipResolved"]
+    assert events[-1] == ClipResolved(request_id="c", clip=clip(3))
