@@ -7,6 +7,7 @@
   and to ``GET /clips``.
 * :mod:`.client` -- correlation of replies, the playlist polling schedule, error mapping.
 * :mod:`.routes` -- ``GET /clips`` and ``GET /clips/chunks/...`` as pure functions.
+* :mod:`.download` -- the fetches of a clip download, its progress and its bytes.
 """
 
 from reactor_proto.recording.client import (

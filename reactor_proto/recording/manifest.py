@@ -5,7 +5,8 @@ chunk length, or the longest chunk rounded up when one ran over), ``#EXT-X-MAP``
 shared init segment, one ``#EXTINF`` and URI per chunk, ``#EXT-X-ENDLIST``.  The parser is
 bounded (size, line count, segment count) and strict about the shape a download needs (an
 init segment, at least one chunk, the end tag); any failure is
-``RecordingError(INVALID_PLAYLIST)``.  Also here: the clip's playlist path and the rule
+``RecordingError(INVALID_PLAYLIST)`` (a missing ``#EXT-X-TARGETDURATION`` is tolerated).
+Also here: the clip's playlist path and the rule
 that resolves a URL the runtime gave against the API base URL.
 """
 
@@ -138,8 +139,8 @@ def parse_playlist(body: bytes | str) -> Playlist:
         raise _invalid("no segment")
     if pending is not None or not ended:
         raise _invalid("truncated (no #EXT-X-ENDLIST after the last segment)")
-    if target is None:
-        raise _invalid("no #EXT-X-TARGETDURATION")
+    if target is None:  # required by HLS, but a download does not need it
+        target = max(1, math.ceil(max(s.duration for s in segments)))
     return Playlist(target_duration=target, init_uri=init_uri, segments=tuple(segments))
 
 

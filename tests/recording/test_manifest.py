@@ -53,7 +53,6 @@ GOOD = build_playlist(RID, [(0, 4.0)], chunk_seconds=4)
     GOOD.replace("#EXT-X-MAP", "#EXT-X-NOPE"), GOOD.replace("#EXTINF:4.000,", "#EXTINF:x,"),
     GOOD.replace("#EXTINF:4.000,\n", ""), GOOD + "chunk_00009.m4s\n",
     GOOD.replace("#EXT-X-TARGETDURATION:4", "#EXT-X-TARGETDURATION:-4"),
-    GOOD.replace("#EXT-X-TARGETDURATION:4\n", ""),
     "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MAP:URI=\"i\"\n#EXT-X-ENDLIST\n",
     GOOD.replace("#EXTINF:4.000,", "#EXTINF:4.000,\n#EXTINF:4.000,"),
     GOOD.replace('#EXT-X-MAP:URI="', '#EXT-X-MAP:URI="a"\n#EXT-X-MAP:URI="'),
@@ -87,3 +86,8 @@ def test_urls_resolve_against_the_api_base() -> None:
     assert resolve_chunk_url(playlist, "/clips/chunks/x/init.mp4") == (
         "http://127.0.0.1:8080/clips/chunks/x/init.mp4")
     assert resolve_chunk_url(playlist, "https://bucket.s3/x?sig=1") == "https://bucket.s3/x?sig=1"
+
+
+def test_a_missing_target_duration_is_tolerated() -> None:
+    playlist = parse_playlist(GOOD.replace("#EXT-X-TARGETDURATION:4\n", ""))
+    assert playlist.target_duration == 4
