@@ -42,6 +42,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("typegen_speed", "8"),
     ("sdk_v1", "9"),
     ("client_v1", "10"),
+    ("recording", "11"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 

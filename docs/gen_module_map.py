@@ -34,6 +34,7 @@ PACKAGES: dict[str, str] = {
     "coordinator": "`coordinator/`: the coordinator (production API) machine",
     "wire_v1": "`wire_v1/`: the v1 (protobuf) wire",
     "typegen": "`typegen/`: the typed-SDK generator",
+    "recording": "`recording/`: recordings and clips",
 }
 _CITATION = re.compile(r"\s*\([^()]*§[^()]*\)")
 
