@@ -54,8 +54,10 @@ class ModelDocuments:
             outputs=tuple(t.name for t in schema.tracks if t.direction == "recvonly"),
         )
 
-    def descriptor(self, config: RuntimeConfig, state: str) -> dict[str, Any]:
-        """The [R2] local session descriptor with the current state (upper-case)."""
+    def descriptor(self, config: RuntimeConfig, state: str, *,
+                   generation: str = "streamed") -> dict[str, Any]:
+        """The [R2] local session descriptor with the current state (upper-case) and the
+        generation mode ([R3], §15.2: 1.13.0 checks it at connect)."""
         return {
             "session_id": LOCAL_SESSION_ID,
             "cluster": "local",
@@ -65,4 +67,5 @@ class ModelDocuments:
             "capabilities": self.capabilities,
             "schema": self.openapi,
             "state": state,
+            "generation": generation,
         }

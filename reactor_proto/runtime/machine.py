@@ -37,6 +37,7 @@ from .connections import Connection
 from .events import DisconnectReason, InternalErrorOccurred
 from .routes import dispatch, internal_error
 from .session import RUNNING_STATES, TRANSITIONS, SessionCore, Trigger
+from .stepping import STEPS_COMPLETE, StepOutcome
 from .transports import LOST_PEER_STATES, TransportInputs
 from .wire import (
     INTERNAL_ERROR,
@@ -136,6 +137,22 @@ class RuntimeMachine(TransportInputs):
             return False
         self.channels.command_failed(conn, request_id, code, message)
         return True
+
+    def step_finished(self, connection_id: int, request_id: str, epoch: int,
+                      outcome: StepOutcome, now: float) -> bool:
+        """The model is done with ``StepRequested`` (``epoch`` as given there): its
+        ``step_result`` goes to the requester; the step that completes the session's
+        ``steps`` ends it.  False when the report is stale (the session ended: the step
+        was already answered ``SESSION_ENDED``) or the connection is gone."""
+        result = self.stepper.finish(connection_id, request_id, epoch, outcome)
+        if result is None:
+            return False
+        conn = self._installed(connection_id)
+        if conn is not None:
+            self.channels.step_result(conn, request_id, result)
+        if self.stepper.limit_reached():
+            self.stop_session(STEPS_COMPLETE, now)
+        return conn is not None
 
     # ---- HTTP -----------------------------------------------------------------------------
 
