@@ -16,6 +16,8 @@ from .base import (
     ModelOptionError,
     RecordingContext,
     SentMessage,
+    StepInput,
+    StepOutput,
     TrackSpec,
     command,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "ModelSpecError",
     "RecordingContext",
     "SentMessage",
+    "StepInput",
+    "StepOutput",
     "TrackSpec",
     "UploadedFile",
     "command",

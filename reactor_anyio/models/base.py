@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 import attrs
@@ -259,6 +259,31 @@ class CommandError(Exception):
 
 
 @attrs.frozen(kw_only=True)
+class StepInput:
+    """One input frame of a step (PROTOCOL.md §15.4), decoded: video RGB ``uint8 (h, w, 3)``,
+    audio ``int16`` mono samples; ``metadata`` and ``capture_time_us`` as the client sent
+    them."""
+
+    track: str
+    frame: npt.NDArray[Any]
+    metadata: bytes | None = None
+    capture_time_us: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepOutput:
+    """What one step produced: per output track, its frames (RGB ``uint8 (h, w, 3)``, or
+    one ``(n, h, w, 3)`` batch); ``error`` when the model failed (the step still counts);
+    ``files`` the model keeps (name -> (content type, bytes)), served over HTTP (§15.7);
+    ``elapsed`` overrides the measured generation time."""
+
+    frames: Mapping[str, Any] = attrs.field(factory=dict)
+    error: str | None = None
+    files: Mapping[str, tuple[str, bytes]] = attrs.field(factory=dict)
+    elapsed: float | None = None
+
+
+@attrs.frozen(kw_only=True)
 class SentMessage:
     type: str
     data: Mapping[str, Any]
@@ -350,6 +375,18 @@ class Model:
     def produce_frame(self, track: str, now: float) -> Frame:
         """The next frame of output track ``track``; called from a worker thread."""
         raise NotImplementedError(f"{type(self).__name__} does not produce frames")
+
+    def step(self, inputs: Sequence[StepInput], now: float) -> StepOutput:
+        """One step of a stepped session (PROTOCOL.md §15), on the model's worker thread,
+        after the step's state setters and commands ran.  ``inputs`` are the step's frames
+        in request order; the runtime has already made each track's last frame its
+        :meth:`ModelContext.latest_input`.
+
+        The default generates one frame per video output track with :meth:`produce_frame`,
+        so every streaming model can be stepped unchanged.  Override it to consume every
+        input frame, return several frames, keep files or report a failure."""
+        return StepOutput(frames={spec.name: [self.produce_frame(spec.name, now)]
+                                  for spec in self.output_tracks if spec.kind == "video"})
 
     # ---- helpers ------------------------------------------------------------------------
 

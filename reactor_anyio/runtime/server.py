@@ -52,6 +52,8 @@ from reactor_proto.runtime import (
     SendData,
     SetInputFlow,
     SetOutputFlow,
+    StepOutcome,
+    StepRequested,
     SwapPeer,
     TeardownSession,
     TrackUnpublished,
@@ -59,7 +61,7 @@ from reactor_proto.runtime import (
 
 from .links import default_host_addresses, ice_entry
 from .media import MediaHub
-from .model_host import CommandOutcome, ModelHost
+from .model_host import CommandOutcome, ModelHost, StepFiles
 from .peers import PeerSet
 
 logger = logging.getLogger(__name__)
@@ -178,6 +180,13 @@ class LocalRuntime:
                 loop.call_soon_threadsafe(self._command_outcome, outcome)
 
         self._host_model.on_command_done = command_done_from_any_thread
+
+        def step_done_from_any_thread(event: StepRequested, outcome: StepOutcome,
+                                      files: StepFiles) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to answer
+                loop.call_soon_threadsafe(self._step_outcome, event, outcome, files)
+
+        self._host_model.on_step_done = step_done_from_any_thread
         self._host_model.worker.start()
         limit = max(self._machine.config.max_body_bytes, self._machine.config.max_upload_bytes)
         self._server = HttpServer(self._handle_http, host=self._host, port=self._port,
@@ -210,6 +219,7 @@ class LocalRuntime:
             await asyncio.gather(self._timer_task, return_exceptions=True)
         self._host_model.context.bind(None)
         self._host_model.on_command_done = None
+        self._host_model.on_step_done = None
         self._media.stop()
         await asyncio.to_thread(self._join_threads)
 
@@ -332,6 +342,18 @@ class LocalRuntime:
                 logger.warning("reply to command %s not sent: %s", request_id, exc)
                 machine.command_failed(cid, request_id, INTERNAL_ERROR,
                                        "the command's reply could not be encoded", now)
+        self._pump()
+
+    def _step_outcome(self, event: StepRequested, outcome: StepOutcome,
+                      files: StepFiles) -> None:
+        """A step ended on the model's thread: the messages its calls sent go first
+        (§15.5: the result follows any reply), then the result."""
+        if self._closed:
+            return
+        for message in self._host_model.context.take_messages():
+            self._send_model_message(message.type, message.data, message.to)
+        self._machine.step_finished(event.connection_id, event.request_id, event.epoch,
+                                    outcome, time.monotonic())
         self._pump()
 
     def _send_model_message(self, type: str, data: Any, to: str | None) -> None:

@@ -1,0 +1,212 @@
+"""Stepped generation (§15) end to end: a raw aiortc client speaking v1 (chunked) through
+the core's codec steps ``reactor serve`` running Helios and the echo model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from reactor_anyio.http import HttpClient
+from reactor_anyio.runtime import LocalRuntime
+from reactor_proto.wire_v1 import (
+    Command,
+    DataClientMessage,
+    Frame,
+    FrameEncoding,
+    MessageKind,
+    Ping,
+    RequestStep,
+    StepFailureCode,
+    StepResult,
+    TrackFrames,
+    encode,
+    split_message,
+)
+from tests.interop.v1_models import ReplyEcho
+
+from .conftest import ECHO_TRACKS, HELIOS_TRACKS, RawClient, TrackSpec, body, wait_for
+from .test_runtime_v1 import V1Client
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class StepClient(V1Client):
+    def __init__(self, runtime: LocalRuntime, http: HttpClient,
+                 tracks: Sequence[TrackSpec] = ECHO_TRACKS) -> None:
+        super().__init__(runtime, http, chunked=True)
+        if tracks != ECHO_TRACKS:  # a fresh peer with the model's own tracks
+            RawClient.__init__(self, runtime, http, tracks)
+        self._ids = 0
+
+    def send_raw(self, label: str, body: bytes) -> None:
+        for frame in split_message(body, max_message_size=1 << 24, chunk_size=65_536):
+            self.peer.send(label, frame)
+
+    async def start_stepped(self, **extra: Any) -> dict[str, Any]:
+        response = await self.request("POST", "/start_session",
+                                      {"generation": "stepped", **extra})
+        assert response.status == 200, response.body
+        descriptor: dict[str, Any] = body(response)
+        return descriptor
+
+    async def step(self, request: RequestStep) -> StepResult:
+        self._ids += 1
+        request_id = f"s{self._ids}"
+        self.send_raw("data", encode(DataClientMessage(
+            request_id=request_id, kind=MessageKind.REQUEST, payload=request)))
+        await wait_for(lambda: self.data_reply(request_id) is not None, within=20)
+        reply = self.data_reply(request_id)
+        assert reply is not None and isinstance(reply.payload, StepResult), reply
+        return reply.payload
+
+
+def raw_frame(frame: np.ndarray[Any, Any]) -> Frame:
+    return Frame(encoding=FrameEncoding.RAW, dtype="uint8", shape=frame.shape,
+                 data=frame.tobytes())
+
+
+def pixels(result: StepResult, index: int = 0) -> np.ndarray[Any, Any]:
+    frame = result.tracks[0].frames[index]
+    return np.frombuffer(frame.data, np.uint8).reshape(frame.shape)
+
+
+def h264_access_units(frames: list[np.ndarray[Any, Any]]) -> list[bytes]:
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height = frames[0].shape[1], frames[0].shape[0]
+    codec.pix_fmt = "yuv420p"
+    codec.options = {"tune": "zerolatency", "bframes": "0"}
+    units: list[bytes] = []
+    for image in frames:
+        units += [bytes(p) for p in codec.encode(av.VideoFrame.from_ndarray(image, "rgb24"))]
+    units += [bytes(p) for p in codec.encode(None)]
+    return units
+
+
+@pytest.fixture
+async def helios() -> AsyncIterator[LocalRuntime]:
+    async with LocalRuntime("helios") as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[LocalRuntime]:
+    async with LocalRuntime(ReplyEcho) as runtime:
+        yield runtime
+
+
+async def test_helios_steps_with_changing_prompts_and_streams_nothing(
+        helios: LocalRuntime, http: HttpClient) -> None:
+    client = StepClient(helios, http, HELIOS_TRACKS)
+    try:
+        descriptor = await client.start_stepped(steps=3)
+        assert descriptor["generation"] == "stepped"
+        await client.connect()
+        client.control_v1(Ping())
+        results = []
+        for prompt in ("a red fox", "a blue whale", "a green tree"):
+            results.append(await client.step(RequestStep(state={"prompt": prompt})))
+        assert [r.step for r in results] == [1, 2, 3]
+        for result in results:
+            assert result.failure_code == StepFailureCode.UNSPECIFIED, result.error
+            (track,) = result.tracks
+            assert track.track == "main_video" and track.rate > 0
+            assert len(track.frames) == 1 and track.frames[0].shape == (360, 640, 3)
+            assert result.elapsed_seconds > 0
+        assert client.frames == []  # §15.1: the output track carries nothing
+        # the third step completed the session's steps: it ends
+        await wait_for(lambda: helios.machine.state.value == "READY")
+    finally:
+        await client.peer.close()
+
+
+async def test_echo_steps_raw_and_h264_frames_and_every_refusal(
+        echo: LocalRuntime, http: HttpClient) -> None:
+    client = StepClient(echo, http)
+    try:
+        await client.start_stepped()
+        await client.connect()
+        client.control_v1(Ping())
+        image = np.zeros((360, 640, 3), np.uint8)
+        image[:, :320] = 200
+        media = (TrackFrames(track="webcam", frames=(raw_frame(image),)),)
+        plain = await client.step(RequestStep(state={"effect": "none"}, media_input=media))
+        assert plain.step == 1 and plain.error is None
+        assert pixels(plain)[300, 10, 0] == 200 and pixels(plain)[300, 630, 0] == 0
+
+        mirrored = await client.step(RequestStep(
+            commands=(Command(type="set_effect", data={"effect": "mirror"}),),
+            media_input=media))
+        assert mirrored.step == 2 and pixels(mirrored)[300, 630, 0] == 200
+
+        gradient = np.zeros((360, 640, 3), np.uint8)
+        gradient[:, :, 1] = np.linspace(0, 255, 640, dtype=np.uint8)[None, :]
+        units = h264_access_units([gradient, gradient])
+        encoded = tuple(Frame(encoding=FrameEncoding.H264, data=u) for u in units)
+        decoded = await client.step(RequestStep(
+            state={"effect": "none"},
+            media_input=(TrackFrames(track="webcam", frames=encoded),)))
+        assert decoded.step == 3, decoded.error
+        assert abs(int(pixels(decoded)[180, 600, 1]) - 239) < 12
+
+        refusals = {
+            "not_input": RequestStep(media_input=(TrackFrames(track="main_video"),)),
+            "bad_state": RequestStep(state={"effect": "sparkles"}),
+            "unknown": RequestStep(commands=(Command(type="nope"),)),
+            "bad_size": RequestStep(media_input=(TrackFrames(track="webcam", frames=(
+                Frame(encoding=FrameEncoding.RAW, dtype="uint8", shape=(2, 2, 3),
+                      data=b"x"),)),)),
+            "garbage_h264": RequestStep(media_input=(TrackFrames(track="webcam", frames=(
+                Frame(encoding=FrameEncoding.H264, data=b"\x00\x00\x01\x65garbage"),)),)),
+        }
+        for name, request in refusals.items():
+            result = await client.step(request)
+            assert result.failure_code == StepFailureCode.REFUSED, (name, result)
+            assert result.step == 0 and result.entry, (name, result)
+
+        failed = await client.step(RequestStep(
+            state={"effect": "invert"},
+            commands=(Command(type="ping_reply", data={"text": "x"}),
+                      Command(type="fail_with", data={"code": "my_code"}))))
+        assert failed.failure_code == StepFailureCode.COMMAND_FAILED
+        assert (failed.code, failed.entry) == ("my_code", "commands[1]")
+        # earlier calls stay applied: the effect is now invert; no step number was used
+        after = await client.step(RequestStep(media_input=media))
+        assert after.step == 4 and pixels(after)[300, 10, 0] == 55
+    finally:
+        await client.peer.close()
+
+
+async def test_plain_connection_and_streamed_session_are_refused(
+        echo: LocalRuntime, http: HttpClient) -> None:
+    client = V1Client(echo, http, chunked=False)
+    try:
+        await client.start_session()
+        await client.connect()
+        client.control_v1(Ping())
+        client.send_raw("data", encode(DataClientMessage(
+            request_id="x", kind=MessageKind.REQUEST, payload=RequestStep())))
+        await wait_for(lambda: client.data_reply("x") is not None)
+        reply = client.data_reply("x")
+        assert reply is not None and isinstance(reply.payload, StepResult)
+        assert reply.payload.failure_code == StepFailureCode.REFUSED
+        assert reply.payload.error == "this session is not stepped"
+    finally:
+        await client.peer.close()
+
+
+async def test_bad_start_bodies_are_400(echo: LocalRuntime, http: HttpClient) -> None:
+    client = StepClient(echo, http)
+    for extra in ({"generation": "batch"}, {"generation": "stepped", "steps": 0},
+                  {"generation": "stepped", "starting_input": {"state": {"effect": "x"}}}):
+        response = await client.request("POST", "/start_session", extra)
+        assert response.status == 400, (extra, response.body)
+    assert echo.machine.state.value == "READY"
