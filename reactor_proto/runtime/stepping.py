@@ -84,8 +84,8 @@ def _starting_input(raw: Any) -> tuple[tuple[str, str, Mapping[str, Any]], ...]:
         return ()
     if not isinstance(raw, Mapping):
         raise _fail("starting_input", "expected an object")
-    state = raw.get("state") or {}
-    commands = raw.get("commands") or []
+    state = raw.get("state", {})
+    commands = raw.get("commands", [])
     if not isinstance(state, Mapping):
         raise _fail("starting_input.state", "expected an object")
     if not isinstance(commands, list):
@@ -97,7 +97,8 @@ def _starting_input(raw: Any) -> tuple[tuple[str, str, Mapping[str, Any]], ...]:
         where = f"starting_input.commands[{index}]"
         if not isinstance(command, Mapping) or not isinstance(command.get("command"), str):
             raise _fail(where, "expected {command, data}")
-        data = command.get("data") or {}
+        data = command.get("data", {})
+        data = {} if data is None else data
         if not isinstance(data, Mapping):
             raise _fail(f"{where}.data", "expected an object")
         items.append((where, command["command"], data))
