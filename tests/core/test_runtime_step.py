@@ -19,6 +19,7 @@ from reactor_proto.runtime import (
     StepOutcome,
     StepRequested,
 )
+from reactor_proto.runtime.framing import declare_chunking
 from reactor_proto.runtime.stepping import StartOptions, read_start_options
 from reactor_proto.wire_v1 import (
     ChunkReassembler,
@@ -41,7 +42,6 @@ from reactor_proto.wire_v1 import (
     encode,
     split_message,
 )
-from reactor_proto.runtime.framing import declare_chunking
 
 from .runtime_harness import OFFER_BODY, Harness
 
@@ -162,10 +162,9 @@ def test_the_descriptor_reports_the_mode_and_starting_input_is_queued() -> None:
     assert harness.request("GET", "/session").body["generation"] == "stepped"
     harness.request("POST", "/stop_session")
     assert harness.request("GET", "/session").body["generation"] == "streamed"
+    bad = read_start_options({"starting_input": {"commands": [{"command": "nope"}]}})
     with pytest.raises(InvalidStateError):
-        harness.machine.stop_session("x", harness.now)
-        harness.machine.start_session({}, harness.now, options=read_start_options(
-            {"starting_input": {"commands": [{"command": "nope"}]}}))
+        harness.machine.start_session({}, harness.now, options=bad)
 
 
 def test_stepped_outputs_stay_silent_and_live_input_is_dropped() -> None:
