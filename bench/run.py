@@ -41,6 +41,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("codec_throughput", "7"),
     ("typegen_speed", "8"),
     ("sdk_v1", "9"),
+    ("steps", "10"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 
