@@ -335,6 +335,9 @@ class Model:
     outputs: ClassVar[tuple[TrackSpec, ...]] = (TrackSpec(name="main_video"),)
     messages: ClassVar[Mapping[str, MessageType]] = {}
     commands: ClassVar[Mapping[str, CommandInfo]] = {}
+    #: keep each step's result and the files :meth:`step` returns for
+    #: ``GET /sessions/{sid}/steps`` (PROTOCOL.md §15.7); off by default
+    keep_step_results: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

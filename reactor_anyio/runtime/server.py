@@ -72,6 +72,19 @@ ANSWER_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 4.0
 
 
+#: the stepped-generation limits a caller may set (``RuntimeConfig`` fields, §15)
+STEP_OPTIONS = frozenset({"max_step_frames", "max_chunked_message_bytes", "step_results_max",
+                          "step_results_max_bytes", "step_results_retention"})
+
+
+def _step_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    unknown = sorted(set(options or {}) - STEP_OPTIONS)
+    if unknown:
+        raise LocalProtocolError(f"LocalRuntime.step_options: unknown {unknown}; known: "
+                                 f"{sorted(STEP_OPTIONS)}")
+    return dict(options or {})
+
+
 class LocalRuntime:
     """The local runtime serving one model over HTTP + WebRTC; an async context manager."""
 
@@ -81,7 +94,8 @@ class LocalRuntime:
                  ice_servers: Sequence[Any] = (),
                  ice_host_addresses: Sequence[str] | None = None,
                  port_range: tuple[int, int] | None = None,
-                 consume_answers: bool = False) -> None:
+                 consume_answers: bool = False,
+                 step_options: Mapping[str, Any] | None = None) -> None:
         if port_range is not None:
             raise LocalProtocolError(
                 f"LocalRuntime.port_range: {port_range!r} is not supported (aioice binds "
@@ -102,7 +116,9 @@ class LocalRuntime:
             ice_servers=entries,
             orphan_timeout=orphan_timeout, ping_timeout=ping_timeout,
             consume_answers=consume_answers, confirm_teardown=False,
-            default_host=f"{host}:{port or 8080}")
+            default_host=f"{host}:{port or 8080}",
+            step_results=model_class.keep_step_results, **_step_options(step_options))
+        self._host_model.keep_step_files = model_class.keep_step_results
         self._machine = RuntimeMachine(config, rng=random.Random())
         self._peers = PeerSet(self._machine, ice=self._ice, media=self._media,
                               context=self._host_model.context, spawn=self._spawn,
@@ -353,7 +369,7 @@ class LocalRuntime:
         for message in self._host_model.context.take_messages():
             self._send_model_message(message.type, message.data, message.to)
         self._machine.step_finished(event.connection_id, event.request_id, event.epoch,
-                                    outcome, time.monotonic())
+                                    outcome, time.monotonic(), files=files)
         self._pump()
 
     def _send_model_message(self, type: str, data: Any, to: str | None) -> None:

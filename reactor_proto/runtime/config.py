@@ -98,6 +98,8 @@ class RuntimeConfig:
                                                  validator=_positive)
     #: Frames (audio: chunks) one step request may carry per input track (§15.4).
     max_step_frames: int = attrs.field(default=64, validator=_positive)
+    #: Keep step results for ``GET /sessions/{sid}/steps`` (§15.7; the model asks for it).
+    step_results: bool = False
     #: Step results kept for ``GET /sessions/{sid}/steps`` (§15.7): at most this many
     #: steps and bytes (oldest dropped first), each for ``step_results_retention`` s.
     step_results_max: int = attrs.field(default=64, validator=_positive)

@@ -17,6 +17,7 @@ from .config import RuntimeConfig
 from .connections import Connection, ConnectionRegistry
 from .descriptor import ModelDocuments
 from .events import SessionState
+from .step_store import StepStore
 from .stepping import StartOptions, Stepper
 from .uploads import UploadStore
 
@@ -41,6 +42,9 @@ class RouteHost(Protocol):
 
     @property
     def stepper(self) -> Stepper: ...
+
+    @property
+    def step_store(self) -> StepStore: ...
 
     def check_start_options(self, options: StartOptions) -> str | None: ...
 

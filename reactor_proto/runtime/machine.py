@@ -29,10 +29,14 @@ Reports about a connection the machine no longer tracks (or for a replaced negot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL
 from ..http import HttpRequest, HttpResponse
+from ..wire_v1 import StepFileRef
 from .connections import Connection
 from .events import DisconnectReason, InternalErrorOccurred
 from .routes import dispatch, internal_error
@@ -139,14 +143,23 @@ class RuntimeMachine(TransportInputs):
         return True
 
     def step_finished(self, connection_id: int, request_id: str, epoch: int,
-                      outcome: StepOutcome, now: float) -> bool:
+                      outcome: StepOutcome, now: float, *,
+                      files: Mapping[str, tuple[str, bytes]] | None = None) -> bool:
         """The model is done with ``StepRequested`` (``epoch`` as given there): its
         ``step_result`` goes to the requester; the step that completes the session's
-        ``steps`` ends it.  False when the report is stale (the session ended: the step
-        was already answered ``SESSION_ENDED``) or the connection is gone."""
+        ``steps`` ends it.  ``files`` (name -> (content type, bytes)) are kept for
+        ``GET /sessions/{sid}/steps`` when ``RuntimeConfig.step_results`` is on, else
+        dropped.  False when the report is stale (the session ended: the step was already
+        answered ``SESSION_ENDED``) or the connection is gone."""
         result = self.stepper.finish(connection_id, request_id, epoch, outcome)
         if result is None:
             return False
+        refs: tuple[StepFileRef, ...] = ()
+        if result.step and self.config.step_results:
+            refs = self.step_store.put(session_id=self.stepper.session_id, step=result.step,
+                                       elapsed=result.elapsed_seconds, error=result.error,
+                                       files=files or {}, messages=[], now=now)
+        result = attrs.evolve(result, files=refs)
         conn = self._installed(connection_id)
         if conn is not None:
             self.channels.step_result(conn, request_id, result)

@@ -50,6 +50,7 @@ from .connections import Connection
 from .events import SessionState
 from .host import RouteHost
 from .session import RUNNING_STATES
+from .step_store import StoredStep
 from .stepping import StartOptions, read_start_options
 from .uploads import UploadFailure, is_upload_id
 
@@ -132,7 +133,8 @@ def _query_value(query: str, key: str) -> str | None:
 def _descriptor(call: _Call) -> HttpResponse:
     machine = call.machine
     return json_response(200, machine.documents.descriptor(
-        machine.config, machine.state.value, generation=machine.stepper.options.generation))
+        machine.config, machine.state.value, generation=machine.stepper.options.generation,
+        session_id=machine.stepper.session_id or None))
 
 
 def _start_session(call: _Call) -> HttpResponse:
@@ -352,6 +354,44 @@ def _put_upload(call: _Call) -> HttpResponse:
     return json_response(200, None)
 
 
+# ---- stepped results (§15.7) --------------------------------------------------------------
+
+
+def _step_number(call: _Call) -> int:
+    text = call.params["n"]
+    if not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise _fail(404, "Step not found")
+    return int(text)
+
+
+def _stored_step(call: _Call) -> StoredStep:
+    stored = call.machine.step_store.get(call.params["sid"], _step_number(call), call.now)
+    if stored is None:
+        raise _fail(404, "Step not found")
+    return stored
+
+
+def _list_steps(call: _Call) -> HttpResponse:
+    steps = call.machine.step_store.steps(call.params["sid"], call.now)
+    if steps is None:
+        return _error(404, "No stored steps for this session")
+    return json_response(200, {"steps": steps})
+
+
+def _get_step(call: _Call) -> HttpResponse:
+    return json_response(200, _stored_step(call).document)
+
+
+def _get_step_file(call: _Call) -> HttpResponse:
+    found = _stored_step(call).files.get(call.params["file"])
+    if found is None:
+        return _error(404, "File not found")
+    content_type, data = found
+    return HttpResponse(status=200, body=data, headers=(
+        ("content-type", content_type or "application/octet-stream"),
+        ("content-length", str(len(data)))))
+
+
 # ---- the table ----------------------------------------------------------------------------
 
 _Handler = Callable[[_Call], HttpResponse]
@@ -371,6 +411,9 @@ ROUTES: Final[tuple[tuple[tuple[str, ...], Mapping[str, _Handler]], ...]] = tupl
         (f"{_WEBRTC}/ice_candidates", {"POST": _legacy_ice_candidates}),
         ("sessions/{sid}/uploads", {"POST": _allocate_upload}),
         ("uploads/{upload_id}", {"PUT": _put_upload}),
+        ("sessions/{sid}/steps", {"GET": _list_steps}),
+        ("sessions/{sid}/steps/{n}", {"GET": _get_step}),
+        ("sessions/{sid}/steps/{n}/{file}", {"GET": _get_step_file}),
     )
 )
 

@@ -31,6 +31,7 @@ from .events import (
 )
 from .outbox import Outbox
 from .step_plan import StepRefusal, plan_calls
+from .step_store import StepStore
 from .stepping import StartOptions, Stepper, session_ended_result
 from .uploads import UploadStore
 
@@ -78,6 +79,9 @@ class SessionCore:
                                    max_total_bytes=config.max_total_upload_bytes,
                                    max_uploads=config.max_uploads)
         self.stepper = Stepper()
+        self.step_store = StepStore(max_steps=config.step_results_max,
+                                    max_bytes=config.step_results_max_bytes,
+                                    retention=config.step_results_retention)
         self.channels = Channels(config=config, documents=self.documents,
                                  registry=self.connections, uploads=self.uploads,
                                  outbox=self._outbox, stepper=self.stepper)

@@ -11,12 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reactor_proto.errors import InvalidStateError
+from reactor_proto.http import HttpRequest
 from reactor_proto.runtime import (
     SendData,
     SetInputFlow,
     SetOutputFlow,
     StartingInput,
     StepOutcome,
+    StepPlan,
     StepRequested,
 )
 from reactor_proto.runtime.framing import declare_chunking
@@ -382,3 +384,47 @@ def test_every_request_is_answered_once_and_numbers_have_no_gaps(
                if isinstance(m.payload, StepResult) and m.payload.step]
     assert numbers == list(range(1, len(numbers) + 1))
     assert limit is None or len(numbers) <= limit
+
+
+# ---- stored results (§15.7) ---------------------------------------------------------------
+
+
+def test_results_are_stored_and_served_when_the_model_asks() -> None:
+    harness = Harness(step_results=True, step_results_max=2, step_results_max_bytes=10,
+                      step_results_retention=60.0)
+    reply = harness.request("POST", "/start_session",
+                            {"generation": "stepped", "session_id": "r"})
+    assert reply.body["step_results"] == {"enabled": True, "session_id": "r"}
+    cid = harness.connect()
+    assert harness.request("GET", "/sessions/r/steps").status == 404
+    machine = harness.machine
+    for number, files in enumerate(({"a.txt": ("text/plain", b"hello")},
+                                    {"big.bin": ("", b"x" * 11)},
+                                    {"b.txt": ("text/plain", b"bye")}), start=1):
+        epoch = machine.stepper.accept(cid, f"r{number}", StepPlan())
+        assert machine.step_finished(cid, f"r{number}", epoch, RAN, harness.now, files=files)
+    harness.take()
+    assert harness.request("GET", "/sessions/r/steps").body == {"steps": [2, 3]}
+    two = harness.request("GET", "/sessions/r/steps/2").body
+    assert two["files"] == [] and two["save_error"] and two["session_id"] == "r"
+    three = machine.handle_request(HttpRequest(
+        method="GET", url="http://localhost:8080/sessions/r/steps/3/b.txt"), harness.now)
+    assert three.status == 200 and three.body == b"bye"
+    assert three.header("content-length") == "3"
+    for missing in ("/sessions/r/steps/1", "/sessions/r/steps/x", "/sessions/r/steps/3/a.txt",
+                    "/sessions/other/steps/3"):
+        assert harness.request("GET", missing).status == 404, missing
+    harness.now += 61
+    assert harness.request("GET", "/sessions/r/steps").status == 404  # retention passed
+    assert len(machine.step_store) == 0 and machine.step_store.stored_bytes == 0
+
+
+def test_without_the_model_asking_nothing_is_stored() -> None:
+    harness, cid = stepped()
+    assert harness.request("GET", "/session").body["step_results"] == {"enabled": False}
+    request(harness, cid, RequestStep())
+    event = requested(harness)
+    harness.machine.step_finished(cid, "s", event.epoch, RAN, harness.now,
+                                  files={"a": ("text/plain", b"a")})
+    assert one_result(harness).files == ()
+    assert harness.request("GET", "/sessions/session-1/steps").status == 404

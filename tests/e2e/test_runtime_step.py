@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 
 from reactor_anyio.http import HttpClient
+from reactor_anyio.models import Model, StepInput, StepOutput
+from reactor_anyio.models import TrackSpec as ModelTrack
+from reactor_anyio.models.base import command
 from reactor_anyio.runtime import LocalRuntime
+from reactor_proto.http import HttpRequest
 from reactor_proto.wire_v1 import (
     Command,
     DataClientMessage,
@@ -210,3 +214,56 @@ async def test_bad_start_bodies_are_400(echo: LocalRuntime, http: HttpClient) ->
         response = await client.request("POST", "/start_session", extra)
         assert response.status == 400, (extra, response.body)
     assert echo.machine.state.value == "READY"
+
+
+class Tally(Model):
+    """A model with its own step: counts the input frames, returns two frames per step
+    and keeps a text file; fails (as a model) when asked to."""
+
+    name = "tally"
+    inputs = (ModelTrack(name="webcam"),)
+    outputs = (ModelTrack(name="main_video", width=32, height=16),)
+    keep_step_results = True
+
+    def __init__(self, ctx: Any, **options: Any) -> None:
+        super().__init__(ctx, **options)
+        self.fail = False
+
+    @command
+    def set_fail(self, fail: bool) -> None:
+        """Fail the next steps"""
+        self.fail = fail
+
+    def step(self, inputs: Sequence[StepInput], now: float) -> StepOutput:
+        batch = np.full((2, 16, 32, 3), len(inputs), np.uint8)
+        return StepOutput(frames={"main_video": batch},
+                          files={"count.txt": ("text/plain", str(len(inputs)).encode())},
+                          error="asked to fail" if self.fail else None)
+
+
+async def test_a_model_with_its_own_step_keeps_files_served_over_http(
+        http: HttpClient) -> None:
+    async with LocalRuntime(Tally) as runtime:
+        client = StepClient(runtime, http)
+        try:
+            await client.start_stepped(session_id="tally-1")
+            await client.connect()
+            client.control_v1(Ping())
+            small = raw_frame(np.zeros((4, 4, 3), np.uint8))
+            result = await client.step(RequestStep(media_input=(
+                TrackFrames(track="webcam", frames=(small, small, small)),)))
+            assert result.step == 1 and len(result.tracks[0].frames) == 2
+            assert pixels(result, 1)[0, 0, 0] == 3
+            assert [(f.name, f.size) for f in result.files] == [("count.txt", 1)]
+            failed = await client.step(RequestStep(state={"fail": True}))
+            assert failed.failure_code == StepFailureCode.FAILED and failed.step == 2
+            listing = await client.request("GET", "/sessions/tally-1/steps")
+            assert body(listing) == {"steps": [1, 2]}
+            document = body(await client.request("GET", "/sessions/tally-1/steps/2"))
+            assert document["error"] == "asked to fail"
+            file = await http.request(HttpRequest(
+                method="GET", url=f"{runtime.url}/sessions/tally-1/steps/1/count.txt"),
+                timeout=5)
+            assert file.status == 200 and file.body == b"3"
+        finally:
+            await client.peer.close()
