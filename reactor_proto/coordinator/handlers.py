@@ -239,6 +239,7 @@ class RouteHandlers:
             "session_id": record.session_id, "state": record.state.value,
             "cluster": self._config.cluster, "model": model,
             "server_info": {"server_version": self._config.server_version},
+            "generation": record.generation,
         }
         if record.expires_at_unix is not None and record.state is not SessionState.CLOSED:
             body["expires_at"] = record.expires_at_unix
@@ -276,7 +277,8 @@ class RouteHandlers:
             model_version=body.model_version or self._config.model_version,
             state=SessionState.CREATED, created_at=now,
             expires_at=None if duration is None else now + duration,
-            expires_at_unix=None if duration is None else self._life.unix(now) + duration)
+            expires_at_unix=None if duration is None else self._life.unix(now) + duration,
+            generation=body.generation)
         self._life.table.put(record)
         self._life.emit(SessionCreated(session_id=session_id, key_id=claims.sub))
         created = self.snapshot(record)

@@ -246,6 +246,8 @@ def decode_body(body: bytes | None, *, what: str, max_bytes: int) -> Any:
 class CreateSessionBody:
     model_name: str
     model_version: str | None
+    #: §15.2: 1.13.0 sends ``extra_configs.generation``; handed to the runtime
+    generation: str = "streamed"
 
 
 def parse_create_session(obj: Any) -> CreateSessionBody:
@@ -260,8 +262,15 @@ def parse_create_session(obj: Any) -> CreateSessionBody:
     if client_info is not None:
         client_info.opt_str("sdk_version")
         client_info.opt_str("sdk_type")
+    generation = "streamed"
     for key in ("extra_args", "extra_configs"):
-        body.opt_obj(key)
+        extra = body.opt_obj(key)
+        if extra is not None and extra.has("generation"):
+            generation = extra.req_str("generation")
+            if generation not in ("streamed", "stepped"):
+                raise DecodeError(f"{key}.generation: expected 'streamed' or 'stepped', got "
+                                  f"{generation[:40]!r}", field=f"{key}.generation",
+                                  value=generation)
     if body.has("supported_transports"):
         offered = []
         for where, entry in body.items("supported_transports"):
@@ -270,7 +279,7 @@ def parse_create_session(obj: Any) -> CreateSessionBody:
         if not any(protocol == "webrtc" for protocol, _ in offered):
             raise DecodeError(f"supported_transports: no webrtc transport in {offered!r}",
                               field="supported_transports", value=offered)
-    return CreateSessionBody(model_name=name, model_version=version)
+    return CreateSessionBody(model_name=name, model_version=version, generation=generation)
 
 
 def parse_delete_reason(obj: Any) -> str | None:

@@ -2,7 +2,8 @@
 a JSON summary as the last line of stdout.
 
 Runs in the side venv (``.venv-sdk113``), inside the test's network namespace:
-``python sdk113_step_script.py <scenario> <api_url> [h264 file]``.  Scenarios:
+``python sdk113_step_script.py <scenario> <api_url> [h264 file [api_key model]]`` (with an
+API key it talks to a coordinator).  Scenarios:
 
 * ``steps`` -- three steps (a ``StepCommand`` on the second), an encoded-frame step from
   the H.264 access units in the file (length-prefixed, 4 bytes big-endian each), a refused
@@ -50,9 +51,16 @@ async def error_of(call: Any) -> dict[str, Any] | None:
     return None
 
 
-async def steps(url: str, h264: str) -> dict[str, Any]:
+def client(url: str, api_key: str | None, model: str) -> Reactor:
+    if api_key is None:
+        return Reactor(model, local=True, api_url=url, generation="stepped")
+    return Reactor(model, api_key=api_key, api_url=url, generation="stepped")
+
+
+async def steps(url: str, h264: str, api_key: str | None = None,
+                model: str = "reply_echo") -> dict[str, Any]:
     out: dict[str, Any] = {}
-    reactor = Reactor("reply_echo", local=True, api_url=url, generation="stepped")
+    reactor = client(url, api_key, model)
     streamed: list[Any] = []
     reactor.track(OUTPUT).on_frame(streamed.append)
     await asyncio.wait_for(reactor.connect(), 20)
@@ -103,7 +111,7 @@ async def bench(url: str, count: int) -> dict[str, Any]:
 def main() -> None:
     scenario, url = sys.argv[1], sys.argv[2]
     if scenario == "steps":
-        summary = asyncio.run(steps(url, sys.argv[3]))
+        summary = asyncio.run(steps(url, *sys.argv[3:6]))
     else:
         summary = asyncio.run(bench(url, int(sys.argv[3]) if len(sys.argv) > 3 else 30))
     print(json.dumps(summary))

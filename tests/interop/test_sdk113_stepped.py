@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from .netns import Namespace
-from .test_sdk113_client import PORT, Served, netns, require_sdk
+from .test_sdk113_client import API_KEY, PORT, Served, netns, require_sdk
 
 __all__ = ["netns"]  # the fixture, re-used
 
@@ -50,16 +50,7 @@ def run_steps(ns: Namespace, python: Path, *args: str) -> dict[str, Any]:
     return summary
 
 
-def test_sdk113_steps_reactor_serve(netns: Namespace, tmp_path: Path) -> None:
-    python = require_sdk()
-    units = h264_file(tmp_path / "frames.h264")
-    served = Served(netns, "serve", "--model", MODEL, "--host", netns.server_address,
-                    "--port", str(PORT), "--ice-host-address", netns.server_address)
-    try:
-        summary = run_steps(netns, python, "steps",
-                            f"http://{netns.server_address}:{PORT}", str(units))
-    finally:
-        served.stop()
+def check_steps(summary: dict[str, Any]) -> None:
     assert summary["steps"] == [1, 2, 3], summary
     assert summary["errors"] == [None, None, None], summary
     assert summary["shape"] == [360, 640, 3]
@@ -73,3 +64,30 @@ def test_sdk113_steps_reactor_serve(netns: Namespace, tmp_path: Path) -> None:
     assert summary["command_failed"]["entry"] == "commands[0]", summary
     assert summary["after_failures_step"] == 5, summary
     assert summary["streamed_frames"] == 0, summary  # §15.1: outputs stay silent
+
+
+def test_sdk113_steps_reactor_serve(netns: Namespace, tmp_path: Path) -> None:
+    python = require_sdk()
+    units = h264_file(tmp_path / "frames.h264")
+    served = Served(netns, "serve", "--model", MODEL, "--host", netns.server_address,
+                    "--port", str(PORT), "--ice-host-address", netns.server_address)
+    try:
+        summary = run_steps(netns, python, "steps",
+                            f"http://{netns.server_address}:{PORT}", str(units))
+    finally:
+        served.stop()
+    check_steps(summary)
+
+
+def test_sdk113_steps_through_reactor_coordinator(netns: Namespace, tmp_path: Path) -> None:
+    python = require_sdk()
+    units = h264_file(tmp_path / "frames.h264")
+    served = Served(netns, "coordinator", "--model", MODEL, "--host", netns.server_address,
+                    "--port", str(PORT), "--api-key", API_KEY)
+    try:
+        # the emulator names its model by the spec it was given
+        summary = run_steps(netns, python, "steps", f"http://{netns.server_address}:{PORT}",
+                            str(units), API_KEY, MODEL)
+    finally:
+        served.stop()
+    check_steps(summary)
