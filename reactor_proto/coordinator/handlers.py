@@ -113,6 +113,9 @@ class RouteHandlers:
             self._forwarding.upload_put(request, route, rid, now)
             return None
         claims = self._authorize(request, now)
+        if route.name is RouteName.STEPS:
+            self._forwarding.steps(request, route, self._owned(route, claims), rid, now)
+            return None
         if route.name is RouteName.TRANSPORT:
             self._check(check_webrtc_version(request.headers,
                                              self._config.force_version_status))

@@ -4,6 +4,7 @@ accepted when, the order of calls, numbering, limits and what a failure leaves."
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -428,3 +429,22 @@ def test_without_the_model_asking_nothing_is_stored() -> None:
                                   files={"a": ("text/plain", b"a")})
     assert one_result(harness).files == ()
     assert harness.request("GET", "/sessions/session-1/steps").status == 404
+
+
+def test_the_coordinator_reads_the_generation_and_routes_step_results() -> None:
+    from reactor_proto.coordinator.routes import RouteName, match_path, parse_create_session
+    from reactor_proto.coordinator.runtime_link import start_session_request
+    from reactor_proto.errors import DecodeError
+
+    body = {"model": {"name": "m"}, "extra_configs": {"generation": "stepped"}}
+    assert parse_create_session(body).generation == "stepped"
+    assert parse_create_session({"model": {"name": "m"}}).generation == "streamed"
+    with pytest.raises(DecodeError):
+        parse_create_session({"model": {"name": "m"}, "extra_args": {"generation": "x"}})
+    assert start_session_request().body == b"{}"
+    stepped_start = start_session_request("stepped", "abc").body or b""
+    assert read_start_options(json.loads(stepped_start)).session_id == "abc"
+    route = match_path("/sessions/abc/steps/3/out.txt")
+    assert route is not None and route.name is RouteName.STEPS
+    assert route.rest == "/steps/3/out.txt"
+    assert match_path("/sessions/abc/steps/3/out.txt/more") is None
