@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reactor_anyio.http import HttpClient
-from reactor_anyio.models import Model, StepInput, StepOutput
+from reactor_anyio.models import Model, RecordingContext, StepInput, StepOutput
 from reactor_anyio.models import TrackSpec as ModelTrack
 from reactor_anyio.models.base import command
 from reactor_anyio.runtime import LocalRuntime
@@ -267,3 +267,36 @@ async def test_a_model_with_its_own_step_keeps_files_served_over_http(
             assert file.status == 200 and file.body == b"3"
         finally:
             await client.peer.close()
+
+
+def test_decoding_audio_mixes_down_and_h264_rules_are_enforced() -> None:
+    from reactor_anyio.runtime.steps import MediaRefused, decode_media, output_tracks
+    from reactor_proto.runtime import StepFrame, StepMedia
+
+    stereo = np.array([[100, -3], [201, 4]], dtype="<i2")
+    audio = StepMedia(track="mic", kind="audio", frames=(StepFrame(
+        entry="media_input[0].frames[0]", encoding=FrameEncoding.RAW, shape=(2, 2),
+        data=stereo.tobytes()),))
+    (decoded,) = decode_media([audio])
+    assert decoded.frame.tolist() == [150, 0]  # rounded mean of the channels
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    first, second = h264_access_units([image, image])[:2]
+
+    def video(*units: bytes, shape: tuple[int, ...] = ()) -> StepMedia:
+        return StepMedia(track="webcam", kind="video", frames=tuple(
+            StepFrame(entry=f"media_input[0].frames[{i}]", encoding=FrameEncoding.H264,
+                      shape=shape, data=unit) for i, unit in enumerate(units)))
+
+    assert len(decode_media([video(first, second)])) == 2
+    for media, entry in ((video(second), "frames[0]"), (video(b"\x00\x00\x01\x09"), "frames[0]"),
+                         (video(first, shape=(32, 32, 3)), "frames[0]")):
+        with pytest.raises(MediaRefused) as refused:
+            decode_media([media])
+        assert refused.value.entry.endswith(entry)
+
+    model = ReplyEcho(RecordingContext())
+    with pytest.raises(ValueError, match="unknown output"):
+        output_tracks(model, StepOutput(frames={"nope": image}))
+    with pytest.raises(ValueError, match="uint8"):
+        output_tracks(model, StepOutput(frames={"main_video": image.astype(np.float32)}))
