@@ -339,7 +339,8 @@ class Channels:
         """A ``request_step`` (§15.3): refused at once, or handed to the model whole."""
         stepper = self._stepper
         request_id = item.request_id or self._mint_id()
-        answer = stepper.admit(running=True, chunked=conn.framing is not None)
+        answer = stepper.admit(running=True, chunked=conn.framing is not None,
+                               key=(conn.connection_id, request_id))
         if answer is None:
             plan = plan_step(item.request, schema=self._config.model_schema,
                              inputs=self._input_kinds,

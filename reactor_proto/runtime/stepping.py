@@ -173,14 +173,19 @@ class Stepper:
         self.completed = 0
         self.in_flight.clear()
 
-    def admit(self, *, running: bool, chunked: bool) -> StepResult | None:
-        """The answer to a request that cannot be planned at all, or None (§15.3, 2-3, 8)."""
+    def admit(self, *, running: bool, chunked: bool,
+              key: _Key | None = None) -> StepResult | None:
+        """The answer to a request that cannot be planned at all, or None (§15.3, 2-3, 8).
+        ``key`` (connection, request id): a second step under an id still in flight is
+        refused, so each request gets exactly one answer."""
         if not running:
             return not_ready()
         if not self.stepped:
             return refusal(NOT_STEPPED_TEXT)
         if not chunked:
             return refusal(NOT_CHUNKED_TEXT)
+        if key is not None and key in self.in_flight:
+            return refusal("a step with this request id is already running")
         limit = self.options.steps
         if limit is not None and self.completed + len(self.in_flight) >= limit:
             return refusal(f"the session already took its {limit} steps")

@@ -319,6 +319,18 @@ def test_the_steps_limit_counts_steps_in_flight_and_ends_the_session() -> None:
     assert harness.state().value == "READY"  # the second step completed the session
 
 
+def test_a_request_id_in_flight_cannot_be_reused() -> None:
+    harness, cid = stepped()
+    request(harness, cid, RequestStep(), "a")
+    event = requested(harness)
+    request(harness, cid, RequestStep(), "a")
+    assert one_result(harness).error == "a step with this request id is already running"
+    harness.machine.step_finished(cid, "a", event.epoch, RAN, harness.now)
+    assert one_result(harness).step == 1
+    request(harness, cid, RequestStep(), "a")  # free again
+    assert requested(harness).request_id == "a"
+
+
 def test_steps_in_flight_are_answered_session_ended_once() -> None:
     harness, cid = stepped()
     request(harness, cid, RequestStep(), "a")
