@@ -16,8 +16,6 @@ from .base import (
     ModelOptionError,
     RecordingContext,
     SentMessage,
-    StepInput,
-    StepOutput,
     TrackSpec,
     command,
 )
@@ -26,6 +24,7 @@ from .helios import Helios
 from .images import ImageDecodeError
 from .registry import BUILTIN_MODELS, ModelSpecError, resolve_model
 from .signature import Field, ModelDefinitionError, UploadedFile
+from .stepping import StepInput, StepOutput
 
 __all__ = [
     "BUILTIN_MODELS",

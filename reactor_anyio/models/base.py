@@ -68,6 +68,7 @@ from .signature import (
     derive_parameters,
     json_schema_for,
 )
+from .stepping import StepInput, StepOutput
 
 if TYPE_CHECKING:
     from reactor_proto.schema import ModelSchema
@@ -256,31 +257,6 @@ class CommandError(Exception):
         super().__init__(f"[{code}] {message}")
         self.code = code
         self.message = message
-
-
-@attrs.frozen(kw_only=True)
-class StepInput:
-    """One input frame of a step (PROTOCOL.md §15.4), decoded: video RGB ``uint8 (h, w, 3)``,
-    audio ``int16`` mono samples; ``metadata`` and ``capture_time_us`` as the client sent
-    them."""
-
-    track: str
-    frame: npt.NDArray[Any]
-    metadata: bytes | None = None
-    capture_time_us: int | None = None
-
-
-@attrs.frozen(kw_only=True)
-class StepOutput:
-    """What one step produced: per output track, its frames (RGB ``uint8 (h, w, 3)``, or
-    one ``(n, h, w, 3)`` batch); ``error`` when the model failed (the step still counts);
-    ``files`` the model keeps (name -> (content type, bytes)), served over HTTP (§15.7);
-    ``elapsed`` overrides the measured generation time."""
-
-    frames: Mapping[str, Any] = attrs.field(factory=dict)
-    error: str | None = None
-    files: Mapping[str, tuple[str, bytes]] = attrs.field(factory=dict)
-    elapsed: float | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -18,7 +18,8 @@ import av
 import numpy as np
 
 from reactor_anyio.models import Model
-from reactor_anyio.models.base import CommandError, StepInput, StepOutput
+from reactor_anyio.models.base import CommandError
+from reactor_anyio.models.stepping import StepInput, StepOutput
 from reactor_proto.errors import CommandValidationError
 from reactor_proto.runtime import INTERNAL_ERROR, INVALID_COMMAND
 from reactor_proto.runtime.step_plan import StepCall, StepFrame, StepMedia

@@ -50,7 +50,7 @@ from .connections import Connection
 from .events import SessionState
 from .host import RouteHost
 from .session import RUNNING_STATES
-from .step_store import StoredStep
+from .step_store import list_response, step_response
 from .stepping import StartOptions, read_start_options
 from .uploads import UploadFailure, is_upload_id
 
@@ -357,39 +357,18 @@ def _put_upload(call: _Call) -> HttpResponse:
 # ---- stepped results (§15.7) --------------------------------------------------------------
 
 
-def _step_number(call: _Call) -> int:
-    text = call.params["n"]
-    if not text.isdigit() or not text.isascii() or len(text) > 9:
-        raise _fail(404, "Step not found")
-    return int(text)
-
-
-def _stored_step(call: _Call) -> StoredStep:
-    stored = call.machine.step_store.get(call.params["sid"], _step_number(call), call.now)
-    if stored is None:
-        raise _fail(404, "Step not found")
-    return stored
-
-
 def _list_steps(call: _Call) -> HttpResponse:
-    steps = call.machine.step_store.steps(call.params["sid"], call.now)
-    if steps is None:
-        return _error(404, "No stored steps for this session")
-    return json_response(200, {"steps": steps})
+    return list_response(call.machine.step_store, call.params["sid"], call.now)
 
 
 def _get_step(call: _Call) -> HttpResponse:
-    return json_response(200, _stored_step(call).document)
+    return step_response(call.machine.step_store, call.params["sid"], call.params["n"],
+                         None, call.now)
 
 
 def _get_step_file(call: _Call) -> HttpResponse:
-    found = _stored_step(call).files.get(call.params["file"])
-    if found is None:
-        return _error(404, "File not found")
-    content_type, data = found
-    return HttpResponse(status=200, body=data, headers=(
-        ("content-type", content_type or "application/octet-stream"),
-        ("content-length", str(len(data)))))
+    return step_response(call.machine.step_store, call.params["sid"], call.params["n"],
+                         call.params["file"], call.now)
 
 
 # ---- the table ----------------------------------------------------------------------------

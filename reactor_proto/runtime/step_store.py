@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from ..http import HttpResponse, json_response
 from ..wire_v1 import StepFileRef
 
 #: broadcasts kept per step in ``result.json`` (§15.7)
@@ -104,3 +105,37 @@ class StepStore:
     def get(self, session_id: str, step: int, now: float) -> StoredStep | None:
         self.expire(now)
         return self._steps.get((session_id, step))
+
+
+# ---- the HTTP answers (the routes call these) ----------------------------------------------
+
+
+def _not_found(detail: str) -> HttpResponse:
+    return json_response(404, {"detail": detail})
+
+
+def list_response(store: StepStore, session_id: str, now: float) -> HttpResponse:
+    """``GET /sessions/{sid}/steps``: ``{"steps": [n, ...]}``, 404 when nothing is kept."""
+    steps = store.steps(session_id, now)
+    if steps is None:
+        return _not_found("No stored steps for this session")
+    return json_response(200, {"steps": steps})
+
+
+def step_response(store: StepStore, session_id: str, number: str, file: str | None,
+                  now: float) -> HttpResponse:
+    """``GET /sessions/{sid}/steps/{n}`` (the ``result.json``) or ``.../{n}/{file}`` (the
+    bytes, with ``Content-Length``); 404 for anything not stored."""
+    stored = (store.get(session_id, int(number), now)
+              if number.isdigit() and number.isascii() and len(number) <= 9 else None)
+    if stored is None:
+        return _not_found("Step not found")
+    if file is None:
+        return json_response(200, stored.document)
+    found = stored.files.get(file)
+    if found is None:
+        return _not_found("File not found")
+    content_type, data = found
+    return HttpResponse(status=200, body=data, headers=(
+        ("content-type", content_type or "application/octet-stream"),
+        ("content-length", str(len(data)))))
