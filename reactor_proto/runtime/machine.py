@@ -115,6 +115,8 @@ class RuntimeMachine(TransportInputs):
         # encoded for every wire in use before anything is queued: a message that cannot
         # be encoded raises without reaching anyone
         self.channels.send_model_message(targets, ModelOut(type=type, data=data))
+        if to is None and self.config.step_results:
+            self.stepper.broadcast(type, data)  # listed in the next stored step (§15.7)
         return len(targets)
 
     def command_done(self, connection_id: int, request_id: str, now: float, *,
@@ -158,7 +160,8 @@ class RuntimeMachine(TransportInputs):
         if result.step and self.config.step_results:
             refs = self.step_store.put(session_id=self.stepper.session_id, step=result.step,
                                        elapsed=result.elapsed_seconds, error=result.error,
-                                       files=files or {}, messages=[], now=now)
+                                       files=files or {},
+                                       messages=self.stepper.take_broadcasts(), now=now)
         result = attrs.evolve(result, files=refs)
         conn = self._installed(connection_id)
         if conn is not None:

@@ -13,7 +13,7 @@ result.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -67,7 +67,7 @@ class StepStore:
         self._bytes -= gone.size
 
     def put(self, *, session_id: str, step: int, elapsed: float, error: str | None,
-            files: Mapping[str, tuple[str, bytes]], messages: list[Mapping[str, Any]],
+            files: Mapping[str, tuple[str, bytes]], messages: Sequence[Mapping[str, Any]],
             now: float) -> tuple[StepFileRef, ...]:
         """Keep one step; returns the file references its ``step_result`` carries."""
         self.expire(now)

@@ -21,6 +21,7 @@ the adapter only decodes frames and calls the model:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -35,6 +36,8 @@ STEPPED: Final = "stepped"
 #: ``steps`` of ``/start_session`` (§15.2)
 MAX_STEPS: Final = 10_000
 STEPS_COMPLETE: Final = "steps_complete"
+#: broadcasts listed per stored step (§15.7)
+MAX_STEP_BROADCASTS: Final = 256
 
 NOT_READY_TEXT: Final = "the session is not running a step yet"
 NOT_STEPPED_TEXT: Final = "this session is not stepped"
@@ -161,6 +164,17 @@ class Stepper:
         self.epoch = 0
         self.completed = 0
         self.in_flight: dict[_Key, int] = {}
+        #: the model's broadcasts since the previous step, for its ``result.json``
+        self._broadcasts: deque[dict[str, Any]] = deque(maxlen=MAX_STEP_BROADCASTS)
+
+    def broadcast(self, type: str, data: Any) -> None:
+        if self.stepped:
+            self._broadcasts.append({"type": type, "data": data})
+
+    def take_broadcasts(self) -> list[dict[str, Any]]:
+        taken = list(self._broadcasts)
+        self._broadcasts.clear()
+        return taken
 
     @property
     def stepped(self) -> bool:
@@ -172,6 +186,7 @@ class Stepper:
         self.epoch += 1
         self.completed = 0
         self.in_flight.clear()
+        self._broadcasts.clear()
 
     def admit(self, *, running: bool, chunked: bool,
               key: _Key | None = None) -> StepResult | None:

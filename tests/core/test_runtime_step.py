@@ -411,6 +411,7 @@ def test_results_are_stored_and_served_when_the_model_asks() -> None:
     cid = harness.connect()
     assert harness.request("GET", "/sessions/r/steps").status == 404
     machine = harness.machine
+    machine.send_model_message("note", {"n": 1}, now=harness.now)
     for number, files in enumerate(({"a.txt": ("text/plain", b"hello")},
                                     {"big.bin": ("", b"x" * 11)},
                                     {"b.txt": ("text/plain", b"bye")}), start=1):
@@ -418,6 +419,8 @@ def test_results_are_stored_and_served_when_the_model_asks() -> None:
         assert machine.step_finished(cid, f"r{number}", epoch, RAN, harness.now, files=files)
     harness.take()
     assert harness.request("GET", "/sessions/r/steps").body == {"steps": [2, 3]}
+    stored = machine.step_store.get("r", 2, harness.now)
+    assert stored is not None and stored.document["messages"] == []  # step 1 had it
     two = harness.request("GET", "/sessions/r/steps/2").body
     assert two["files"] == [] and two["save_error"] and two["session_id"] == "r"
     three = machine.handle_request(HttpRequest(
@@ -427,6 +430,12 @@ def test_results_are_stored_and_served_when_the_model_asks() -> None:
     for missing in ("/sessions/r/steps/1", "/sessions/r/steps/x", "/sessions/r/steps/3/a.txt",
                     "/sessions/other/steps/3"):
         assert harness.request("GET", missing).status == 404, missing
+    machine.send_model_message("note", {"n": 2}, now=harness.now)
+    epoch = machine.stepper.accept(cid, "r4", StepPlan())
+    machine.step_finished(cid, "r4", epoch, RAN, harness.now)
+    fourth = machine.step_store.get("r", 4, harness.now)
+    assert fourth is not None and fourth.document["messages"] == [
+        {"type": "note", "data": {"n": 2}}]
     harness.now += 61
     assert harness.request("GET", "/sessions/r/steps").status == 404  # retention passed
     assert len(machine.step_store) == 0 and machine.step_store.stored_bytes == 0
