@@ -24,12 +24,14 @@ class StepInput:
 
 @attrs.frozen(kw_only=True)
 class StepOutput:
-    """What one step produced: per output track, its frames (RGB ``uint8 (h, w, 3)``, or
-    one ``(n, h, w, 3)`` batch); ``error`` when the model failed (the step still counts);
-    ``files`` the model keeps (name -> (content type, bytes)), served over HTTP (§15.7);
-    ``elapsed`` overrides the measured generation time."""
+    """What one step produced: per output track, its frames (video: RGB ``uint8 (h, w, 3)``,
+    a list of them or one ``(n, h, w, 3)`` batch; audio: ``int16`` samples, ``(samples,)``
+    or ``(channels, samples)``, with the track's rate in ``sample_rates``); ``error`` when
+    the model failed (the step still counts); ``files`` the model keeps (name -> (content
+    type, bytes)), served over HTTP (§15.7); ``elapsed`` overrides the measured time."""
 
     frames: Mapping[str, Any] = attrs.field(factory=dict)
+    sample_rates: Mapping[str, float] = attrs.field(factory=dict)
     error: str | None = None
     files: Mapping[str, tuple[str, bytes]] = attrs.field(factory=dict)
     elapsed: float | None = None

@@ -97,14 +97,32 @@ def _video_frames(value: Any) -> list[Frame]:
                   data=np.ascontiguousarray(one).tobytes()) for one in array]
 
 
+def _audio_track(name: str, value: Any, rate: float | None) -> TrackFrames:
+    """One step of audio: one ``int16 [channels, samples]`` frame (none without samples)."""
+    samples = np.asarray(value)
+    if samples.dtype != np.int16 or samples.ndim not in (1, 2):
+        raise ValueError(f"audio must be int16 (samples,) or (channels, samples), got "
+                         f"{samples.dtype} {samples.shape}")
+    if samples.ndim == 1:
+        samples = samples[None]
+    frames = () if samples.shape[1] == 0 else (Frame(
+        encoding=FrameEncoding.RAW, dtype="int16", shape=tuple(samples.shape),
+        data=np.ascontiguousarray(samples, dtype="<i2").tobytes()),)
+    return TrackFrames(track=name, kind=TrackKind.AUDIO, frames=frames,
+                       rate=float(rate or 0.0))
+
+
 def output_tracks(model: Model, output: StepOutput) -> tuple[TrackFrames, ...]:
     """The step's frames per output track, in the model's output order (ValueError when
     the output cannot be expressed as frames)."""
     tracks: list[TrackFrames] = []
     for spec in model.output_tracks:
-        if spec.name not in output.frames or spec.kind != "video":
+        if spec.name not in output.frames:
             continue
         value = output.frames[spec.name]
+        if spec.kind == "audio":
+            tracks.append(_audio_track(spec.name, value, output.sample_rates.get(spec.name)))
+            continue
         frames: list[Frame] = []
         for item in (value if isinstance(value, list | tuple) else [value]):
             frames.extend(_video_frames(item))

@@ -27,6 +27,7 @@ from reactor_proto.wire_v1 import (
     StepFailureCode,
     StepResult,
     TrackFrames,
+    TrackKind,
     encode,
     split_message,
 )
@@ -296,6 +297,16 @@ def test_decoding_audio_mixes_down_and_h264_rules_are_enforced() -> None:
         assert refused.value.entry.endswith(entry)
 
     model = ReplyEcho(RecordingContext())
+    model.output_tracks = (*model.output_tracks, ModelTrack(name="voice", kind="audio"))
+    (audio_track,) = output_tracks(model, StepOutput(
+        frames={"voice": np.array([[1, 2, 3], [4, 5, 6]], np.int16)},
+        sample_rates={"voice": 48_000}))
+    assert audio_track.kind == TrackKind.AUDIO and audio_track.rate == 48_000
+    assert audio_track.frames[0].shape == (2, 3) and audio_track.frames[0].dtype == "int16"
+    (silent,) = output_tracks(model, StepOutput(frames={"voice": np.zeros(0, np.int16)}))
+    assert silent.frames == ()
+    with pytest.raises(ValueError, match="int16"):
+        output_tracks(model, StepOutput(frames={"voice": np.zeros(3, np.float32)}))
     with pytest.raises(ValueError, match="unknown output"):
         output_tracks(model, StepOutput(frames={"nope": image}))
     with pytest.raises(ValueError, match="uint8"):
