@@ -469,3 +469,10 @@ def test_the_coordinator_reads_the_generation_and_routes_step_results() -> None:
     assert route is not None and route.name is RouteName.STEPS
     assert route.rest == "/steps/3/out.txt"
     assert match_path("/sessions/abc/steps/3/out.txt/more") is None
+
+
+def test_no_running_session_is_not_ready() -> None:
+    from reactor_proto.runtime.stepping import Stepper
+
+    result = Stepper().admit(running=False, chunked=True)
+    assert result is not None and result.failure_code == StepFailureCode.NOT_READY
