@@ -8,7 +8,7 @@ API key it talks to a coordinator).  Scenarios:
 * ``steps`` -- three steps (a ``StepCommand`` on the second), an encoded-frame step from
   the H.264 access units in the file (length-prefixed, 4 bytes big-endian each), a refused
   step and a step whose command fails; the output track must stay silent;
-* ``bench`` -- median wall time of a step with one 640x360 frame out.
+* ``bench`` -- median wall time of a step with one frame out (the model's output size).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ async def bench(url: str, count: int) -> dict[str, Any]:
         started = time.perf_counter()
         result = await reactor.step()
         times.append((time.perf_counter() - started) * 1000)
-        assert frame_of(result).shape == (360, 640, 3)
+        assert frame_of(result).ndim == 3 and frame_of(result).shape[2] == 3
     await reactor.disconnect()
     return {"step_ms": statistics.median(times), "step_p90_ms": sorted(times)[
         int(len(times) * 0.9)], "steps": count}
