@@ -17,6 +17,7 @@ from reactor_anyio.models.base import command
 from reactor_anyio.runtime import LocalRuntime
 from reactor_proto.http import HttpRequest
 from reactor_proto.wire_v1 import (
+    ChunkReassembler,
     Command,
     DataClientMessage,
     Frame,
@@ -47,9 +48,14 @@ def anyio_backend() -> str:
 class StepClient(V1Client):
     def __init__(self, runtime: LocalRuntime, http: HttpClient,
                  tracks: Sequence[TrackSpec] = ECHO_TRACKS) -> None:
-        super().__init__(runtime, http, chunked=True)
-        if tracks != ECHO_TRACKS:  # a fresh peer with the model's own tracks
-            RawClient.__init__(self, runtime, http, tracks)
+        # V1Client's state, with a peer for the model's own tracks (V1Client assumes echo's)
+        RawClient.__init__(self, runtime, http, tracks)
+        self.chunked = True
+        self.answer_sdp = ""
+        self.data_in = []
+        self.control_in = []
+        self.text_frames = 0
+        self._joiner = ChunkReassembler()
         self._ids = 0
 
     def send_raw(self, label: str, body: bytes) -> None:
