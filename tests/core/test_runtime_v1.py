@@ -35,7 +35,6 @@ from reactor_proto.wire_v1 import (
     PublishTrackResponse,
     RequestClip,
     RequestSchema,
-    RequestStep,
     ResumeTrack,
     SessionEnded,
     UnpublishTrack,
