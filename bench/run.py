@@ -43,6 +43,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("sdk_v1", "9"),
     ("client_v1", "10"),
     ("recording", "11"),
+    ("steps", "12"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 

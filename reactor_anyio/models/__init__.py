@@ -24,6 +24,7 @@ from .helios import Helios
 from .images import ImageDecodeError
 from .registry import BUILTIN_MODELS, ModelSpecError, resolve_model
 from .signature import Field, ModelDefinitionError, UploadedFile
+from .stepping import StepInput, StepOutput
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -43,6 +44,8 @@ __all__ = [
     "ModelSpecError",
     "RecordingContext",
     "SentMessage",
+    "StepInput",
+    "StepOutput",
     "TrackSpec",
     "UploadedFile",
     "command",

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
 
 import attrs
@@ -68,6 +68,7 @@ from .signature import (
     derive_parameters,
     json_schema_for,
 )
+from .stepping import StepInput, StepOutput
 
 if TYPE_CHECKING:
     from reactor_proto.schema import ModelSchema
@@ -310,6 +311,9 @@ class Model:
     outputs: ClassVar[tuple[TrackSpec, ...]] = (TrackSpec(name="main_video"),)
     messages: ClassVar[Mapping[str, MessageType]] = {}
     commands: ClassVar[Mapping[str, CommandInfo]] = {}
+    #: keep each step's result and the files :meth:`step` returns for
+    #: ``GET /sessions/{sid}/steps`` (PROTOCOL.md §15.7); off by default
+    keep_step_results: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -350,6 +354,18 @@ class Model:
     def produce_frame(self, track: str, now: float) -> Frame:
         """The next frame of output track ``track``; called from a worker thread."""
         raise NotImplementedError(f"{type(self).__name__} does not produce frames")
+
+    def step(self, inputs: Sequence[StepInput], now: float) -> StepOutput:
+        """One step of a stepped session (PROTOCOL.md §15), on the model's worker thread,
+        after the step's state setters and commands ran.  ``inputs`` are the step's frames
+        in request order; the runtime has already made each track's last frame its
+        :meth:`ModelContext.latest_input`.
+
+        The default generates one frame per video output track with :meth:`produce_frame`,
+        so every streaming model can be stepped unchanged.  Override it to consume every
+        input frame, return several frames, keep files or report a failure."""
+        return StepOutput(frames={spec.name: [self.produce_frame(spec.name, now)]
+                                  for spec in self.output_tracks if spec.kind == "video"})
 
     # ---- helpers ------------------------------------------------------------------------
 

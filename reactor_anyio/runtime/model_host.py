@@ -36,6 +36,9 @@ from reactor_proto.runtime import (
     RuntimeEvent,
     SessionEnded,
     SessionStarted,
+    StartingInput,
+    StepOutcome,
+    StepRequested,
 )
 from reactor_proto.runtime.uploads import UploadedFile as StoredUpload
 
@@ -89,6 +92,7 @@ class RuntimeModelContext:
 
 
 _Job = tuple[str, Callable[[], None]]
+StepFiles = Mapping[str, tuple[str, bytes]]
 
 
 @attrs.frozen(kw_only=True)
@@ -178,6 +182,41 @@ class ModelHost:
         #: called on the worker thread with every command's outcome (the runtime hands it
         #: to its loop); None: outcomes are dropped
         self.on_command_done: Callable[[CommandOutcome], None] | None = None
+        #: the same for every step: its event, outcome and the files the model kept
+        self.on_step_done: Callable[[StepRequested, StepOutcome, StepFiles], None] | None \
+            = None
+        #: whether step files are kept (§15.7: only when step results are stored)
+        self.keep_step_files = False
+
+    def _run_step(self, event: StepRequested) -> None:
+        """On the worker thread: decode, apply the calls, generate (§15.3 steps 0, 9, 10)."""
+        from .steps import MediaRefused, decode_media, generate, run_calls
+
+        files: StepFiles = {}
+        try:
+            inputs = decode_media(event.plan.media)
+        except MediaRefused as refused:
+            outcome = StepOutcome(refused=True, entry=refused.entry, error=refused.error)
+        else:
+            to = str(event.connection_id)
+            failed = run_calls(self.model, event.plan.calls,
+                               lambda kind, data: self.context.send(kind, data, to=to))
+            if failed is not None:
+                outcome = failed
+            else:
+                outcome, files = generate(self.model, inputs, self.context.set_input,
+                                          keep_files=self.keep_step_files)
+        done = self.on_step_done
+        if done is not None:
+            done(event, outcome, files)
+
+    def _run_starting_input(self, event: StartingInput) -> None:
+        from .steps import run_calls
+
+        failed = run_calls(self.model, event.calls, lambda kind, data: self.context.send(
+            kind, data))
+        if failed is not None:
+            logger.warning("starting input: %s", failed.error)
 
     def _run_command(self, event: CommandReceived, arguments: dict[str, Any]) -> None:
         """On the worker thread: call the command, report its outcome, and let a failure
@@ -215,6 +254,12 @@ class ModelHost:
                 received = event
                 self.worker.submit(f"command {name!r}",
                                    lambda: self._run_command(received, arguments))
+            case StepRequested():
+                step = event
+                self.worker.submit("step", lambda: self._run_step(step))
+            case StartingInput():
+                starting = event
+                self.worker.submit("starting input", lambda: self._run_starting_input(starting))
             case FileUploaded(upload=stored):
                 upload = to_model_upload(stored)
                 self.worker.submit("on_file_uploaded", lambda: model.on_file_uploaded(upload))

@@ -53,6 +53,8 @@ from reactor_proto.runtime import (
     SendData,
     SetInputFlow,
     SetOutputFlow,
+    StepOutcome,
+    StepRequested,
     SwapPeer,
     TeardownSession,
     TrackUnpublished,
@@ -60,7 +62,7 @@ from reactor_proto.runtime import (
 
 from .links import default_host_addresses, ice_entry
 from .media import MediaHub
-from .model_host import CommandOutcome, ModelHost
+from .model_host import CommandOutcome, ModelHost, StepFiles
 from .peers import PeerSet
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,19 @@ logger = logging.getLogger(__name__)
 ANSWER_TIMEOUT = 5.0
 #: bound on the whole shutdown
 CLOSE_TIMEOUT = 4.0
+
+
+#: the stepped-generation limits a caller may set (``RuntimeConfig`` fields, §15)
+STEP_OPTIONS = frozenset({"max_step_frames", "max_chunked_message_bytes", "step_results_max",
+                          "step_results_max_bytes", "step_results_retention"})
+
+
+def _step_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    unknown = sorted(set(options or {}) - STEP_OPTIONS)
+    if unknown:
+        raise LocalProtocolError(f"LocalRuntime.step_options: unknown {unknown}; known: "
+                                 f"{sorted(STEP_OPTIONS)}")
+    return dict(options or {})
 
 
 class LocalRuntime:
@@ -80,7 +95,8 @@ class LocalRuntime:
                  ice_servers: Sequence[Any] = (),
                  ice_host_addresses: Sequence[str] | None = None,
                  port_range: tuple[int, int] | None = None,
-                 consume_answers: bool = False) -> None:
+                 consume_answers: bool = False,
+                 step_options: Mapping[str, Any] | None = None) -> None:
         if port_range is not None:
             raise LocalProtocolError(
                 f"LocalRuntime.port_range: {port_range!r} is not supported (aioice binds "
@@ -101,7 +117,9 @@ class LocalRuntime:
             ice_servers=entries,
             orphan_timeout=orphan_timeout, ping_timeout=ping_timeout,
             consume_answers=consume_answers, confirm_teardown=False,
-            default_host=f"{host}:{port or 8080}")
+            default_host=f"{host}:{port or 8080}",
+            step_results=model_class.keep_step_results, **_step_options(step_options))
+        self._host_model.keep_step_files = model_class.keep_step_results
         self._machine = RuntimeMachine(config, rng=random.Random())
         self._peers = PeerSet(self._machine, ice=self._ice, media=self._media,
                               context=self._host_model.context, spawn=self._spawn,
@@ -179,6 +197,13 @@ class LocalRuntime:
                 loop.call_soon_threadsafe(self._command_outcome, outcome)
 
         self._host_model.on_command_done = command_done_from_any_thread
+
+        def step_done_from_any_thread(event: StepRequested, outcome: StepOutcome,
+                                      files: StepFiles) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to answer
+                loop.call_soon_threadsafe(self._step_outcome, event, outcome, files)
+
+        self._host_model.on_step_done = step_done_from_any_thread
         self._host_model.worker.start()
         limit = max(self._machine.config.max_body_bytes, self._machine.config.max_upload_bytes)
         self._server = HttpServer(self._handle_http, host=self._host, port=self._port,
@@ -211,6 +236,7 @@ class LocalRuntime:
             await asyncio.gather(self._timer_task, return_exceptions=True)
         self._host_model.context.bind(None)
         self._host_model.on_command_done = None
+        self._host_model.on_step_done = None
         self._media.stop()
         await asyncio.to_thread(self._join_threads)
 
@@ -336,6 +362,18 @@ class LocalRuntime:
                 logger.warning("reply to command %s not sent: %s", request_id, exc)
                 machine.command_failed(cid, request_id, INTERNAL_ERROR,
                                        "the command's reply could not be encoded", now)
+        self._pump()
+
+    def _step_outcome(self, event: StepRequested, outcome: StepOutcome,
+                      files: StepFiles) -> None:
+        """A step ended on the model's thread: the messages its calls sent go first
+        (§15.5: the result follows any reply), then the result."""
+        if self._closed:
+            return
+        for message in self._host_model.context.take_messages():
+            self._send_model_message(message.type, message.data, message.to)
+        self._machine.step_finished(event.connection_id, event.request_id, event.epoch,
+                                    outcome, time.monotonic(), files=files)
         self._pump()
 
     def _send_model_message(self, type: str, data: Any, to: str | None) -> None:

@@ -27,6 +27,7 @@ class CallKind(enum.StrEnum):
     TRANSPORT = "transport"
     UPLOAD_SLOT = "upload_slot"
     UPLOAD_PUT = "upload_put"
+    STEPS = "step_results"
 
 
 class View(enum.StrEnum):

@@ -50,6 +50,14 @@ class Forwarding:
 
     # ---- routes (each answers later, from ``finish``) ------------------------------------
 
+    def steps(self, request: HttpRequest, route: Route, record: SessionRecord,
+              request_id: int, now: float) -> None:
+        """``GET /sessions/{id}/steps[/{n}[/{file}]]`` (§15.7): the runtime keeps a stepped
+        session's results under the coordinator's session id."""
+        slot, _ = self._hosted(record, "step results")
+        self._forward(CallKind.STEPS, slot, request, f"/sessions/{record.session_id}{route.rest}",
+                      request_id=request_id, now=now, session_id=record.session_id)
+
     def transport(self, request: HttpRequest, url: SplitResult, route: Route,
                   record: SessionRecord, request_id: int, now: float) -> None:
         slot, runtime_sid = self._hosted(record, "a transport route")

@@ -113,6 +113,9 @@ class RouteHandlers:
             self._forwarding.upload_put(request, route, rid, now)
             return None
         claims = self._authorize(request, now)
+        if route.name is RouteName.STEPS:
+            self._forwarding.steps(request, route, self._owned(route, claims), rid, now)
+            return None
         if route.name is RouteName.TRANSPORT:
             self._check(check_webrtc_version(request.headers,
                                              self._config.force_version_status))
@@ -239,6 +242,7 @@ class RouteHandlers:
             "session_id": record.session_id, "state": record.state.value,
             "cluster": self._config.cluster, "model": model,
             "server_info": {"server_version": self._config.server_version},
+            "generation": record.generation,
         }
         if record.expires_at_unix is not None and record.state is not SessionState.CLOSED:
             body["expires_at"] = record.expires_at_unix
@@ -280,7 +284,8 @@ class RouteHandlers:
             model_version=body.model_version or self._config.model_version,
             state=SessionState.CREATED, created_at=now,
             expires_at=None if duration is None else now + duration,
-            expires_at_unix=None if duration is None else self._life.unix(now) + duration)
+            expires_at_unix=None if duration is None else self._life.unix(now) + duration,
+            generation=body.generation)
         self._life.table.put(record)
         self._life.emit(SessionCreated(session_id=session_id, key_id=claims.sub))
         created = self.snapshot(record)

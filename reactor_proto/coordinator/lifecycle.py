@@ -138,7 +138,8 @@ class Lifecycle:
     def start_on_runtime(self, record: SessionRecord, now: float) -> None:
         assert record.slot is not None
         self.table.put(attrs.evolve(record, assign_at=None))
-        if self.call(CallKind.START, record.slot, start_session_request(), now,
+        start = start_session_request(record.generation, record.session_id)
+        if self.call(CallKind.START, record.slot, start, now,
                      session_id=record.session_id) is None:
             self._assign_failed(self.table.get(record.session_id) or record)
 

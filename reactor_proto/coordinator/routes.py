@@ -11,6 +11,7 @@ path                                                  methods           auth
 ``/sessions/{id}/info``                               GET               Bearer + API ver
 ``/sessions/{id}/uploads``                            POST              Bearer + API ver
 ``/sessions/{id}/transport/webrtc/<rest>``            GET, POST, PUT    Bearer + WebRTC
+``/sessions/{id}/steps[/{n}[/{file}]]``                GET               Bearer (§15.7)
 ``/uploads/{upload_id}``                              PUT               none (presigned)
 ====================================================  ================  =================
 
@@ -74,6 +75,7 @@ class RouteName(enum.StrEnum):
     UPLOADS = "uploads"
     TRANSPORT = "transport"
     UPLOAD_PUT = "upload_put"
+    STEPS = "steps"
 
 
 ALLOWED_METHODS: dict[RouteName, tuple[str, ...]] = {
@@ -84,6 +86,7 @@ ALLOWED_METHODS: dict[RouteName, tuple[str, ...]] = {
     RouteName.UPLOADS: ("POST",),
     RouteName.TRANSPORT: ("GET", "POST", "PUT"),
     RouteName.UPLOAD_PUT: ("PUT",),
+    RouteName.STEPS: ("GET",),
 }
 
 
@@ -95,10 +98,20 @@ class Route:
     rest: str = ""   # transport sub-path after ``/transport/webrtc``, with leading '/'
 
 
+_STEP_FILE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
+
+
+def _step_file(parts: list[str], index: int) -> bool:
+    """A stored step's file name (``output.mp4``): the one segment that may hold dots."""
+    return (index == 5 and len(parts) == 6 and parts[3] == "steps"
+            and _STEP_FILE.fullmatch(parts[index]) is not None)
+
+
 def match_path(path: str) -> Route | None:
     """The route of a request path (no query), or ``None`` (404)."""
     parts = path.split("/")
-    if parts[0] != "" or not all(_SEGMENT.fullmatch(p) for p in parts[1:]):
+    if parts[0] != "" or not all(_SEGMENT.fullmatch(p) or _step_file(parts, i)
+                                 for i, p in enumerate(parts) if i):
         return None
     parts = parts[1:]
     if parts == ["tokens"]:
@@ -116,6 +129,8 @@ def match_path(path: str) -> Route | None:
         return Route(name=RouteName.SESSION_INFO, session_id=sid)
     if tail == ["uploads"]:
         return Route(name=RouteName.UPLOADS, session_id=sid)
+    if tail[0] == "steps" and len(tail) <= 3:  # §15.7, forwarded as it is
+        return Route(name=RouteName.STEPS, session_id=sid, rest="/" + "/".join(tail))
     if len(tail) >= 3 and tail[:2] == ["transport", "webrtc"] and len(tail) <= 6:
         return Route(name=RouteName.TRANSPORT, session_id=sid, rest="/" + "/".join(tail[2:]))
     return None
@@ -246,6 +261,8 @@ def decode_body(body: bytes | None, *, what: str, max_bytes: int) -> Any:
 class CreateSessionBody:
     model_name: str
     model_version: str | None
+    #: §15.2: 1.13.0 sends ``extra_configs.generation``; handed to the runtime
+    generation: str = "streamed"
 
 
 def parse_create_session(obj: Any) -> CreateSessionBody:
@@ -260,8 +277,15 @@ def parse_create_session(obj: Any) -> CreateSessionBody:
     if client_info is not None:
         client_info.opt_str("sdk_version")
         client_info.opt_str("sdk_type")
+    generation = "streamed"
     for key in ("extra_args", "extra_configs"):
-        body.opt_obj(key)
+        extra = body.opt_obj(key)
+        if extra is not None and extra.has("generation"):
+            generation = extra.req_str("generation")
+            if generation not in ("streamed", "stepped"):
+                raise DecodeError(f"{key}.generation: expected 'streamed' or 'stepped', got "
+                                  f"{generation[:40]!r}", field=f"{key}.generation",
+                                  value=generation)
     if body.has("supported_transports"):
         offered = []
         for where, entry in body.items("supported_transports"):
@@ -270,7 +294,7 @@ def parse_create_session(obj: Any) -> CreateSessionBody:
         if not any(protocol == "webrtc" for protocol, _ in offered):
             raise DecodeError(f"supported_transports: no webrtc transport in {offered!r}",
                               field="supported_transports", value=offered)
-    return CreateSessionBody(model_name=name, model_version=version)
+    return CreateSessionBody(model_name=name, model_version=version, generation=generation)
 
 
 def parse_delete_reason(obj: Any) -> str | None:

@@ -14,6 +14,7 @@ transport dropped (``transport_dropped``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,10 +67,14 @@ _SESSION_HEADERS = (
 )
 
 
-def start_session_request() -> HttpRequest:
+def start_session_request(generation: str = "streamed",
+                          session_id: str | None = None) -> HttpRequest:
+    """A stepped session is started stepped, under the coordinator's id (§15.2, §15.7)."""
+    body = b"{}" if generation == "streamed" else json.dumps(
+        {"generation": generation, "session_id": session_id}).encode()
     return HttpRequest(method="POST", url=f"{RUNTIME_BASE_URL}/start_session",
                        headers=(*_SESSION_HEADERS, (HEADER_CONTENT_TYPE, JSON_CONTENT_TYPE)),
-                       body=b"{}")
+                       body=body)
 
 
 def stop_session_request() -> HttpRequest:

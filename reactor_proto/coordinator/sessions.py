@@ -49,6 +49,7 @@ class SessionRecord:
     schema: Mapping[str, Any] | None = None
     purge_at: float | None = None   # CLOSED records are forgotten at this time
     close_reason: str | None = None
+    generation: str = "streamed"    # §15.2, passed to the runtime's start_session
 
 
 class SessionTable:

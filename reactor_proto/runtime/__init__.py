@@ -29,11 +29,15 @@ from .events import (
     SessionEnded,
     SessionStarted,
     SessionState,
+    StartingInput,
     StateChanged,
+    StepRequested,
     TrackPublished,
     TrackUnpublished,
 )
 from .machine import TRANSITIONS, RuntimeMachine, Trigger
+from .step_plan import StepCall, StepFrame, StepMedia, StepPlan, StepRefusal
+from .stepping import StartOptions, StepOutcome
 from .uploads import UploadedFile
 from .wire import INTERNAL_ERROR, INVALID_COMMAND, PUBLISH_REFUSED, UNRESOLVED_UPLOAD
 
@@ -64,7 +68,16 @@ __all__ = [
     "SessionState",
     "SetInputFlow",
     "SetOutputFlow",
+    "StartOptions",
+    "StartingInput",
     "StateChanged",
+    "StepCall",
+    "StepFrame",
+    "StepMedia",
+    "StepOutcome",
+    "StepPlan",
+    "StepRefusal",
+    "StepRequested",
     "SwapPeer",
     "TeardownSession",
     "TrackPublished",

@@ -44,13 +44,21 @@ from ..control import (
 )
 from ..envelope import merge_uploads
 from ..errors import ReactorError
-from ..wire_v1 import ChunkError, Wire
+from ..wire_v1 import ChunkError, StepResult, Wire
 from .actions import SendControl, SendData, SetInputFlow, SetOutputFlow
 from .config import RuntimeConfig
 from .connections import MAX_HELD_FRAMES, Connection, ConnectionRegistry
 from .descriptor import ModelDocuments
-from .events import CommandReceived, FileUploaded, TrackPublished, TrackUnpublished
+from .events import (
+    CommandReceived,
+    FileUploaded,
+    StepRequested,
+    TrackPublished,
+    TrackUnpublished,
+)
 from .outbox import Outbox
+from .step_plan import StepRefusal, plan_step
+from .stepping import Stepper, refusal, too_large
 from .uploads import UploadedFile, UploadStore
 from .wire import (
     INVALID_COMMAND,
@@ -65,6 +73,7 @@ from .wire import (
     Refused,
     RuntimeCodec,
     SchemaRequest,
+    StepIn,
     TrackVerb,
     UploadNotice,
     V0Codec,
@@ -76,8 +85,10 @@ class Channels:
     """Channel handling and the per-track publisher slots of the running session."""
 
     def __init__(self, *, config: RuntimeConfig, documents: ModelDocuments,
-                 registry: ConnectionRegistry, uploads: UploadStore, outbox: Outbox) -> None:
+                 registry: ConnectionRegistry, uploads: UploadStore, outbox: Outbox,
+                 stepper: Stepper) -> None:
         self._config = config
+        self._stepper = stepper
         self._documents = documents
         self._registry = registry
         self._uploads = uploads
@@ -89,6 +100,11 @@ class Channels:
             Wire.V0: V0Codec(max_bytes=limit, documents=documents),
             Wire.V1: V1Codec(max_bytes=limit, documents=documents),
         }
+        # a chunked v1 connection declares the larger limit: step requests carry frames
+        self._chunked_v1 = V1Codec(max_bytes=config.max_chunked_message_bytes,
+                                   documents=documents)
+        self._input_kinds = {track.name: track.kind for track in config.model_schema.tracks
+                             if track.direction == "sendonly"}
         self._minted = 0
 
     # ---- tracks and flows -----------------------------------------------------------------
@@ -111,8 +127,10 @@ class Channels:
         if first:
             conn.paused_outputs = set() if conn.legacy else set(outputs)
         for track in outputs:
-            self._outbox.act(SetOutputFlow(connection_id=conn.connection_id, track=track,
-                                           paused=track in conn.paused_outputs))
+            # §15.1: a stepped session's output tracks carry nothing
+            self._outbox.act(SetOutputFlow(
+                connection_id=conn.connection_id, track=track,
+                paused=track in conn.paused_outputs or self._stepper.stepped))
         if first and conn.legacy:
             for track in self.inputs_of(conn):
                 if track not in self.slots:
@@ -136,8 +154,9 @@ class Channels:
 
     def _grant(self, conn: Connection, track: str) -> None:
         self.slots[track] = conn.connection_id
+        # §15.1: a stepped session drops live input media (a step sees only its frames)
         self._outbox.act(SetInputFlow(connection_id=conn.connection_id, track=track,
-                                      enabled=True))
+                                      enabled=not self._stepper.stepped))
         self._outbox.tell(TrackPublished(connection_id=conn.connection_id, track=track))
 
     # ---- ping watchdog --------------------------------------------------------------------
@@ -169,7 +188,10 @@ class Channels:
 
     def codec(self, conn: Connection) -> RuntimeCodec:
         """The connection's codec: v0 until its first inbound message latches one."""
-        return self._codecs[conn.latch.wire]
+        wire = conn.latch.wire
+        if wire is Wire.V1 and conn.framing is not None:
+            return self._chunked_v1
+        return self._codecs[wire]
 
     def hold(self, conn: Connection, label: str, message: str | bytes) -> None:
         """A frame before the connection is installed: kept (in order, bounded) until then."""
@@ -224,6 +246,8 @@ class Channels:
                                                    upload=upload))
             case CommandIn():
                 self._command(conn, item)
+            case StepIn():
+                self._step(conn, item)
             case TrackVerb(verb=verb):
                 if verb == PUBLISH_TRACK:
                     self._publish(conn, item)
@@ -311,6 +335,38 @@ class Channels:
         self._outbox.tell(CommandReceived(connection_id=conn.connection_id, command=command,
                                           args=args, uploads=uploads, request_id=request_id))
 
+    def _step(self, conn: Connection, item: StepIn) -> None:
+        """A ``request_step`` (§15.3): refused at once, or handed to the model whole."""
+        stepper = self._stepper
+        request_id = item.request_id or self._mint_id()
+        answer = stepper.admit(running=True, chunked=conn.framing is not None,
+                               key=(conn.connection_id, request_id))
+        if answer is None:
+            plan = plan_step(item.request, schema=self._config.model_schema,
+                             inputs=self._input_kinds,
+                             max_frames=self._config.max_step_frames,
+                             completed=self._uploads.completed)
+            if isinstance(plan, StepRefusal):
+                answer = refusal(plan.error, plan.entry)
+            else:
+                epoch = stepper.accept(conn.connection_id, request_id, plan)
+                self._outbox.tell(StepRequested(connection_id=conn.connection_id,
+                                                request_id=request_id, epoch=epoch,
+                                                plan=plan))
+                return
+        self.step_result(conn, request_id, answer)
+
+    def step_result(self, conn: Connection, request_id: str, result: StepResult) -> None:
+        """Send a step's answer; one that does not fit the connection's limit becomes
+        ``RESULT_TOO_LARGE`` (§15.5)."""
+        codec = self._chunked_v1
+        out = codec.step_result(request_id, result)
+        limit = (conn.framing.send_limit if conn.framing is not None
+                 else self._config.max_message_bytes)
+        if len(out.payload) > limit:
+            out = codec.step_result(request_id, too_large(result, len(out.payload), limit))
+        self._emit(conn, out)
+
     def command_done(self, conn: Connection, request_id: str,
                      reply: ModelOut | None) -> None:
         self._emit(conn, self.codec(conn).command_done(request_id, reply))
@@ -373,6 +429,8 @@ class Channels:
                     conn.paused_outputs.add(name)
                 else:
                     conn.paused_outputs.discard(name)
+                if self._stepper.stepped:
+                    return  # §15.1: outputs stay silent while stepped
                 self._outbox.act(SetOutputFlow(connection_id=conn.connection_id, track=name,
                                                paused=paused))
         # Unknown notification events are ignored ([R2]).

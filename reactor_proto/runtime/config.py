@@ -92,6 +92,19 @@ class RuntimeConfig:
     #: Inbound data/control message limit, checked before parsing.
     max_message_bytes: int = attrs.field(
         default=MAX_DATA_CHANNEL_MESSAGE_BYTES, validator=_positive)
+    #: The receive limit a chunked connection declares (§6.8.7): step requests carry
+    #: frames (a 640x360 RGB frame is 675 KiB).  Bounds the reassembler at twice this.
+    max_chunked_message_bytes: int = attrs.field(default=16 * 1024 * 1024,
+                                                 validator=_positive)
+    #: Frames (audio: chunks) one step request may carry per input track (§15.4).
+    max_step_frames: int = attrs.field(default=64, validator=_positive)
+    #: Keep step results for ``GET /sessions/{sid}/steps`` (§15.7; the model asks for it).
+    step_results: bool = False
+    #: Step results kept for ``GET /sessions/{sid}/steps`` (§15.7): at most this many
+    #: steps and bytes (oldest dropped first), each for ``step_results_retention`` s.
+    step_results_max: int = attrs.field(default=64, validator=_positive)
+    step_results_max_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
+    step_results_retention: float = attrs.field(default=300.0, validator=[_positive, _finite])
     #: Advertised as ``a=max-message-size`` in every answer (PROTOCOL.md C.3).
     answer_max_message_size: int = attrs.field(
         default=MAX_DATA_CHANNEL_MESSAGE_BYTES, validator=_positive)

@@ -54,8 +54,13 @@ class ModelDocuments:
             outputs=tuple(t.name for t in schema.tracks if t.direction == "recvonly"),
         )
 
-    def descriptor(self, config: RuntimeConfig, state: str) -> dict[str, Any]:
-        """The [R2] local session descriptor with the current state (upper-case)."""
+    def descriptor(self, config: RuntimeConfig, state: str, *,
+                   generation: str = "streamed",
+                   session_id: str | None = None) -> dict[str, Any]:
+        """The [R2] local session descriptor with the current state (upper-case), the
+        generation mode ([R3], §15.2: 1.13.0 checks it at connect) and whether step
+        results are kept (§15.7); a stepped session's own id (the one its stored results
+        are under) is ``step_results.session_id``."""
         return {
             "session_id": LOCAL_SESSION_ID,
             "cluster": "local",
@@ -66,4 +71,8 @@ class ModelDocuments:
             "capabilities": self.capabilities,
             "schema": self.openapi,
             "state": state,
+            "generation": generation,
+            "step_results": {"enabled": config.step_results,
+                             **({"session_id": session_id}
+                                if config.step_results and session_id else {})},
         }

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from .step_plan import StepCall, StepPlan
 from .uploads import UploadedFile
 
 
@@ -43,6 +44,8 @@ class SessionStarted:
     """``start_session`` moved READY -> WAITING; ``extra_args`` is the request's free bag."""
 
     extra_args: Mapping[str, Any]
+    #: ``"streamed"`` or ``"stepped"`` (§15.2)
+    generation: str = "streamed"
 
 
 @attrs.frozen(kw_only=True)
@@ -82,6 +85,27 @@ class CommandReceived:
 
 
 @attrs.frozen(kw_only=True)
+class StartingInput:
+    """The ``starting_input`` of ``/start_session`` (§15.2): run these calls (already
+    validated) before anything a client sends; a failing call is logged and the rest run."""
+
+    calls: tuple[StepCall, ...]
+
+
+@attrs.frozen(kw_only=True)
+class StepRequested:
+    """Run one step (§15.3): decode the H.264 frames of ``plan.media`` (any failure:
+    report ``StepOutcome(refused=True)``), run ``plan.calls`` in order (stop at the first
+    failure), write the frames to the input tracks, generate once; then report
+    ``RuntimeMachine.step_finished`` with ``connection_id``, ``request_id`` and ``epoch``."""
+
+    connection_id: int
+    request_id: str
+    epoch: int
+    plan: StepPlan
+
+
+@attrs.frozen(kw_only=True)
 class FileUploaded:
     """A client announced a completed upload with the runtime message ``fileUploaded``."""
 
@@ -117,6 +141,8 @@ RuntimeEvent: TypeAlias = (
     | ClientConnected
     | ClientDisconnected
     | CommandReceived
+    | StartingInput
+    | StepRequested
     | FileUploaded
     | TrackPublished
     | TrackUnpublished

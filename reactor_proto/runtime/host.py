@@ -17,6 +17,8 @@ from .config import RuntimeConfig
 from .connections import Connection, ConnectionRegistry
 from .descriptor import ModelDocuments
 from .events import SessionState
+from .step_store import StepStore
+from .stepping import StartOptions, Stepper
 from .uploads import UploadStore
 
 
@@ -38,7 +40,16 @@ class RouteHost(Protocol):
     @property
     def state(self) -> SessionState: ...
 
-    def start_session(self, extra_args: Mapping[str, Any], now: float) -> bool: ...
+    @property
+    def stepper(self) -> Stepper: ...
+
+    @property
+    def step_store(self) -> StepStore: ...
+
+    def check_start_options(self, options: StartOptions) -> str | None: ...
+
+    def start_session(self, extra_args: Mapping[str, Any], now: float, *,
+                      options: StartOptions | None = None) -> bool: ...
 
     def stop_session(self, reason: str, now: float) -> bool: ...
 

@@ -29,14 +29,19 @@ Reports about a connection the machine no longer tracks (or for a replaced negot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL
 from ..http import HttpRequest, HttpResponse
+from ..wire_v1 import StepFileRef
 from .connections import Connection
 from .events import DisconnectReason, InternalErrorOccurred
 from .routes import dispatch, internal_error
 from .session import RUNNING_STATES, TRANSITIONS, SessionCore, Trigger
+from .stepping import STEPS_COMPLETE, StepOutcome
 from .transports import LOST_PEER_STATES, TransportInputs
 from .wire import (
     INTERNAL_ERROR,
@@ -110,6 +115,8 @@ class RuntimeMachine(TransportInputs):
         # encoded for every wire in use before anything is queued: a message that cannot
         # be encoded raises without reaching anyone
         self.channels.send_model_message(targets, ModelOut(type=type, data=data))
+        if to is None and self.config.step_results:
+            self.stepper.broadcast(type, data)  # listed in the next stored step (§15.7)
         return len(targets)
 
     def command_done(self, connection_id: int, request_id: str, now: float, *,
@@ -136,6 +143,32 @@ class RuntimeMachine(TransportInputs):
             return False
         self.channels.command_failed(conn, request_id, code, message)
         return True
+
+    def step_finished(self, connection_id: int, request_id: str, epoch: int,
+                      outcome: StepOutcome, now: float, *,
+                      files: Mapping[str, tuple[str, bytes]] | None = None) -> bool:
+        """The model is done with ``StepRequested`` (``epoch`` as given there): its
+        ``step_result`` goes to the requester; the step that completes the session's
+        ``steps`` ends it.  ``files`` (name -> (content type, bytes)) are kept for
+        ``GET /sessions/{sid}/steps`` when ``RuntimeConfig.step_results`` is on, else
+        dropped.  False when the report is stale (the session ended: the step was already
+        answered ``SESSION_ENDED``) or the connection is gone."""
+        result = self.stepper.finish(connection_id, request_id, epoch, outcome)
+        if result is None:
+            return False
+        refs: tuple[StepFileRef, ...] = ()
+        if result.step and self.config.step_results:
+            refs = self.step_store.put(session_id=self.stepper.session_id, step=result.step,
+                                       elapsed=result.elapsed_seconds, error=result.error,
+                                       files=files or {},
+                                       messages=self.stepper.take_broadcasts(), now=now)
+        result = attrs.evolve(result, files=refs)
+        conn = self._installed(connection_id)
+        if conn is not None:
+            self.channels.step_result(conn, request_id, result)
+        if self.stepper.limit_reached():
+            self.stop_session(STEPS_COMPLETE, now)
+        return conn is not None
 
     # ---- HTTP -----------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ from .connections import Connection
 from .events import SessionState
 from .host import RouteHost
 from .session import RUNNING_STATES
+from .step_store import list_response, step_response
+from .stepping import StartOptions, read_start_options
 from .uploads import UploadFailure, is_upload_id
 
 _HOST: Final = re.compile(r"(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
@@ -130,21 +132,31 @@ def _query_value(query: str, key: str) -> str | None:
 
 def _descriptor(call: _Call) -> HttpResponse:
     machine = call.machine
-    return json_response(200, machine.documents.descriptor(machine.config, machine.state.value))
+    return json_response(200, machine.documents.descriptor(
+        machine.config, machine.state.value, generation=machine.stepper.options.generation,
+        session_id=machine.stepper.session_id or None))
 
 
 def _start_session(call: _Call) -> HttpResponse:
     machine = call.machine
     extra: Mapping[str, Any] = {}
+    options = StartOptions()
     if call.request.body:  # [R2] ignores the body; we still refuse garbage
         obj = _json_body(call, "start_session")
         try:
             extra = parse_start_session_request(obj).extra_args
         except DecodeError as exc:
             raise _fail(422, exc.message) from None
+        try:  # §4.4: a bad stepping field is a 400
+            options = read_start_options(obj)
+        except DecodeError as exc:
+            raise _fail(400, exc.message) from None
+        problem = machine.check_start_options(options)
+        if problem is not None:
+            raise _fail(400, problem)
     if machine.state in RUNNING_STATES:
         return _descriptor(call)  # idempotent: a second client joins the running session
-    if not machine.start_session(extra, call.now):
+    if not machine.start_session(extra, call.now, options=options):
         return _error(400, f"Cannot start session in state {machine.state.value}")
     return _descriptor(call)
 
@@ -342,6 +354,23 @@ def _put_upload(call: _Call) -> HttpResponse:
     return json_response(200, None)
 
 
+# ---- stepped results (§15.7) --------------------------------------------------------------
+
+
+def _list_steps(call: _Call) -> HttpResponse:
+    return list_response(call.machine.step_store, call.params["sid"], call.now)
+
+
+def _get_step(call: _Call) -> HttpResponse:
+    return step_response(call.machine.step_store, call.params["sid"], call.params["n"],
+                         None, call.now)
+
+
+def _get_step_file(call: _Call) -> HttpResponse:
+    return step_response(call.machine.step_store, call.params["sid"], call.params["n"],
+                         call.params["file"], call.now)
+
+
 # ---- the table ----------------------------------------------------------------------------
 
 _Handler = Callable[[_Call], HttpResponse]
@@ -361,6 +390,9 @@ ROUTES: Final[tuple[tuple[tuple[str, ...], Mapping[str, _Handler]], ...]] = tupl
         (f"{_WEBRTC}/ice_candidates", {"POST": _legacy_ice_candidates}),
         ("sessions/{sid}/uploads", {"POST": _allocate_upload}),
         ("uploads/{upload_id}", {"PUT": _put_upload}),
+        ("sessions/{sid}/steps", {"GET": _list_steps}),
+        ("sessions/{sid}/steps/{n}", {"GET": _get_step}),
+        ("sessions/{sid}/steps/{n}/{file}", {"GET": _get_step_file}),
     )
 )
 

@@ -26,9 +26,13 @@ from .events import (
     SessionEnded,
     SessionStarted,
     SessionState,
+    StartingInput,
     StateChanged,
 )
 from .outbox import Outbox
+from .step_plan import StepRefusal, plan_calls
+from .step_store import StepStore
+from .stepping import StartOptions, Stepper, session_ended_result
 from .uploads import UploadStore
 
 
@@ -74,9 +78,13 @@ class SessionCore:
         self.uploads = UploadStore(max_upload_bytes=config.max_upload_bytes,
                                    max_total_bytes=config.max_total_upload_bytes,
                                    max_uploads=config.max_uploads)
+        self.stepper = Stepper()
+        self.step_store = StepStore(max_steps=config.step_results_max,
+                                    max_bytes=config.step_results_max_bytes,
+                                    retention=config.step_results_retention)
         self.channels = Channels(config=config, documents=self.documents,
                                  registry=self.connections, uploads=self.uploads,
-                                 outbox=self._outbox)
+                                 outbox=self._outbox, stepper=self.stepper)
         self._state = _S.READY if config.start_ready else _S.CREATED
         self.orphan_deadline: float | None = None
         self._negotiations = 0
@@ -137,6 +145,11 @@ class SessionCore:
     def _teardown(self, now: float) -> None:
         """Entering CLOSING: every connection, slot, upload and timer goes."""
         remaining = self.connections.installed_count()
+        # steps still in flight are answered before the notice (§15.6 SESSION_ENDED)
+        for connection_id, request_id in self.stepper.end():
+            conn = self.connections.get(connection_id)
+            if conn is not None and conn.installed:
+                self.channels.step_result(conn, request_id, session_ended_result())
         self.channels.session_ended(self._ending_reason)
         for conn in self.connections:
             if conn.has_transport:
@@ -165,12 +178,33 @@ class SessionCore:
         """The teardown asked for by ``TeardownSession`` is done: CLOSING -> READY."""
         self._fire(Trigger.CLEANUP_COMPLETE, now)
 
-    def start_session(self, extra_args: Mapping[str, Any], now: float) -> bool:
-        """READY -> WAITING; False (no change) when a session runs or none can start."""
+    def check_start_options(self, options: StartOptions) -> str | None:
+        """Why ``options.starting_input`` cannot run (the model's contract refuses it)."""
+        calls = plan_calls([(entry, command, data, {})
+                            for entry, command, data in options.starting_input],
+                           schema=self.config.model_schema, completed=lambda _: None)
+        return calls.error if isinstance(calls, StepRefusal) else None
+
+    def start_session(self, extra_args: Mapping[str, Any], now: float, *,
+                      options: StartOptions | None = None) -> bool:
+        """READY -> WAITING; False (no change) when a session runs or none can start.
+        ``options``: the stepping fields of the body (checked by the caller)."""
         if not self.allows(Trigger.START):
             return False
+        options = options or StartOptions()
+        calls = plan_calls([(entry, command, data, {})
+                            for entry, command, data in options.starting_input],
+                           schema=self.config.model_schema, completed=lambda _: None)
+        if isinstance(calls, StepRefusal):
+            raise InvalidStateError(f"start_session: {calls.error}")
+        # not drawn from the rng: connection ids must not change with the mode
+        session_id = options.session_id or f"session-{self.stepper.epoch + 1}"
+        self.stepper.begin(options, session_id)
         self._fire(Trigger.START, now)
-        self._outbox.tell(SessionStarted(extra_args=dict(extra_args)))
+        self._outbox.tell(SessionStarted(extra_args=dict(extra_args),
+                                         generation=options.generation))
+        if calls:
+            self._outbox.tell(StartingInput(calls=calls))
         return True
 
     def stop_session(self, reason: str, now: float) -> bool:

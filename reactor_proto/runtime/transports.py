@@ -89,7 +89,7 @@ class TransportInputs(SessionCore):
             validate_sdp(sdp_answer)
             munged = ensure_max_message_size(sdp_answer, self.config.answer_max_message_size)
             if conn.offered_chunk_limit is not None:  # answered only when offered (§6.8.7)
-                munged = declare_chunking(munged, self.config.max_message_bytes)
+                munged = declare_chunking(munged, self.config.max_chunked_message_bytes)
         except ReactorError as exc:
             raise LocalProtocolError(f"answer_created: sdp_answer: {exc.message}") from None
         conn.answer = munged
@@ -128,7 +128,7 @@ class TransportInputs(SessionCore):
         self._outbox.act(SwapPeer(connection_id=connection_id,
                                   negotiation_id=conn.negotiation_id))
         conn.negotiation_deadline = None
-        own = self.config.max_message_bytes
+        own = self.config.max_chunked_message_bytes
         peer = conn.offered_chunk_limit
         conn.framing = None if peer is None else Framing.negotiated(own_limit=own,
                                                                     peer_limit=peer)

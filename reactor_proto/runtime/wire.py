@@ -63,8 +63,10 @@ from ..wire_v1 import (
     PublishTrack,
     PublishTrackResponse,
     RequestSchema,
+    RequestStep,
     ResumeTrack,
     SessionEnded,
+    StepResult,
     UnpublishTrack,
     Wire,
     decode,
@@ -130,6 +132,14 @@ class CommandIn:
 
 
 @attrs.frozen(kw_only=True)
+class StepIn:
+    """A ``request_step`` (v1 only, §15.3)."""
+
+    request_id: str
+    request: RequestStep
+
+
+@attrs.frozen(kw_only=True)
 class TrackVerb:
     """``publish_track`` (a request: answered), ``unpublish_track``, ``pause_track`` or
     ``resume_track`` (notifications); ``name`` is as received (checked by the caller)."""
@@ -162,7 +172,7 @@ class Ignored:
 
 
 Inbound: TypeAlias = (PingIn | SchemaRequest | CapabilitiesRequest | UploadNotice | CommandIn
-                      | TrackVerb | Refused | DirectReply | Ignored)
+                      | StepIn | TrackVerb | Refused | DirectReply | Ignored)
 
 
 # ---- v0 -----------------------------------------------------------------------------------
@@ -262,16 +272,16 @@ class V0Codec:
 # ---- v1 -----------------------------------------------------------------------------------
 
 
-def _integral(value: Any) -> Any:
+def integral(value: Any) -> Any:
     """Struct carries only doubles: give integral numbers back as ``int`` so a command's
     integer parameters validate as they do on v0 (1.0 -> 1; 1.5 stays)."""
     if isinstance(value, float) and value.is_integer() and math.isfinite(value) \
             and abs(value) <= 2 ** 53:
         return int(value)
     if isinstance(value, Mapping):
-        return {key: _integral(item) for key, item in value.items()}
+        return {key: integral(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_integral(item) for item in value]
+        return [integral(item) for item in value]
     return value
 
 
@@ -308,6 +318,8 @@ class V1Codec:
         except ReactorError as exc:
             return Ignored(reason=exc.message)
         payload = decoded.payload
+        if isinstance(payload, RequestStep):
+            return StepIn(request_id=decoded.request_id, request=payload)
         if not isinstance(payload, Command):
             return Ignored(reason=f"data payload {type(payload).__name__} is not routed")
         try:
@@ -315,7 +327,7 @@ class V1Codec:
         except ReactorError as exc:
             return Ignored(reason=exc.message)
         envelope = Envelope(scope=Scope.APPLICATION, type=payload.type,
-                            data=_integral(payload.data), uploads=uploads or None)
+                            data=integral(payload.data), uploads=uploads or None)
         return CommandIn(request_id=decoded.request_id or None, envelope=envelope)
 
     def control_in(self, message: str | bytes) -> Inbound:
@@ -370,6 +382,10 @@ class V1Codec:
 
     def model_message(self, message: ModelOut) -> Outgoing:
         return self._data("", _model_message(message), MessageKind.NOTIFICATION)
+
+    def step_result(self, request_id: str, result: StepResult) -> Outgoing:
+        """The answer to a ``request_step`` (§15.5), under the request's id."""
+        return self._data(request_id, result, MessageKind.RESPONSE)
 
     def schema(self, request_id: str) -> Outgoing:
         if self._schema is None:  # converted once: the document does not change

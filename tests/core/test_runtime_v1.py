@@ -35,7 +35,6 @@ from reactor_proto.wire_v1 import (
     PublishTrackResponse,
     RequestClip,
     RequestSchema,
-    RequestStep,
     ResumeTrack,
     SessionEnded,
     UnpublishTrack,
@@ -232,7 +231,6 @@ def test_file_uploaded_reaches_the_model_and_unrouted_payloads_are_ignored() -> 
     control(harness, cid, ClientStats())
     control(harness, cid, RequestClip(duration_seconds=3.0), request_id="c1")
     control(harness, cid, Error(code="x"))
-    harness.data(cid, encode(DataClientMessage(request_id="st", payload=RequestStep())))
     actions, events = harness.take()
     assert actions == []
     (event,) = events

@@ -156,7 +156,7 @@ def test_chunking_is_answered_only_when_offered() -> None:
     harness, cid = chunked_connection()
     conn = harness.machine.connections.get(cid)
     assert conn is not None and conn.answer is not None
-    own = harness.machine.config.max_message_bytes
+    own = harness.machine.config.max_chunked_message_bytes
     assert chunking_limit(conn.answer) == own
     assert chunking_line(own) in conn.answer.split("m=")[0]
     plain = Harness()
@@ -203,7 +203,7 @@ def test_chunk_errors_are_dropped_and_the_channel_goes_on() -> None:
 
 def test_a_chunked_message_over_the_limit_is_skipped_with_memory_bounded() -> None:
     harness, cid = chunked_connection()
-    limit = harness.machine.config.max_message_bytes
+    limit = harness.machine.config.max_chunked_message_bytes
     slab = b"\x01" + b"x" * 65_535
     for _ in range(limit // 65_535 + 3):
         harness.data(cid, slab)
