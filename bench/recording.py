@@ -44,7 +44,7 @@ from reactor_proto.recording import ClipPlan, PlaylistReady, RecordingConfig
 from .common import Row, abba_order, judge, median
 
 NAME = "recording"
-TITLE = "9. recording: CPU per stream, clip request to bytes"
+TITLE = "11. recording: CPU per stream, clip request to bytes"
 
 WIDTH, HEIGHT, FPS = 640, 360, 30
 TIME_BASE = fractions.Fraction(1, 90_000)

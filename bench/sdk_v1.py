@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))  # the namespace helper lives with the interop tes
 from tests.interop.netns import Namespace, namespace, unavailable_reason
 
 NAME = "sdk_v1"
-TITLE = "8. reactor-sdk 1.13.0 (v1) vs 0.8.0 (v0), both against our runtime"
+TITLE = "9. reactor-sdk 1.13.0 (v1) vs 0.8.0 (v0), both against our runtime"
 MODEL = "tests.interop.v1_models:ReplyEcho"
 SDK113_PYTHON = REPO / ".venv-sdk113" / "bin" / "python"
 SDK113_SCRIPT = REPO / "tests" / "interop" / "sdk113_client_script.py"

@@ -37,6 +37,7 @@ from tests.interop.netns import Namespace, namespace, unavailable_reason
 
 NAME = "steps"
 FIGURE = "12 stepped"
+TITLE = "12. stepped generation: reactor-sdk 1.13.0 stepping our runtime"
 MODEL = "tests.interop.v1_models:ReplyEcho"
 SDK113_PYTHON = REPO / ".venv-sdk113" / "bin" / "python"
 SCRIPT = REPO / "tests" / "interop" / "sdk113_step_script.py"

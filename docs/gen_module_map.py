@@ -43,7 +43,7 @@ def summary(path: Path) -> str:
     """The first sentence of a module's docstring, without protocol citations."""
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     text = " ".join(doc.split("\n\n")[0].split())
-    text = _CITATION.sub("", text).replace("PROTOCOL.md", "the protocol reference")
+    text = _CITATION.sub("", text)
     match = re.match(r"(.+?\.)(?:\s|$)", text)
     return (match.group(1) if match else text) or "(no docstring)"
 

@@ -54,7 +54,9 @@ async def test_disconnect_from_a_ready_handler_returns_at_once(helios: LocalRunt
     await reactor.connect()
     await until(lambda: bool(took))
     print(f"MEASURED disconnect() from a READY handler: {took[0] * 1000:.1f} ms")
-    assert took[0] < 0.25  # ~10-20 ms measured; generous for a loaded machine
+    # Not a speed target (those live in bench/): the bound only separates "returned" from the
+    # old self-wait, which ended after the 10 s service-stop timeout.  ~10-20 ms measured.
+    assert took[0] < 2.0
     assert reactor.get_status() is ReactorStatus.DISCONNECTED
     assert reactor.get_last_error() is None
     await reactor.aclose()
