@@ -45,40 +45,53 @@ Contract with the runtime (which owns every socket, thread and clock):
   :attr:`Model.messages`, which are published as OpenAPI webhooks).  ``ctx.send`` only
   queues, so it is safe to call while holding the lock, which keeps messages in state order.
 """
-
 from __future__ import annotations
 
-import inspect
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, overload
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import numpy as np
-import numpy.typing as npt
 
 from reactor_proto.errors import CommandValidationError, LocalProtocolError
 
+from .commands import (
+    CommandError,
+    CommandInfo,
+    CommandReply,
+    collect_commands,
+    command,
+    with_upload_component,
+)
+from .context import Frame, ModelContext, RecordingContext, SentMessage
+from .messages import MessageType
 from .signature import (
-    UPLOAD_REFERENCE_REF,
     DerivedParam,
     ModelDefinitionError,
     UploadedFile,
     coerce_argument,
-    derive_parameters,
-    json_schema_for,
 )
 from .stepping import StepInput, StepOutput
 
 if TYPE_CHECKING:
     from reactor_proto.schema import ModelSchema
 
-Frame = npt.NDArray[np.uint8]
-"""An RGB video frame: ``uint8``, shape ``(height, width, 3)``."""
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_COMMAND_MARK = "__reactor_command__"
+__all__ = [
+    "CommandError",
+    "CommandInfo",
+    "CommandReply",
+    "Frame",
+    "MessageType",
+    "Model",
+    "ModelContext",
+    "ModelOptionError",
+    "RecordingContext",
+    "SentMessage",
+    "StepInput",
+    "StepOutput",
+    "TrackSpec",
+    "command",
+]
 
 
 class ModelOptionError(LocalProtocolError):
@@ -93,211 +106,6 @@ class TrackSpec:
     kind: str = attrs.field(default="video", validator=attrs.validators.in_(("video", "audio")))
     width: int = 640
     height: int = 360
-
-
-def _frozen_names(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(names)
-
-
-@attrs.frozen(kw_only=True)
-class MessageType:
-    """An outbound message type: its ``data`` object's fields as type hints.
-
-    Every field is required unless listed in ``optional`` (a field typed ``T | None`` is still
-    required, as in the official ``state`` message, unless listed).
-
-    ``variants`` declares a tagged union (Helios' ``event``): ``data[tag]`` names the kind and
-    each kind's own fields are a :class:`MessageType` of their own.  The published schema
-    keeps the flat ``properties`` above and adds standard OpenAPI 3.1 ``oneOf`` branches (one
-    per kind, the tag pinned with ``const``) and a ``discriminator``; clients that do not read
-    them see the same object as before, and ``reactor typegen`` makes one record per kind.
-    """
-
-    description: str = ""
-    fields: Mapping[str, Any] = attrs.field(factory=dict)
-    optional: frozenset[str] = attrs.field(default=frozenset(), converter=_frozen_names)
-    tag: str = "type"
-    variants: Mapping[str, MessageType] = attrs.field(factory=dict)
-
-    def json_schema(self, *, where: str = "message") -> dict[str, Any]:
-        unknown = sorted(self.optional - set(self.fields))
-        if unknown:
-            raise ModelDefinitionError(f"{where}.optional: unknown fields {unknown}")
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {name: json_schema_for(hint, where=f"{where}.{name}")
-                           for name, hint in self.fields.items()},
-            "required": [name for name in self.fields if name not in self.optional],
-        }
-        if self.variants:
-            schema["oneOf"] = [self._variant_schema(kind, variant, where=f"{where}.{kind}")
-                               for kind, variant in self.variants.items()]
-            schema["discriminator"] = {"propertyName": self.tag}
-        return schema
-
-    def _variant_schema(self, kind: str, variant: MessageType, *, where: str) -> dict[str, Any]:
-        if self.tag in variant.fields:
-            raise ModelDefinitionError(f"{where}: the tag {self.tag!r} is set by the kind")
-        body = variant.json_schema(where=where)
-        branch: dict[str, Any] = {"type": "object"}
-        if variant.description:
-            branch["description"] = variant.description
-        branch["properties"] = {self.tag: {"const": kind}, **body["properties"]}
-        branch["required"] = [self.tag, *body["required"]]
-        return branch
-
-
-@attrs.frozen(kw_only=True)
-class CommandInfo:
-    """A command as collected from a model class."""
-
-    name: str
-    description: str
-    attribute: str
-    params: tuple[DerivedParam, ...]
-
-
-@attrs.frozen(kw_only=True)
-class _CommandMark:
-    name: str | None
-    description: str | None
-
-
-@overload
-def command(fn: F, /) -> F: ...
-
-
-@overload
-def command(*, name: str | None = None, description: str | None = None) -> Callable[[F], F]: ...
-
-
-def command(fn: Any = None, /, *, name: str | None = None,
-            description: str | None = None) -> Any:
-    """Mark a model method as a command; bare (``@command``) or with arguments.
-
-    ``name`` defaults to the method name; ``description`` to the first line of the docstring,
-    else ``"Trigger <name>"`` (what the official runtime publishes).
-    """
-
-    def mark(target: F) -> F:
-        setattr(target, _COMMAND_MARK, _CommandMark(name=name, description=description))
-        return target
-
-    return mark if fn is None else mark(fn)
-
-
-def _first_doc_line(fn: Callable[..., Any]) -> str:
-    doc = inspect.getdoc(fn) or ""
-    return next((line.strip() for line in doc.splitlines() if line.strip()), "")
-
-
-def _collect_commands(cls: type) -> dict[str, CommandInfo]:
-    marked: dict[str, tuple[Callable[..., Any], _CommandMark]] = {}
-    for klass in reversed(cls.__mro__):
-        for attribute, value in vars(klass).items():
-            mark = getattr(value, _COMMAND_MARK, None)
-            if isinstance(mark, _CommandMark):
-                marked[attribute] = (value, mark)
-            else:
-                marked.pop(attribute, None)  # overridden by an undecorated attribute
-    commands: dict[str, CommandInfo] = {}
-    for attribute, (fn, mark) in marked.items():
-        command_name = mark.name or attribute
-        where = f"{cls.__name__}.{command_name}"
-        if not command_name.isidentifier():
-            raise ModelDefinitionError(f"{where}: command name {command_name!r} is not an "
-                                       "identifier")
-        if command_name in commands:
-            raise ModelDefinitionError(
-                f"{where}: command name {command_name!r} is used by both "
-                f"{commands[command_name].attribute!r} and {attribute!r}")
-        description = mark.description or _first_doc_line(fn) or f"Trigger {command_name}"
-        commands[command_name] = CommandInfo(
-            name=command_name, description=description, attribute=attribute,
-            params=derive_parameters(fn, where=where))
-    return commands
-
-
-def _with_upload_component(schema: Any, component: Mapping[str, Any]) -> Any:
-    """Replace the ReactorUploadReference ``$ref`` by the component (ParamSpec is resolved)."""
-    if isinstance(schema, Mapping):
-        if schema.get("$ref") == UPLOAD_REFERENCE_REF:
-            return dict(component)
-        return {k: _with_upload_component(v, component) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_with_upload_component(v, component) for v in schema]
-    return schema
-
-
-class ModelContext(Protocol):
-    """What the runtime gives a model.  Every method is thread-safe and non-blocking."""
-
-    def send(self, type: str, data: Mapping[str, Any], *, to: str | None = None) -> None:
-        """Queue an application message to one client id, or to every client."""
-
-    def latest_input(self, track: str) -> Frame | None:
-        """The most recent frame of an input track (RGB uint8), or None before the first."""
-
-
-@attrs.frozen
-class CommandReply:
-    """What a command returns to answer its sender: a model message (``type``, ``data``).
-    A v1 client receives it as the command's correlated reply; a v0 client as a plain
-    application message addressed to it."""
-
-    type: str
-    data: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-class CommandError(Exception):
-    """Raised by a command to fail with its own ``code`` and ``message``; a v1 client gets
-    them as the command's error reply (any other exception becomes ``internal_error``)."""
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(f"[{code}] {message}")
-        self.code = code
-        self.message = message
-
-
-@attrs.frozen(kw_only=True)
-class SentMessage:
-    type: str
-    data: Mapping[str, Any]
-    to: str | None = None
-
-
-class RecordingContext:
-    """A :class:`ModelContext` for tests and offline rendering: records what is sent and
-    serves whatever input frames were set with :meth:`set_input`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sent: list[SentMessage] = []
-        self._inputs: dict[str, Frame] = {}
-
-    def send(self, type: str, data: Mapping[str, Any], *, to: str | None = None) -> None:
-        with self._lock:
-            self._sent.append(SentMessage(type=type, data=dict(data), to=to))
-
-    def latest_input(self, track: str) -> Frame | None:
-        with self._lock:
-            return self._inputs.get(track)
-
-    def set_input(self, track: str, frame: Frame | None) -> None:
-        with self._lock:
-            if frame is None:
-                self._inputs.pop(track, None)
-            else:
-                self._inputs[track] = frame
-
-    def sent(self, type: str | None = None) -> list[SentMessage]:
-        """Messages sent so far, oldest first, optionally only those of one type."""
-        with self._lock:
-            return [m for m in self._sent if type is None or m.type == type]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._sent.clear()
 
 
 class Model:
@@ -317,7 +125,7 @@ class Model:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.commands = _collect_commands(cls)
+        cls.commands = collect_commands(cls)
         for message_name, message in cls.messages.items():
             message.json_schema(where=f"{cls.__name__}.messages.{message_name}")
         names = [t.name for t in (*cls.inputs, *cls.outputs)]
@@ -433,7 +241,7 @@ class Model:
               for t in cls.outputs),
         )
         def param_spec(param: DerivedParam) -> ParamSpec:
-            schema = _with_upload_component(param.schema, UPLOAD_REFERENCE_SCHEMA)
+            schema = with_upload_component(param.schema, UPLOAD_REFERENCE_SCHEMA)
             # ModelSchema's invariant: a parameter's description is its schema's.
             description = schema.get("description")
             return ParamSpec(name=param.name, schema=schema, required=param.required,

@@ -7,11 +7,11 @@ the client decides *before* the peer exists, from what it already knows, and nev
 
 1. ``wire="v0"`` or ``wire="v1"`` in :class:`~.config.ClientConfig`: that wire, always;
 2. ``wire="auto"`` (the default): **v1** when the session descriptor's ``server_info.wire``
-   lists ``"v1"`` (our own runtime adds that marker), or, talking to a runtime directly
-   (``local=True``), when its ``server_info.server_version`` is 3.10 or newer (the first
-   official runtime known to serve v1); **v0** otherwise: an older or unknown runtime, and
-   every coordinator session without the marker (a coordinator's ``server_version`` is its
-   own, not the runtime's).
+   lists ``"v1"`` (our own runtime adds that marker and our coordinator passes it on), or,
+   talking to a runtime directly (``local=True``), when its ``server_info.server_version``
+   is 3.10 or newer (the first official runtime known to serve v1); **v0** otherwise: an
+   older or unknown runtime, and every coordinator session without the marker (a
+   coordinator's ``server_version`` is its own, not the runtime's).
 
 The decision is fixed for the connection (:class:`ConnectionWire`, made afresh for every
 peer).  Inbound, every whole message is still sniffed, so a text frame the runtime sent

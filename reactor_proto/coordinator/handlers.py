@@ -244,6 +244,10 @@ class RouteHandlers:
             "server_info": {"server_version": self._config.server_version},
             "generation": record.generation,
         }
+        if record.server_wires is not None and record.state in HOSTED_STATES:
+            # The hosting runtime's wire marker, passed on so a client's ``wire="auto"``
+            # can choose v1 through us; never invented (the official cloud sends none).
+            body["server_info"]["wire"] = list(record.server_wires)
         if record.expires_at_unix is not None and record.state is not SessionState.CLOSED:
             body["expires_at"] = record.expires_at_unix
         queue = self._life.table.queue

@@ -168,7 +168,8 @@ class Lifecycle:
         transport = descriptor.selected_transport or {"protocol": "webrtc", "version": "1.0"}
         self.transition(record, Trigger.ASSIGNED, assign_at=None,
                         runtime_session_id=descriptor.session_id, selected_transport=transport,
-                        capabilities=descriptor.capabilities, schema=descriptor.schema)
+                        capabilities=descriptor.capabilities, schema=descriptor.schema,
+                        server_wires=descriptor.server_wires)
 
     def _assign_failed(self, record: SessionRecord) -> None:
         if record.slot is not None:
@@ -220,7 +221,8 @@ class Lifecycle:
         self.table.drop_uploads(record.session_id)
         closed = self.transition(
             record, trigger, slot=None, assign_at=None, runtime_session_id=None,
-            selected_transport=None, capabilities=None, schema=None, expires_at=None,
+            selected_transport=None, capabilities=None, schema=None,
+            server_wires=None, expires_at=None,
             purge_at=now + self.config.closed_retention, close_reason=reason)
         self.emit(SessionClosed(session_id=record.session_id, reason=reason))
         return closed
@@ -236,7 +238,8 @@ class Lifecycle:
             return
         self.table.drop_uploads(record.session_id)
         self.transition(record, Trigger.RUNTIME_LOST, slot=None, runtime_session_id=None,
-                        selected_transport=None, capabilities=None, schema=None)
+                        selected_transport=None, capabilities=None, schema=None,
+                        server_wires=None)
 
     def fill_slots(self, now: float) -> None:
         """Hand free slots to the queue head, in FIFO order."""

@@ -30,13 +30,13 @@ Session lifecycle (PROTOCOL.md §1.4), table :data:`TRANSITIONS` (``lifecycle.py
 A session enters PENDING in the call that creates it (the 201 body still says CREATED).
 PENDING sessions wait in a FIFO queue; the head gets the first free slot, and
 ``assign_delay`` seconds later the slot's runtime is sent ``POST /start_session``; its
-descriptor's ``selected_transport``/``capabilities``/``schema`` are copied into the session
-(WAITING).  Polling the runtime's ``GET /session`` (every ``runtime_poll_interval``, after
-each forwarded transport request, and before answering ``GET /sessions/{id}``) turns
-STREAMING into ACTIVE and an idle runtime (its orphan timeout fired) into CLOSED.  A
-request that needs a (state, trigger) pair missing from the table gets 409.  Closed
-sessions stay readable by ``GET`` for ``closed_retention`` seconds, then every trace of
-them is purged.
+descriptor's ``selected_transport``/``capabilities``/``schema`` (and ``server_info.wire``,
+when the runtime reports one) are copied into the session (WAITING).  Polling the
+runtime's ``GET /session`` (every ``runtime_poll_interval``, after each forwarded transport
+request, and before answering ``GET /sessions/{id}``) turns STREAMING into ACTIVE and an
+idle runtime (its orphan timeout fired) into CLOSED.  A request that needs a (state,
+trigger) pair missing from the table gets 409.  Closed sessions stay readable by ``GET``
+for ``closed_retention`` seconds, then every trace of them is purged.
 
 Decisions: transport and upload routes of a session without a runtime (CREATED, PENDING,
 INACTIVE) get 409 naming the state; a CLOSED or unknown session, or another key's, gets 404.

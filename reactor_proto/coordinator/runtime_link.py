@@ -40,6 +40,8 @@ RUNTIME_STREAMING = frozenset({"streaming"})
 #: Runtime states that mean "no session any more" (orphan timeout, stop, eviction).
 RUNTIME_IDLE = frozenset({"ready", "closing", "created", "terminated"})
 MAX_DESCRIPTOR_BYTES = 4 * 1024 * 1024
+#: at most this many entries of ``server_info.wire`` are carried on
+MAX_SERVER_WIRES = 8
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +53,9 @@ class RuntimeDescriptor:
     selected_transport: Mapping[str, Any] | None
     capabilities: Mapping[str, Any] | None
     schema: Mapping[str, Any] | None
+    #: ``server_info.wire`` (our runtime's marker of the wires it serves, e.g. ``("v0", "v1")``);
+    #: None when the runtime did not report it (the official runtime never does)
+    server_wires: tuple[str, ...] | None = None
 
     @property
     def is_streaming(self) -> bool:
@@ -104,6 +109,16 @@ def _opt_obj(fields: Fields, key: str) -> Mapping[str, Any] | None:
     return None if value is None else value.raw
 
 
+def _server_wires(fields: Fields) -> tuple[str, ...] | None:
+    # An extension key, read leniently as the client reads it: anything but a list counts
+    # as absent, so a runtime that sends something odd is treated like one that sends none.
+    info = fields.raw.get("server_info")
+    wires = info.get("wire") if isinstance(info, Mapping) else None
+    if not isinstance(wires, list):
+        return None
+    return tuple(w for w in wires[:MAX_SERVER_WIRES] if isinstance(w, str))
+
+
 def parse_descriptor(response: HttpResponse) -> RuntimeDescriptor:
     """Parse a 200 descriptor; :class:`DecodeError` for any other status or a bad body."""
     if response.status != 200:
@@ -116,4 +131,5 @@ def parse_descriptor(response: HttpResponse) -> RuntimeDescriptor:
         session_id=fields.req_str("session_id"), state=fields.req_str("state"),
         selected_transport=_opt_obj(fields, "selected_transport"),
         capabilities=_opt_obj(fields, "capabilities"), schema=_opt_obj(fields, "schema"),
+        server_wires=_server_wires(fields),
     )

@@ -47,6 +47,7 @@ class SessionRecord:
     selected_transport: Mapping[str, Any] | None = None
     capabilities: Mapping[str, Any] | None = None
     schema: Mapping[str, Any] | None = None
+    server_wires: tuple[str, ...] | None = None  # the hosting runtime's ``server_info.wire``
     purge_at: float | None = None   # CLOSED records are forgotten at this time
     close_reason: str | None = None
     generation: str = "streamed"    # §15.2, passed to the runtime's start_session

@@ -82,10 +82,11 @@ class FakeRuntime:
         self.garbage_session = False
         self.upload_reply: Any = None
         self.counter = 0
+        self.server_info: dict[str, Any] = {"server_version": "fake"}
 
     def descriptor(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "cluster": "local", "state": self.state,
-                "server_info": {"server_version": "fake"}, "model": {"name": "helios"},
+                "server_info": dict(self.server_info), "model": {"name": "helios"},
                 "selected_transport": {"protocol": "webrtc", "version": "1.0"},
                 "capabilities": CAPABILITIES, "schema": {"openapi": "3.1.0"}}
 

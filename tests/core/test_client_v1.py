@@ -351,12 +351,14 @@ def test_requests_in_flight_are_bounded() -> None:
     assert len(e.sent) == sent
 
 
-def test_through_a_coordinator_auto_stays_on_v0() -> None:
+def test_through_a_coordinator_auto_follows_the_runtime_marker() -> None:
+    # The coordinator passes on its runtime's ``server_info.wire`` (our runtime marks v1);
+    # without the marker a coordinator session stays v0 (test_coordinator_wire_marker.py).
     net = Paired(front=True)
     e = net.add_client(seed=1, wire="auto")
     op = e.client.connect(net.now)
     assert net.run(CONNECT_BOUND, stop=lambda: e.done(op) is not None)
-    assert e.result(op).error is None and e.raw.wire is Wire.V0
+    assert e.result(op).error is None and e.raw.wire is Wire.V1
 
 
 @settings(max_examples=150, deadline=None,
