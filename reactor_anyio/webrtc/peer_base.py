@@ -155,6 +155,15 @@ class PeerBase:
         :class:`MessageTooLargeError` if the encoded message exceeds
         :attr:`max_message_size`; nothing is sent in either case.
         """
+        channel = self._sendable(label, message)
+        try:
+            channel.send(message)
+        except Exception as exc:  # aiortc: InvalidStateError / ValueError after a race
+            raise TransportError(f"data channel {label!r} send failed: {exc!r}") from exc
+
+    def _sendable(self, label: str, message: ChannelMessage) -> RTCDataChannel:
+        """The open channel ``label`` if ``message`` may go out on it; raises as
+        :meth:`send` documents."""
         self._check_open()
         if label not in CHANNEL_LABELS:
             raise LocalProtocolError(f"send(label) must be one of {CHANNEL_LABELS}: {label!r}")
@@ -176,10 +185,7 @@ class PeerBase:
                 f"message on data channel {label!r} is {size} bytes, over the remote's "
                 f"max-message-size {limit}"
             )
-        try:
-            channel.send(message)
-        except Exception as exc:  # aiortc: InvalidStateError / ValueError after a race
-            raise TransportError(f"data channel {label!r} send failed: {exc!r}") from exc
+        return channel
 
     # ---- incoming tracks --------------------------------------------------------------
 
