@@ -36,6 +36,9 @@ class ChannelPacer:
     def __init__(self, deliver: Deliver, *, loop: asyncio.AbstractEventLoop,
                  rate: float = DEFAULT_RATE, burst: int = DEFAULT_BURST,
                  clock: Callable[[], float] | None = None) -> None:
+        if not (rate > 0 and burst >= 1):
+            raise ValueError(f"ChannelPacer: rate must be > 0 and burst >= 1 "
+                             f"(got {rate!r}, {burst!r})")
         self._deliver = deliver
         self._loop = loop
         self._rate = rate

@@ -65,7 +65,7 @@ class SenderResync:
         self.rtx_ssrc: int = sender._rtx_ssrc
         self._offset = 0
         self._pending_jump = False
-        self._epoch_start: int | None = None  # first original seq of the current offset
+        self._epoch_start: int | None = None  # first original seq after the latest jump
         self._newest: int | None = None  # newest original seq sent
         self._timestamp: int | None = None
         self._jumps: list[tuple[int, int]] = []  # (first rewritten seq after, size)
@@ -129,8 +129,6 @@ class SenderResync:
                 self._apply_jump(seq)
             self._timestamp = timestamp
             self._newest = seq
-            if self._epoch_start is None:
-                self._epoch_start = seq
             return self._shift(data, 2, seq)
         if ssrc == self.rtx_ssrc:
             at = _payload_offset(data)

@@ -93,6 +93,7 @@ class RecoveryPolicy:
         self._first_evidence: float | None = None
         self._last_evidence = 0.0
         self._last_resync: float | None = None
+        self._overdue = False
         self._served: deque[int] = deque(maxlen=SERVED_MEMORY)
         self._served_set: set[int] = set()
         self._nacked: set[int] = set()
@@ -175,14 +176,15 @@ class RecoveryPolicy:
         if expired:
             for seq in expired:
                 del self._outstanding[seq]
-            self._evidence(now - self.config.settle)  # already quiet for long enough
+            self._evidence(now)
+            self._overdue = True  # the loss is already old: no further settling
         first = self._first_evidence
         if first is None:
             return False
         if self._last_resync is not None \
                 and now - self._last_resync < self.config.min_interval:
             return False
-        return (now - self._last_evidence >= self.config.settle
+        return (self._overdue or now - self._last_evidence >= self.config.settle
                 or now - first >= self.config.max_delay)
 
     def resynced(self, now: float) -> None:
@@ -191,6 +193,7 @@ class RecoveryPolicy:
         self.resyncs += 1
         self._last_resync = now
         self._first_evidence = None
+        self._overdue = False
         self._served.clear()
         self._served_set.clear()
         self._nacked.clear()
