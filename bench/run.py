@@ -4,6 +4,7 @@
     python -m bench --quick              # short trials, about a minute
     python -m bench --only frame_path    # one figure (repeatable)
     python -m bench --write-docs         # also regenerate docs/benchmarks.md
+    python -m bench --only soak --minutes 30   # the long soak (memory over time)
 
 A figure that cannot run (a missing optional piece, port 8080 taken for the official client)
 prints a row saying why instead of stopping the suite.
@@ -15,6 +16,7 @@ import argparse
 import importlib
 import importlib.util
 import math
+import os
 import re
 import subprocess
 import sys
@@ -178,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a figure could not run (CI smoke step; no timing "
                              "is ever asserted)")
+    parser.add_argument("--minutes", type=float, default=None, metavar="N",
+                        help="soak: stream for N minutes (default 1; 10 s with --quick)")
     parser.add_argument("--write-docs", action="store_true",
                         help=f"regenerate {DOCS.relative_to(REPO)} with the machine and table")
     return parser
@@ -192,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"unknown figure(s) {unknown}; available: {names}", file=sys.stderr)
             return 2
         names = [n for n in names if n in opts.only]
+    if opts.minutes is not None:
+        os.environ["REACTOR_BENCH_SOAK_MINUTES"] = str(opts.minutes)  # read by bench.soak
     started = time.monotonic()
     rows = run_figures(names, opts.quick)
     elapsed = time.monotonic() - started
