@@ -210,6 +210,7 @@ async def stream_phase(runtime: RuntimeProcess, minutes: float, period: float,
     try:
         await reactor.connect()
         await asyncio.sleep(warmup)
+        retained = {"start": trimmed(runtime)}
         tracemalloc.start(1)
         gc.collect()
         before = tracemalloc.take_snapshot()
@@ -226,9 +227,19 @@ async def stream_phase(runtime: RuntimeProcess, minutes: float, period: float,
         client_top = top_growth(before)
         runtime_top = runtime.ask("trace-top")["top"]
         tracemalloc.stop()
+        retained["end"] = trimmed(runtime)
     finally:
         await reactor.aclose()
-    return {"samples": samples, "client_top": client_top, "runtime_top": runtime_top}
+    return {"samples": samples, "client_top": client_top, "runtime_top": runtime_top,
+            "retained": retained}
+
+
+def trimmed(runtime: RuntimeProcess) -> dict[str, float]:
+    """Both processes' RSS after ``malloc_trim``: what is really retained, without the
+    freed memory glibc still holds."""
+    gc.collect()
+    malloc_trim()
+    return {"client": rss_mb(), "runtime": runtime.ask("trim")["rss"]}
 
 
 async def one_session(url: str, seed: int = 7) -> None:
@@ -264,6 +275,7 @@ async def session_phase(runtime: RuntimeProcess, sessions: int) -> dict[str, Any
         await one_session(runtime.url)
     await asyncio.sleep(0.5)
     reference = {"client": client_stats(), "runtime": runtime.ask("stats")}
+    retained = {"start": trimmed(runtime)}
     tracemalloc.start(1)
     gc.collect()
     before = tracemalloc.take_snapshot()
@@ -281,7 +293,8 @@ async def session_phase(runtime: RuntimeProcess, sessions: int) -> dict[str, Any
     client_top = top_growth(before)
     runtime_top = runtime.ask("trace-top")["top"]
     tracemalloc.stop()
-    return {"reference": reference, "rows": rows, "excess": excess,
+    retained["end"] = trimmed(runtime)
+    return {"reference": reference, "rows": rows, "excess": excess, "retained": retained,
             "client_top": client_top, "runtime_top": runtime_top}
 
 
@@ -328,6 +341,11 @@ def run(quick: bool = False) -> list[Row]:
     return rows_from(result, minutes, sessions)
 
 
+def retained_note(retained: dict[str, dict[str, float]], side: str) -> str:
+    start, end = retained["start"][side], retained["end"][side]
+    return f"after malloc_trim {start:.1f} -> {end:.1f} MB ({end - start:+.1f})"
+
+
 def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row]:
     stream, churn = result["stream"], result["sessions"]
     samples = stream["samples"]
@@ -344,7 +362,8 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
             figure=figure, metric=f"{side} RSS growth streaming", unit="MB/h", ours=growth,
             goal="< 2" if judged_stream else "", met=(growth < 2) if judged_stream else None,
             note=(f"{side} RSS {first:.1f} -> {last:.1f} MB over {samples[-1]['t'] / 60:.1f} "
-                  f"min; top growth: {'; '.join(stream[side + '_top'][:3])}")))
+                  f"min; {retained_note(stream['retained'], side)}; top growth: "
+                  f"{'; '.join(stream[side + '_top'][:3])}")))
     per_session = churn["rows"]
     for side in ("runtime", "client"):
         growth = slope([r["n"] for r in per_session], [r[side] for r in per_session]) * 1000
@@ -355,6 +374,7 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
             ours=growth, goal="< 2" if judged_sessions else "",
             met=(growth < 2) if judged_sessions else None,
             note=(f"{side} RSS {per_session[0][side]:.1f} -> {per_session[-1][side]:.1f} MB; "
+                  f"{retained_note(churn['retained'], side)}; "
                   f"left behind after a session: {left}; top growth: "
                   f"{'; '.join(churn[side + '_top'][:3])}")))
         rows.append(Row(

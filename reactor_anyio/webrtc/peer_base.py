@@ -26,6 +26,7 @@ from reactor_proto.errors import (
 )
 
 from .convert import RgbArray
+from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
 from .mailbox import LatestWinsMailbox
 from .receiver import FrameCallback, InputSlot, drain
@@ -40,6 +41,8 @@ REMOTE_DEFAULT_MAX_MESSAGE_SIZE = 65_536
 CLOSE_TIMEOUT = 5.0
 #: how long close() waits for the remote to acknowledge the data channels' stream resets
 CHANNEL_CLOSE_TIMEOUT = 0.5
+#: a closed peer's native buffers are freed once aiortc's objects are gone; trim after that
+TRIM_AFTER_CLOSE = 2.0
 
 ChannelMessage = str | bytes
 
@@ -347,6 +350,8 @@ class PeerBase:
                     if isinstance(source, ProducerVideoTrack):
                         await source.aclose()  # joins its worker thread off the loop
                 self._closing.set_result(None)
+                # give glibc's freed arenas back to the OS (issue 21, see heap.py)
+                self._loop.call_later(TRIM_AFTER_CLOSE, release_free_memory)
         if scope.cancelled_caught:
             logger.warning("%s.close() took over %.1f s", type(self).__name__, wait_at_most)
             if not self._closing.done():
