@@ -43,6 +43,9 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("codec_throughput", "7"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
+#: everything from this line on in docs/benchmarks.md is written by hand (long runs that no
+#: suite run repeats, such as a 30-minute soak) and survives ``--write-docs``
+KEPT_MARKER = "<!-- kept by --write-docs: long runs recorded by hand -->"
 
 Runner = Callable[[bool], list[Row]]
 
@@ -171,6 +174,16 @@ def render_docs(rows: Sequence[Row], machine: dict[str, str], *, quick: bool,
     return "\n".join(lines)
 
 
+def kept_tail() -> str:
+    """The hand-written end of docs/benchmarks.md (from :data:`KEPT_MARKER`), if any."""
+    try:
+        text = DOCS.read_text()
+    except OSError:
+        return ""
+    at = text.find(KEPT_MARKER)
+    return "\n" + text[at:] if at >= 0 else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -208,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.write_docs:
         machine = machine_info()
         DOCS.parent.mkdir(parents=True, exist_ok=True)
-        DOCS.write_text(render_docs(rows, machine, quick=opts.quick, elapsed=elapsed))
+        DOCS.write_text(render_docs(rows, machine, quick=opts.quick, elapsed=elapsed)
+                        + kept_tail())
         print(f"wrote {Path(DOCS).relative_to(REPO)}")
     failed = [row.figure for row in rows if row.metric == "(failed)"]
     if failed and opts.strict:
