@@ -25,6 +25,9 @@ DEFAULT_RATE = 400.0
 DEFAULT_BURST = 64
 #: a backlog over this many bytes drops further messages (a peer that never drains)
 MAX_BACKLOG_BYTES = 8 * 1024 * 1024
+#: at close, at most this many of the newest waiting messages still go out: the final ones
+#: (a goodbye) matter, thousands of answers to a flood do not and would hold the close up
+FLUSH_AT_CLOSE = 64
 
 Deliver = Callable[[str, str | bytes], None]
 
@@ -98,10 +101,15 @@ class ChannelPacer:
         self._schedule()
 
     def flush(self) -> None:
-        """Deliver everything queued now (the peer is closing), then stop."""
+        """The peer is closing: deliver the newest :data:`FLUSH_AT_CLOSE` waiting messages
+        now (in order), drop older ones, then stop."""
         queued = list(self._queue)
+        skipped = max(0, len(queued) - FLUSH_AT_CLOSE)
+        if skipped:
+            self.dropped += skipped
+            logger.info("peer closing: %d paced message(s) not sent", skipped)
         self.close()
-        for label, message, _ in queued:
+        for label, message, _ in queued[skipped:]:
             try:
                 self._deliver(label, message)
             except Exception:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpReceiverInfo, RtcpRrPacket, RtcpRtpfbPacket
 
+from reactor_anyio.webrtc import pacing
 from reactor_anyio.webrtc.pacing import ChannelPacer
 from reactor_anyio.webrtc.resync import SenderResync, _payload_offset
 from reactor_proto.runtime.recovery import RecoveryConfig, RecoveryPolicy
@@ -206,13 +207,19 @@ async def test_pacer_passes_a_burst_then_paces_in_order_and_flushes_at_close() -
     pacer.flush()
     assert len(sent) == 30 and pacer.backlog == 0
     assert pacer.delayed >= 15
+    slow = ChannelPacer(lambda label, msg: sent.append((label, msg)), loop=loop,
+                        rate=0.001, burst=1)
+    for i in range(pacing.FLUSH_AT_CLOSE + 11):
+        slow.send("data", f"f{i - 1}", 2)  # f-1 goes out at once, the rest wait
+    sent.clear()
+    slow.flush()  # a closing peer sends only the newest waiting messages
+    assert [m for _, m in sent] == [f"f{i}" for i in range(10, pacing.FLUSH_AT_CLOSE + 10)]
+    assert slow.dropped == 10 and slow.backlog == 0
 
 
 @pytest.mark.anyio
 async def test_pacer_backlog_is_bounded_and_delivery_errors_are_contained(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import reactor_anyio.webrtc.pacing as pacing
-
     monkeypatch.setattr(pacing, "MAX_BACKLOG_BYTES", 10)
     loop = asyncio.get_running_loop()
 
