@@ -41,6 +41,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("runtime_cpu", "5"),
     ("reconnect", "6"),
     ("codec_throughput", "7"),
+    ("soak", "9"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

@@ -361,7 +361,8 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
         rows.append(Row(
             figure=figure, metric=f"{side} RSS growth streaming", unit="MB/h", ours=growth,
             goal="< 2" if judged_stream else "", met=(growth < 2) if judged_stream else None,
-            note=(f"{side} RSS {first:.1f} -> {last:.1f} MB over {samples[-1]['t'] / 60:.1f} "
+            note=(("" if judged_stream else "too short to judge, a smoke run; ")
+                  + f"{side} RSS {first:.1f} -> {last:.1f} MB over {samples[-1]['t'] / 60:.1f} "
                   f"min; {retained_note(stream['retained'], side)}; top growth: "
                   f"{'; '.join(stream[side + '_top'][:3])}")))
     per_session = churn["rows"]
@@ -373,7 +374,8 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
             figure=figure, metric=f"{side} RSS growth per 1,000 sessions", unit="MB",
             ours=growth, goal="< 2" if judged_sessions else "",
             met=(growth < 2) if judged_sessions else None,
-            note=(f"{side} RSS {per_session[0][side]:.1f} -> {per_session[-1][side]:.1f} MB; "
+            note=(("" if judged_sessions else "too few sessions to judge; ")
+                  + f"{side} RSS {per_session[0][side]:.1f} -> {per_session[-1][side]:.1f} MB; "
                   f"{retained_note(churn['retained'], side)}; "
                   f"left behind after a session: {left}; top growth: "
                   f"{'; '.join(churn[side + '_top'][:3])}")))

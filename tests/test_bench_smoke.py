@@ -47,7 +47,7 @@ def test_runner_lists_the_figures_in_table_order() -> None:
     from bench.run import FIGURES, available
 
     names = available()
-    assert names[0] == "connect_ready" and names[-1] == "codec_throughput"
+    assert names[0] == "connect_ready" and names[-1] == "soak"
     order = [name for name, _ in FIGURES]
     assert names == sorted(names, key=order.index)
 
