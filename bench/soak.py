@@ -125,8 +125,12 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 async def serve_main() -> None:
-    """``--serve``: LocalRuntime(helios); each stdin line is a query answered on stdout."""
+    """``--serve``: LocalRuntime(helios) set up as ``reactor serve`` sets it up (malloc arenas
+    capped); each stdin line is a query answered on stdout."""
     from reactor_anyio.runtime import LocalRuntime
+    from reactor_anyio.webrtc.heap import limit_arenas
+
+    limit_arenas()
 
     loop = asyncio.get_running_loop()
     snapshot: list[tracemalloc.Snapshot] = []

@@ -73,3 +73,27 @@ def release_free_memory(*, min_interval: float = MIN_INTERVAL,
         logger.debug("malloc_trim failed", exc_info=True)
         return False
     return True
+
+
+#: glibc's mallopt parameter for the number of malloc arenas
+_M_ARENA_MAX = -8
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """Cap glibc's malloc arenas for this process (``MALLOC_ARENA_MAX``); True when set.
+
+    glibc gives threads their own arena (up to 8 per core), and each keeps the freed chunks
+    of the frames its thread handled: every executor thread that joins while streaming adds a
+    few MB that no trim returns.  Two arenas shared by all threads keep that bounded.  For a
+    process we own (``reactor serve``), never for a library caller's process.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = getattr(ctypes.CDLL(name or "libc.so.6"), "mallopt", None)
+    except OSError:
+        return False
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, count))

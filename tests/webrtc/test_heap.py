@@ -44,3 +44,8 @@ def test_glibc_trim_is_found_and_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(heap, "_trim", None)
     assert heap.release_free_memory()
     assert heap._lookup() is not None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_arenas_can_be_limited() -> None:
+    assert heap.limit_arenas(8)  # glibc's own default cap on 1 core: harmless here
