@@ -4,6 +4,7 @@
     python -m bench --quick              # short trials, about a minute
     python -m bench --only frame_path    # one figure (repeatable)
     python -m bench --write-docs         # also regenerate docs/benchmarks.md
+    python -m bench --only soak --minutes 30   # the long soak (memory over time)
 
 A figure that cannot run (a missing optional piece, port 8080 taken for the official client)
 prints a row saying why instead of stopping the suite.
@@ -15,6 +16,7 @@ import argparse
 import importlib
 import importlib.util
 import math
+import os
 import re
 import subprocess
 import sys
@@ -44,8 +46,12 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("client_v1", "10"),
     ("recording", "11"),
     ("steps", "12"),
+    ("soak", "13"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
+#: everything from this line on in docs/benchmarks.md is written by hand (long runs that no
+#: suite run repeats, such as a 30-minute soak) and survives ``--write-docs``
+KEPT_MARKER = "<!-- kept by --write-docs: long runs recorded by hand -->"
 
 Runner = Callable[[bool], list[Row]]
 
@@ -174,6 +180,16 @@ def render_docs(rows: Sequence[Row], machine: dict[str, str], *, quick: bool,
     return "\n".join(lines)
 
 
+def kept_tail() -> str:
+    """The hand-written end of docs/benchmarks.md (from :data:`KEPT_MARKER`), if any."""
+    try:
+        text = DOCS.read_text()
+    except OSError:
+        return ""
+    at = text.find(KEPT_MARKER)
+    return "\n" + text[at:] if at >= 0 else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a figure could not run (CI smoke step; no timing "
                              "is ever asserted)")
+    parser.add_argument("--minutes", type=float, default=None, metavar="N",
+                        help="soak: stream for N minutes (default 1; 10 s with --quick)")
     parser.add_argument("--write-docs", action="store_true",
                         help=f"regenerate {DOCS.relative_to(REPO)} with the machine and table")
     return parser
@@ -197,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"unknown figure(s) {unknown}; available: {names}", file=sys.stderr)
             return 2
         names = [n for n in names if n in opts.only]
+    if opts.minutes is not None:
+        os.environ["REACTOR_BENCH_SOAK_MINUTES"] = str(opts.minutes)  # read by bench.soak
     started = time.monotonic()
     rows = run_figures(names, opts.quick)
     elapsed = time.monotonic() - started
@@ -207,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.write_docs:
         machine = machine_info()
         DOCS.parent.mkdir(parents=True, exist_ok=True)
-        DOCS.write_text(render_docs(rows, machine, quick=opts.quick, elapsed=elapsed))
+        DOCS.write_text(render_docs(rows, machine, quick=opts.quick, elapsed=elapsed)
+                        + kept_tail())
         print(f"wrote {Path(DOCS).relative_to(REPO)}")
     failed = [row.figure for row in rows if row.metric == "(failed)"]
     if failed and opts.strict:

@@ -25,7 +25,7 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.connect_ready", "bench.frame_path", "bench.slow_consumer",
                  "bench.runtime_cpu", "bench.reconnect", "bench.official_connect",
                  "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames",
-                 "bench.client_v1", "bench.recording", "bench.steps")
+                 "bench.client_v1", "bench.recording", "bench.steps", "bench.soak")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -49,7 +49,7 @@ def test_runner_lists_the_figures_in_table_order() -> None:
     from bench.run import FIGURES, available
 
     names = available()
-    assert names[0] == "connect_ready" and names[-1] == "steps"
+    assert names[0] == "connect_ready" and names[-1] == "soak"
     order = [name for name, _ in FIGURES]
     assert names == sorted(names, key=order.index)
 
@@ -164,3 +164,34 @@ def test_unknown_figure_is_refused() -> None:
     from bench.run import main
 
     assert main(["--only", "no_such_figure"]) == 2
+
+
+def test_soak_figures_from_a_result() -> None:
+    from bench.soak import census, counts, rows_from, rss_mb, slope
+
+    assert slope([0, 1, 2], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert math.isnan(slope([0], [1.0]))
+    assert slope([1, 1], [1.0, 2.0]) == 0.0
+    assert rss_mb() > 0 and counts()["threads"] >= 1
+    assert census()["RTCPeerConnection"] >= 0
+    sample = {"client": 90.0, "runtime": 100.0}
+    result = {
+        "stream": {"samples": [{"t": 0.0, "frames": 0, **sample},
+                               {"t": 1800.0, "frames": 43_200, "client": 90.5,
+                                "runtime": 100.5}],
+                   "client_top": ["a.py:1 +1 KiB (+1 blocks)"], "runtime_top": [],
+                   "retained": {"start": sample, "end": sample}},
+        "sessions": {"rows": [{"n": 1, **sample}, {"n": 1000, "client": 91.0,
+                                                  "runtime": 100.0}],
+                     "excess": {"client": {"threads": 0, "fds": 0, "tasks": 0},
+                                "runtime": {"threads": 0, "fds": 1, "tasks": 0}},
+                     "retained": {"start": sample, "end": sample},
+                     "client_top": [], "runtime_top": []}}
+    rows = {r.metric: r for r in rows_from(result, 30.0, 1000)}
+    assert rows["runtime RSS growth streaming"].ours == pytest.approx(1.0)
+    assert rows["runtime RSS growth streaming"].met is True
+    assert rows["client RSS growth per 1,000 sessions"].ours == pytest.approx(1.001, rel=1e-2)
+    assert rows["runtime threads/fds/tasks left per session"].met is False
+    assert rows["delivered fps while streaming"].ours == pytest.approx(24.0)
+    short = {r.metric: r for r in rows_from(result, 0.1, 10)}
+    assert short["runtime RSS growth streaming"].met is None  # too short to judge

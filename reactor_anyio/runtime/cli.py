@@ -60,8 +60,11 @@ def _model_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    from reactor_anyio.webrtc.heap import limit_arenas
+
     from .server import LocalRuntime
 
+    limit_arenas()  # our own process: bound glibc's per-thread arenas (issue 21, heap.py)
     runtime = LocalRuntime(
         args.model, host=args.host, port=args.port, model_options=_model_options(args),
         orphan_timeout=args.orphan_timeout, ping_timeout=args.ping_timeout,

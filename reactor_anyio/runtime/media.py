@@ -27,6 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from reactor_anyio.webrtc import LatestWinsMailbox
 from reactor_anyio.webrtc.convert import RgbArray, check_rgb
+from reactor_anyio.webrtc.heap import STREAMING_INTERVAL, release_free_memory
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ class OutputFanout:
                 due += period
                 continue
             self.frames_produced += 1
+            # per-frame buffers fragment glibc's arenas: hand the free ones back (heap.py)
+            release_free_memory(min_interval=STREAMING_INTERVAL)
             with self._condition:
                 targets = [s for s in self._subscribers if s.flowing]
             for subscriber in targets:

@@ -26,6 +26,7 @@ from reactor_proto.errors import (
 )
 
 from .convert import RgbArray
+from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
 from .mailbox import LatestWinsMailbox
 from .receiver import FrameCallback, InputSlot, drain
@@ -40,6 +41,8 @@ REMOTE_DEFAULT_MAX_MESSAGE_SIZE = 65_536
 CLOSE_TIMEOUT = 5.0
 #: how long close() waits for the remote to acknowledge the data channels' stream resets
 CHANNEL_CLOSE_TIMEOUT = 0.5
+#: a closed peer's native buffers are freed once aiortc's objects are gone; trim after that
+TRIM_AFTER_CLOSE = 2.0
 
 ChannelMessage = str | bytes
 
@@ -155,6 +158,15 @@ class PeerBase:
         :class:`MessageTooLargeError` if the encoded message exceeds
         :attr:`max_message_size`; nothing is sent in either case.
         """
+        channel = self._sendable(label, message)
+        try:
+            channel.send(message)
+        except Exception as exc:  # aiortc: InvalidStateError / ValueError after a race
+            raise TransportError(f"data channel {label!r} send failed: {exc!r}") from exc
+
+    def _sendable(self, label: str, message: ChannelMessage) -> RTCDataChannel:
+        """The open channel ``label`` if ``message`` may go out on it; raises as
+        :meth:`send` documents."""
         self._check_open()
         if label not in CHANNEL_LABELS:
             raise LocalProtocolError(f"send(label) must be one of {CHANNEL_LABELS}: {label!r}")
@@ -176,10 +188,7 @@ class PeerBase:
                 f"message on data channel {label!r} is {size} bytes, over the remote's "
                 f"max-message-size {limit}"
             )
-        try:
-            channel.send(message)
-        except Exception as exc:  # aiortc: InvalidStateError / ValueError after a race
-            raise TransportError(f"data channel {label!r} send failed: {exc!r}") from exc
+        return channel
 
     # ---- incoming tracks --------------------------------------------------------------
 
@@ -341,6 +350,8 @@ class PeerBase:
                     if isinstance(source, ProducerVideoTrack):
                         await source.aclose()  # joins its worker thread off the loop
                 self._closing.set_result(None)
+                # give glibc's freed arenas back to the OS (issue 21, see heap.py)
+                self._loop.call_later(TRIM_AFTER_CLOSE, release_free_memory)
         if scope.cancelled_caught:
             logger.warning("%s.close() took over %.1f s", type(self).__name__, wait_at_most)
             if not self._closing.done():

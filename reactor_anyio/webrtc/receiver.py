@@ -20,6 +20,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .convert import RgbArray, convert_off_loop, frame_to_rgb
+from .heap import STREAMING_INTERVAL, release_free_memory
 from .mailbox import LatestWinsMailbox
 from .stats import FpsMeter, TrackFrameStats
 
@@ -81,6 +82,7 @@ class InputSlot:
                 return
             self.frames_received += 1
             self._fps.tick(time.monotonic())
+            release_free_memory(min_interval=STREAMING_INTERVAL)  # issue 21: see heap.py
             if not self.enabled or not isinstance(frame, av.VideoFrame):
                 continue
             if convert_off_loop(frame.width, frame.height):

@@ -26,7 +26,10 @@ from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolEr
 from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
 from .ice import IceConfig, restricted_host_addresses
-from .peer_base import CHANNEL_LABELS, PeerBase
+from .pacing import ChannelPacer
+from .peer_base import CHANNEL_LABELS, CLOSE_TIMEOUT, ChannelMessage, PeerBase
+from .resync import SenderResync
+from .resync import install as install_resync
 from .tracks import NdarrayVideoTrack, PausableTrack
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,11 @@ class ServerPeer(PeerBase):
                 f"outputs names no client-recvonly video track: {sorted(given)!r}"
             )
         self._accepted = False
+        #: per output name, the loss recovery of its sender (issue 21), once accepted
+        self.resyncs: dict[str, SenderResync] = {}
+        #: data-channel replies are paced so a flood of them cannot swamp the client's
+        #: socket (and its video) with datagrams (issue 21)
+        self.pacer = ChannelPacer(self._deliver, loop=self._loop)
         self._pc.on("datachannel", self._handle_datachannel)
 
     def _handle_datachannel(self, channel: RTCDataChannel) -> None:
@@ -139,9 +147,34 @@ class ServerPeer(PeerBase):
                 raise TransportError(
                     f"ICE gathering did not complete within {self._gathering_timeout} s"
                 ) from None
+        # the senders' transports are final (bundled) once the local description is set
+        for transceiver in self._pc.getTransceivers():
+            sender = transceiver.sender
+            for name, gate in self._outputs.items():
+                if sender.track is gate:
+                    self.resyncs[name] = install_resync(sender)
         # Returned as aiortc wrote it: the runtime core advertises the promised
         # a=max-message-size (RuntimeMachine.answer_created), one place for that rule.
         return str(self._pc.localDescription.sdp)
+
+    # ---- data channels ------------------------------------------------------------------
+
+    def send(self, label: str, message: ChannelMessage) -> None:
+        """As :meth:`PeerBase.send` (same checks, raised now), but paced: beyond a burst,
+        messages wait in FIFO order for :class:`ChannelPacer` to hand them to aiortc."""
+        self._sendable(label, message)
+        size = len(message.encode("utf-8")) if isinstance(message, str) else len(message)
+        self.pacer.send(label, message, size)
+
+    def _deliver(self, label: str, message: ChannelMessage) -> None:
+        super().send(label, message)
+
+    async def close(self, wait_at_most: float = CLOSE_TIMEOUT) -> None:
+        """Hand what the pacer still holds to aiortc (it goes out before the channels'
+        reset), then close as :meth:`PeerBase.close`."""
+        if not self.closed:
+            self.pacer.flush()
+        await super().close(wait_at_most)
 
     # ---- outputs ------------------------------------------------------------------------
 

@@ -78,6 +78,9 @@ class CoordinatorConfig:
     max_session_seconds: float | None = attrs.field(default=None, validator=_optional_positive)
     #: How long a CLOSED session stays visible to ``GET /sessions/{id}`` before it is purged.
     closed_retention: float = attrs.field(default=60.0, validator=_non_negative)
+    #: ...and at most this many CLOSED sessions are kept (the oldest go first), so a burst of
+    #: short sessions cannot grow the table within ``closed_retention`` (issue 21).
+    max_closed_sessions: int = attrs.field(default=1024, validator=_non_negative)
     rate_limit: RateLimit | None = None
     token_ttl: float = attrs.field(default=3600.0, validator=_positive)
     max_token_ttl: float = attrs.field(default=86_400.0, validator=_positive)

@@ -225,7 +225,17 @@ class Lifecycle:
             server_wires=None, expires_at=None,
             purge_at=now + self.config.closed_retention, close_reason=reason)
         self.emit(SessionClosed(session_id=record.session_id, reason=reason))
+        self.prune_closed()
         return closed
+
+    def prune_closed(self) -> None:
+        """Forget the CLOSED sessions beyond ``max_closed_sessions``, oldest first."""
+        closed = [r for r in self.table if r.state is S.CLOSED]
+        excess = len(closed) - self.config.max_closed_sessions
+        if excess > 0:
+            closed.sort(key=lambda r: r.purge_at if r.purge_at is not None else 0.0)
+            for record in closed[:excess]:
+                self.table.purge(record.session_id)
 
     def lose_runtime(self, record: SessionRecord) -> None:
         """The slot under ``record`` is gone: re-queue a not-yet-started session at the

@@ -99,6 +99,22 @@ def test_delete_then_404_and_closed_visible_until_purged() -> None:
     assert d.machine.next_deadline() is None
 
 
+def test_closed_sessions_are_also_bounded_by_count() -> None:
+    d = Driver(closed_retention=600.0, max_closed_sessions=2)
+    jwt = d.token()
+    sids = []
+    for _ in range(4):
+        sid = d.create_id(jwt)
+        assert d.delete(jwt, sid).status == 200
+        sids.append(sid)
+        d.advance(1.0)
+    # the two oldest CLOSED sessions are forgotten long before their retention ends
+    assert [d.get(jwt, sid).status for sid in sids] == [404, 404, 200, 200]
+    assert d.machine.bookkeeping()["sessions"] == 2
+    with pytest.raises(LocalProtocolError, match="max_closed_sessions"):
+        Driver(max_closed_sessions=-1)
+
+
 def test_delete_pending_and_reserved_sessions() -> None:
     d = Driver(slots=1, assign_delay=3.0)
     jwt = d.token()

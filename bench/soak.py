@@ -1,0 +1,416 @@
+"""Figure 13: memory over time and over sessions (issue 21): does anything grow?
+
+A driver process (the client: our ``Reactor``) starts ``helios`` at 24 fps in a runtime
+process of its own (``python -m bench.soak --serve``, which answers resource queries on
+stdin) and measures two phases:
+
+* **streaming**: one session streams for ``--minutes`` (``python -m bench --only soak
+  --minutes 30``; 1 minute by default, 3 s with ``--quick``).  After a warm-up, the RSS of
+  both processes is sampled every minute (every second in the quick run); the growth is the
+  least-squares slope, in MB per hour.
+* **sessions**: N sequential sessions (connect, one command, disconnect; 300 by default,
+  6 with ``--quick``).  After a warm-up of 3 sessions, each session's end records both
+  processes' RSS, threads and file descriptors and the asyncio tasks of each loop; the
+  counts must come back to their warm-up values (polled for up to 2 s after the
+  disconnect, the runtime closes peers in the background).  Growth: MB per 1,000 sessions.
+
+``tracemalloc`` runs in both processes in a window of its own after each phase (a tenth of
+it: its bookkeeping would otherwise count as growth); the notes name the top growth sites
+(source lines whose live allocations grew most in that window).  Each phase also reports
+the RSS after ``malloc_trim(0)`` at its start and end: the memory really retained, without
+the freed chunks glibc keeps.  Goals (judged only on runs of at least
+10 minutes and 300 sessions; the short runs are a smoke test): under 2 MB per hour of
+streaming, under 2 MB per 1,000 sessions, and no thread, descriptor or task left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Sequence
+from typing import Any
+
+from .common import REPO, VENV_PYTHON, Row, child_env, emit_result, run_child
+
+NAME = "soak"
+TITLE = "13. soak: memory while streaming and across sessions"
+MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
+FPS = 24
+SESSION_WARMUP = 3
+#: long enough for a verdict; shorter runs report the figures without judging them
+JUDGED_MINUTES = 10.0
+JUDGED_SESSIONS = 300
+
+
+# ---- resource readings (any process, from /proc) ----------------------------------------------
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def counts(pid: int | str = "self") -> dict[str, int]:
+    return {"threads": len(os.listdir(f"/proc/{pid}/task")),
+            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+
+
+def top_growth(before: tracemalloc.Snapshot, limit: int = 5) -> list[str]:
+    """The source lines whose live allocations grew most since ``before`` (after a full
+    collection: garbage waiting for the cycle collector is not growth)."""
+    gc.collect()
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__),
+              tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
+              tracemalloc.Filter(False, "<unknown>")]
+    after = tracemalloc.take_snapshot().filter_traces(ignore)
+    stats = after.compare_to(before.filter_traces(ignore), "lineno")
+    sites = []
+    for stat in stats[:limit]:
+        frame = stat.traceback[0]
+        where = os.path.relpath(frame.filename, REPO) if frame.filename.startswith(str(REPO)) \
+            else "/".join(frame.filename.split("/")[-2:])
+        sites.append(f"{where}:{frame.lineno} {stat.size_diff / 1024:+.0f} KiB "
+                     f"({stat.count_diff:+d} blocks)")
+    return sites
+
+
+#: aiortc objects one session creates; none may outlive it
+TRACKED = ("RTCPeerConnection", "RTCRtpSender", "RTCRtpReceiver", "RTCDtlsTransport",
+           "RTCSctpTransport", "RTCDataChannel", "Connection", "ServerPeer", "ClientPeer",
+           "FanoutTrack", "PausableTrack")
+
+
+def census() -> dict[str, int]:
+    """Live instances of :data:`TRACKED` after a full collection."""
+    gc.collect()
+    found = dict.fromkeys(TRACKED, 0)
+    for obj in gc.get_objects():
+        name = type(obj).__name__
+        if name in found:
+            found[name] += 1
+    return found
+
+
+def malloc_trim() -> bool:
+    """Return free heap memory to the OS (glibc); how much RSS was only fragmentation."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of ``ys`` over ``xs`` (NaN for fewer than two points)."""
+    if len(xs) < 2:
+        return float("nan")
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+
+
+# ---- the runtime process --------------------------------------------------------------------
+
+
+async def serve_main() -> None:
+    """``--serve``: LocalRuntime(helios) set up as ``reactor serve`` sets it up (malloc arenas
+    capped); each stdin line is a query answered on stdout."""
+    from reactor_anyio.runtime import LocalRuntime
+    from reactor_anyio.webrtc.heap import limit_arenas
+
+    limit_arenas()
+
+    loop = asyncio.get_running_loop()
+    snapshot: list[tracemalloc.Snapshot] = []
+
+    def answer(command: str) -> dict[str, Any]:
+        if command == "stats":
+            return {"rss": rss_mb(), **counts(), "tasks": len(asyncio.all_tasks(loop))}
+        if command == "trace-start":
+            tracemalloc.start(1)
+            gc.collect()
+            snapshot[:] = [tracemalloc.take_snapshot()]
+            return {}
+        if command == "trace-top":
+            return {"top": top_growth(snapshot[0]) if snapshot else []}
+        if command == "trace-stop":
+            tracemalloc.stop()
+            snapshot.clear()
+            return {}
+        if command == "census":
+            return census()
+        if command == "trim":
+            return {"rss_before": rss_mb(), "trimmed": malloc_trim(), "rss": rss_mb()}
+        return {"error": command}
+
+    def read_stdin(done: asyncio.Event) -> None:
+        for line in sys.stdin:
+            future = asyncio.run_coroutine_threadsafe(_on_loop(answer, line.strip()), loop)
+            print(json.dumps(future.result(30)), flush=True)
+        loop.call_soon_threadsafe(done.set)
+
+    async with LocalRuntime("helios", model_options={"fps": FPS}, orphan_timeout=0) as rt:
+        print(f"listening on {rt.url}", flush=True)
+        done = asyncio.Event()
+        threading.Thread(target=read_stdin, args=(done,), name="soak-stdin",
+                         daemon=True).start()
+        await done.wait()
+
+
+async def _on_loop(answer: Any, command: str) -> dict[str, Any]:
+    result: dict[str, Any] = answer(command)
+    return result
+
+
+class RuntimeProcess:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(VENV_PYTHON), "-m", "bench.soak", "--serve"], cwd=REPO, env=child_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"runtime did not start: {line!r}")
+        self.url = line.split()[-1].rstrip("/")
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+# ---- the driver (client) process ------------------------------------------------------------
+
+
+def client_stats() -> dict[str, Any]:
+    return {"rss": rss_mb(), **counts(), "tasks": len(asyncio.all_tasks())}
+
+
+async def stream_phase(runtime: RuntimeProcess, minutes: float, period: float,
+                       warmup: float) -> dict[str, Any]:
+    from reactor_anyio import Reactor
+
+    frames = [0]
+    reactor = Reactor(model_name="helios", local=True, api_url=runtime.url)
+    reactor.set_frame_callback(lambda _frame: frames.__setitem__(0, frames[0] + 1))
+    samples: list[dict[str, float]] = []
+    try:
+        await reactor.connect()
+        await asyncio.sleep(warmup)
+        retained = {"start": trimmed(runtime)}
+        start = time.monotonic()
+        end = start + minutes * 60
+        while True:
+            now = time.monotonic()
+            samples.append({"t": now - start, "client": rss_mb(),
+                            "runtime": runtime.ask("stats")["rss"], "frames": frames[0]})
+            if now >= end:
+                break
+            await asyncio.sleep(min(period, end - now))
+        retained["end"] = trimmed(runtime)
+        # growth sites from a window of their own: tracemalloc's bookkeeping is not free
+        before = start_tracing(runtime)
+        await asyncio.sleep(trace_window(minutes * 60))
+        client_top, runtime_top = stop_tracing(runtime, before)
+    finally:
+        await reactor.aclose()
+    return {"samples": samples, "client_top": client_top, "runtime_top": runtime_top,
+            "retained": retained}
+
+
+def trace_window(seconds: float) -> float:
+    """How long the growth sites are traced after a phase: a tenth of it, 2 to 60 s."""
+    return min(60.0, max(2.0, seconds / 10))
+
+
+def start_tracing(runtime: RuntimeProcess) -> tracemalloc.Snapshot:
+    tracemalloc.start(1)
+    gc.collect()
+    runtime.ask("trace-start")
+    return tracemalloc.take_snapshot()
+
+
+def stop_tracing(runtime: RuntimeProcess, before: tracemalloc.Snapshot
+                 ) -> tuple[list[str], list[str]]:
+    client_top = top_growth(before)
+    runtime_top: list[str] = runtime.ask("trace-top")["top"]
+    tracemalloc.stop()
+    runtime.ask("trace-stop")
+    return client_top, runtime_top
+
+
+def trimmed(runtime: RuntimeProcess) -> dict[str, float]:
+    """Both processes' RSS after ``malloc_trim``: what is really retained, without the
+    freed memory glibc still holds."""
+    gc.collect()
+    malloc_trim()
+    return {"client": rss_mb(), "runtime": runtime.ask("trim")["rss"]}
+
+
+async def one_session(url: str, seed: int = 7) -> None:
+    """Connect, one command, disconnect.  The same seed every time: helios caches a
+    rendered strip per seed (bounded, 8 entries), which would read as growth here."""
+    from reactor_anyio import Reactor
+
+    reactor = Reactor(model_name="helios", local=True, api_url=url)
+    try:
+        await reactor.connect()
+        await reactor.send_command("set_seed", {"seed": seed})
+        await asyncio.sleep(0.05)
+    finally:
+        await reactor.aclose()
+
+
+async def settle_counts(runtime: RuntimeProcess, reference: dict[str, dict[str, int]]
+                        ) -> dict[str, dict[str, Any]]:
+    """Both processes' readings, polled until their counts are back at ``reference`` (or 2 s
+    have passed)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        now = {"client": client_stats(), "runtime": runtime.ask("stats")}
+        back = all(now[side][key] <= reference[side][key]
+                   for side in reference for key in ("threads", "fds", "tasks"))
+        if back or time.monotonic() > deadline:
+            return now
+        await asyncio.sleep(0.05)
+
+
+async def session_phase(runtime: RuntimeProcess, sessions: int) -> dict[str, Any]:
+    for _ in range(SESSION_WARMUP):
+        await one_session(runtime.url)
+    await asyncio.sleep(0.5)
+    reference = {"client": client_stats(), "runtime": runtime.ask("stats")}
+    retained = {"start": trimmed(runtime)}
+    rows = []
+    excess = {side: {key: 0 for key in ("threads", "fds", "tasks")} for side in reference}
+    for index in range(sessions):
+        await one_session(runtime.url)
+        now = await settle_counts(runtime, reference)
+        for side, reading in now.items():
+            for key in excess[side]:
+                excess[side][key] = max(excess[side][key], reading[key] - reference[side][key])
+        rows.append({"n": index + 1, "client": now["client"]["rss"],
+                     "runtime": now["runtime"]["rss"]})
+    retained["end"] = trimmed(runtime)
+    before = start_tracing(runtime)
+    for _ in range(max(3, sessions // 10)):
+        await one_session(runtime.url)
+    client_top, runtime_top = stop_tracing(runtime, before)
+    return {"reference": reference, "rows": rows, "excess": excess, "retained": retained,
+            "client_top": client_top, "runtime_top": runtime_top}
+
+
+async def drive(minutes: float, period: float, warmup: float, sessions: int) -> dict[str, Any]:
+    from .frame_path import restrict_ice_to_loopback
+
+    restrict_ice_to_loopback()
+    runtime = RuntimeProcess()
+    try:
+        stream = await stream_phase(runtime, minutes, period, warmup)
+        churn = await session_phase(runtime, sessions)
+    finally:
+        runtime.close()
+    return {"stream": stream, "sessions": churn}
+
+
+def child_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--minutes", type=float, default=1.0)
+    parser.add_argument("--period", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=30.0)
+    parser.add_argument("--sessions", type=int, default=300)
+    opts = parser.parse_args(argv)
+    if opts.serve:
+        asyncio.run(serve_main())
+        return 0
+    emit_result(asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions)))
+    return 0
+
+
+# ---- the figure -------------------------------------------------------------------------------
+
+
+def run(quick: bool = False) -> list[Row]:
+    env_minutes = os.environ.get(MINUTES_ENV)
+    minutes = float(env_minutes) if env_minutes else (0.05 if quick else 1.0)
+    period = 1.0 if minutes < 5 else 60.0
+    warmup = 2.0 if quick else 30.0
+    sessions = 6 if quick else 300
+    result = run_child(["-m", "bench.soak", "--minutes", str(minutes), "--period", str(period),
+                        "--warmup", str(warmup), "--sessions", str(sessions)],
+                       timeout=minutes * 60 + warmup + sessions * 5 + 120)
+    return rows_from(result, minutes, sessions)
+
+
+def retained_note(retained: dict[str, dict[str, float]], side: str) -> str:
+    start, end = retained["start"][side], retained["end"][side]
+    return f"after malloc_trim {start:.1f} -> {end:.1f} MB ({end - start:+.1f})"
+
+
+def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row]:
+    stream, churn = result["stream"], result["sessions"]
+    samples = stream["samples"]
+    hours = [s["t"] / 3600 for s in samples]
+    judged_stream = minutes >= JUDGED_MINUTES
+    judged_sessions = sessions >= JUDGED_SESSIONS
+    fps = (samples[-1]["frames"] - samples[0]["frames"]) / max(samples[-1]["t"], 1e-9)
+    figure = f"13 soak {round(minutes, 1):g} min, {sessions} sessions"
+    rows = []
+    for side in ("runtime", "client"):
+        growth = slope(hours, [s[side] for s in samples])
+        first, last = samples[0][side], samples[-1][side]
+        rows.append(Row(
+            figure=figure, metric=f"{side} RSS growth streaming", unit="MB/h", ours=growth,
+            goal="< 2" if judged_stream else "", met=(growth < 2) if judged_stream else None,
+            note=(("" if judged_stream else "too short to judge, a smoke run; ")
+                  + f"{side} RSS {first:.1f} -> {last:.1f} MB over {samples[-1]['t'] / 60:.1f} "
+                  f"min; {retained_note(stream['retained'], side)}; top growth: "
+                  f"{'; '.join(stream[side + '_top'][:3])}")))
+    per_session = churn["rows"]
+    for side in ("runtime", "client"):
+        growth = slope([r["n"] for r in per_session], [r[side] for r in per_session]) * 1000
+        excess = churn["excess"][side]
+        left = ", ".join(f"{k} +{v}" for k, v in excess.items() if v > 0) or "none"
+        rows.append(Row(
+            figure=figure, metric=f"{side} RSS growth per 1,000 sessions", unit="MB",
+            ours=growth, goal="< 2" if judged_sessions else "",
+            met=(growth < 2) if judged_sessions else None,
+            note=(("" if judged_sessions else "too few sessions to judge; ")
+                  + f"{side} RSS {per_session[0][side]:.1f} -> {per_session[-1][side]:.1f} MB; "
+                  f"{retained_note(churn['retained'], side)}; "
+                  f"left behind after a session: {left}; top growth: "
+                  f"{'; '.join(churn[side + '_top'][:3])}")))
+        rows.append(Row(
+            figure=figure, metric=f"{side} threads/fds/tasks left per session", unit="count",
+            ours=float(sum(excess.values())), goal="0", met=sum(excess.values()) == 0))
+    rows.append(Row(figure=figure, metric="delivered fps while streaming", unit="fps",
+                    ours=fps, baseline=float(FPS), baseline_name="model frame rate"))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(child_main())
