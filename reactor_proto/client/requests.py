@@ -35,7 +35,7 @@ from ..constants import (
 )
 from ..http import HttpRequest, json_request
 from .config import ClientConfig
-from .stepping import session_extra
+from .stepping import session_extra, start_session_body
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -92,7 +92,8 @@ class RequestBuilder:
 
     def start_session(self) -> HttpRequest:
         return json_request("POST", self.url("/start_session"),
-                            build_start_session(self._extra()),
+                            start_session_body(build_start_session(self.config.extra_args),
+                                               self.config.generation),
                             self.session_headers(None))
 
     def local_session(self) -> HttpRequest:

@@ -110,11 +110,19 @@ def check_options(generation: object, step_timeout: object) -> None:
 
 def session_extra(extra_args: Mapping[str, object] | None,
                   generation: str) -> dict[str, object] | None:
-    """The extra bag of the session request: a stepped session says so; a streamed one
-    sends exactly what it sent before (nothing added)."""
+    """The extra bag of ``POST /sessions`` (the coordinator reads ``extra_configs``): a
+    stepped session says so; a streamed one sends exactly what it sent before."""
     if generation == STREAMED:
         return None if extra_args is None else dict(extra_args)
     return {**(extra_args or {}), "generation": generation}
+
+
+def start_session_body(body: Mapping[str, Any], generation: str) -> dict[str, Any]:
+    """A local ``/start_session`` body: the runtime reads ``generation`` at the top level
+    (§15.2); a streamed session sends exactly what it sent before."""
+    if generation == STREAMED:
+        return dict(body)
+    return {**body, "generation": generation}
 
 
 def check_descriptor(requested: str, snapshot: SessionSnapshot) -> None:
