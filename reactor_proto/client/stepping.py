@@ -56,7 +56,7 @@ from ..wire_v1 import (
     TrackFrames,
     UploadReference,
 )
-from ..wire_v1.enums import FrameEncoding
+from ..wire_v1.enums import FrameEncoding, open_enum
 from .wire import CHUNK_RECEIVE_LIMIT, ConnectionWire
 
 STREAMED = "streamed"
@@ -312,10 +312,10 @@ def check_ready_to_step(generation: str, ready: bool, status: str) -> None:
 
 def outcome(result: StepResult) -> ReactorError | None:
     """None when the caller gets the result (it ran, maybe with ``error``), else the error."""
-    code = result.failure_code
+    code = open_enum(StepFailureCode, int(result.failure_code))  # a bare int compares too
     if code in (StepFailureCode.UNSPECIFIED, StepFailureCode.FAILED):
         return None
-    text = result.error or f"step failed ({code!r})"
+    text = result.error or f"step failed (failure code {int(code)})"
     common: dict[str, Any] = {"entry": result.entry, "step": result.step}
     if code is StepFailureCode.REFUSED:
         return StepRefusedError(text, **common)
