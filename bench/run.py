@@ -44,6 +44,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("client_v1", "10"),
     ("recording", "11"),
     ("steps", "12"),
+    ("step_client", "13"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 

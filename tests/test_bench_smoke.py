@@ -25,7 +25,8 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.connect_ready", "bench.frame_path", "bench.slow_consumer",
                  "bench.runtime_cpu", "bench.reconnect", "bench.official_connect",
                  "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames",
-                 "bench.client_v1", "bench.recording", "bench.steps")
+                 "bench.client_v1", "bench.recording", "bench.steps",
+                 "bench.step_client")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -49,7 +50,7 @@ def test_runner_lists_the_figures_in_table_order() -> None:
     from bench.run import FIGURES, available
 
     names = available()
-    assert names[0] == "connect_ready" and names[-1] == "steps"
+    assert names[0] == "connect_ready" and names[-1] == "step_client"
     order = [name for name, _ in FIGURES]
     assert names == sorted(names, key=order.index)
 
