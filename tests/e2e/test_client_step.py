@@ -31,6 +31,7 @@ from reactor_anyio import (
 from reactor_anyio.runtime import LocalRuntime
 
 from .test_client_e2e import hosted, wait_for
+from .test_coordinator_support import KEY, client, emulator
 
 pytestmark = pytest.mark.anyio
 ECHO = "tests.interop.v1_models:ReplyEcho"
@@ -183,3 +184,15 @@ async def test_track_api_streams_to_echo_and_back(echo: LocalRuntime) -> None:
         await wait_for(lambda: echo.consumers() == 1)
         webcam.unpublish()
         assert not webcam.published
+
+
+async def test_through_the_coordinator(anyio_backend: str) -> None:
+    """``POST /sessions`` carries the mode in ``extra_configs``; the emulator does not
+    forward the v1 marker yet, so the client asks for v1 itself."""
+    async with emulator(api_keys=[KEY]) as emu:
+        async with client(emu, KEY, generation="stepped", wire="v1") as reactor:
+            await reactor.connect()
+            results = [await reactor.step(state={"prompt": p}) for p in ("a fox", "a whale")]
+            assert [r.step for r in results] == [1, 2]
+            assert results[1].track("main_video").frames[0].array.shape == (360, 640, 3)
+            await reactor.disconnect()
