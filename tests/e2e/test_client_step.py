@@ -189,10 +189,10 @@ async def test_track_api_streams_to_echo_and_back(echo: LocalRuntime) -> None:
 async def test_through_the_coordinator(anyio_backend: str) -> None:
     """``POST /sessions`` carries the mode in ``extra_configs``; the emulator does not
     forward the v1 marker yet, so the client asks for v1 itself."""
-    async with emulator(api_keys=[KEY]) as emu:
-        async with client(emu, KEY, generation="stepped", wire="v1") as reactor:
-            await reactor.connect()
-            results = [await reactor.step(state={"prompt": p}) for p in ("a fox", "a whale")]
-            assert [r.step for r in results] == [1, 2]
-            assert results[1].track("main_video").frames[0].array.shape == (360, 640, 3)
-            await reactor.disconnect()
+    async with emulator(api_keys=[KEY]) as emu, \
+            client(emu, KEY, generation="stepped", wire="v1") as reactor:
+        await reactor.connect()
+        results = [await reactor.step(state={"prompt": p}) for p in ("a fox", "a whale")]
+        assert [r.step for r in results] == [1, 2]
+        assert results[1].track("main_video").frames[0].array.shape == (360, 640, 3)
+        await reactor.disconnect()
