@@ -46,7 +46,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("client_v1", "10"),
     ("recording", "11"),
     ("steps", "12"),
-    ("soak", "13"),
+    ("step_client", "13"),
+    ("soak", "14"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

@@ -13,6 +13,7 @@ differences are listed in docs/migrating.md.
 """
 
 from reactor_proto.client import ReactorStatus
+from reactor_proto.client.stepping import EncodedFrame, StepCommand
 from reactor_proto.envelope import FileRef
 from reactor_proto.errors import (
     AbortedError,
@@ -20,8 +21,10 @@ from reactor_proto.errors import (
     CommandValidationError,
     ConflictError,
     ControlRequestError,
+    DataChannelChunkingRequiredError,
     DecodeError,
     DisconnectedError,
+    GenerationModeMismatchError,
     InvalidStateError,
     LocalProtocolError,
     MessageTooLargeError,
@@ -35,13 +38,21 @@ from reactor_proto.errors import (
     ServerError,
     SessionGoneError,
     SessionTerminalError,
+    StepCommandFailedError,
+    StepNotReadyError,
+    StepRefusedError,
+    StepResultTooLargeError,
+    StepSessionEndedError,
     TransportError,
     UnauthorizedError,
+    UnsupportedFrameEncodingError,
     VersionMismatchError,
 )
 
 from .client.auth import fetch_jwt_token
 from .client.reactor import Reactor
+from .client.steps import StepFile, StepFrame, StepResult, StepTrackOutput
+from .client.tracks import Track, TrackList
 from .client.types import (
     Capabilities,
     CommandCapability,
@@ -71,11 +82,14 @@ __all__ = [
     "ConnectionTimings",
     "ControlRequestError",
     "CreateSessionResponse",
+    "DataChannelChunkingRequiredError",
     "DecodeError",
     "DisconnectedError",
+    "EncodedFrame",
     "FileRef",
     "FrameCallback",
     "FrameSource",
+    "GenerationModeMismatchError",
     "HeliosModel",
     "InvalidStateError",
     "LocalProtocolError",
@@ -95,11 +109,24 @@ __all__ = [
     "ServerError",
     "SessionGoneError",
     "SessionTerminalError",
+    "StepCommand",
+    "StepCommandFailedError",
+    "StepFile",
+    "StepFrame",
+    "StepNotReadyError",
+    "StepRefusedError",
+    "StepResult",
+    "StepResultTooLargeError",
+    "StepSessionEndedError",
+    "StepTrackOutput",
+    "Track",
     "TrackCapability",
     "TrackDirection",
     "TrackKind",
+    "TrackList",
     "TransportError",
     "UnauthorizedError",
+    "UnsupportedFrameEncodingError",
     "VersionMismatchError",
     "WaitingInfo",
     "fetch_jwt_token",

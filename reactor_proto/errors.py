@@ -394,3 +394,66 @@ class RecordingError(ReactorError):
         kwargs.setdefault("recoverable", code in _RECOVERABLE_RECORDING_CODES)
         super().__init__(reason, code=code, **kwargs)
         self.reason = reason
+
+
+# ---- stepped generation (§15.6) --------------------------------------------------------------
+# step_* codes are lower-case as 1.13.0 names the runtime's outcomes; the client's are upper.
+
+
+class GenerationModeMismatchError(ReactorError):
+    """``connect()``: the session runs in another generation mode than the one asked for."""
+    default_code = "GENERATION_MODE_MISMATCH"
+
+
+class DataChannelChunkingRequiredError(ReactorError):
+    """``connect()``: a stepped session needs the v1 wire with chunking, and did not get it."""
+    default_code = "DATA_CHANNEL_CHUNKING_REQUIRED"
+
+
+class UnsupportedFrameEncodingError(ReactorError):
+    """A step result carries a frame encoding this client cannot turn into an array."""
+    default_code = "UNSUPPORTED_FRAME_ENCODING"
+
+
+class StepError(ReactorError):
+    """Base of the runtime's step outcomes: ``entry`` names the part of the request at fault
+    (``state.prompt``, ``commands[1]``, ``media_input[0]``) when the runtime said."""
+    default_component = Component.GPU
+
+    def __init__(self, message: str, *, entry: str | None = None, step: int = 0,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.entry = entry
+        self.step = step
+
+
+class StepRefusedError(StepError):
+    """The runtime refused the step after checking all of it: nothing was applied."""
+    default_code = "step_refused"
+
+
+class StepNotReadyError(StepError):
+    """No session is running a step yet: nothing was applied; retry later."""
+    default_code = "step_not_ready"
+    default_recoverable = True
+
+
+class StepResultTooLargeError(StepError):
+    """The step ran but its output does not fit one message; the session goes on."""
+    default_code = "step_result_too_large"
+
+
+class StepCommandFailedError(StepError):
+    """A setter or command of the step failed: the ones before it stay applied, the rest
+    and the step itself did not run.  ``command_code`` is the handler's code."""
+    default_code = "step_command_failed"
+
+    def __init__(self, message: str, *, command_code: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.command_code = command_code
+
+
+class StepSessionEndedError(StepError):
+    """The session ended before the step's result went out: whether it ran is unknown."""
+    default_code = "step_session_ended"

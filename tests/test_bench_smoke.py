@@ -25,7 +25,8 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.connect_ready", "bench.frame_path", "bench.slow_consumer",
                  "bench.runtime_cpu", "bench.reconnect", "bench.official_connect",
                  "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames",
-                 "bench.client_v1", "bench.recording", "bench.steps", "bench.soak")
+                 "bench.client_v1", "bench.recording", "bench.steps", "bench.soak",
+                 "bench.step_client")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)

@@ -50,6 +50,8 @@ from .events import ReactorEvents, emit_client_event
 from .options import PeerOptions, read_upload
 from .queries import ReactorQueries
 from .service import ServiceHandle, spawn_service
+from .steps import ReactorSteps
+from .tracks import ReactorTracks
 from .types import (
     ConnectionStats,
     FrameCallback,
@@ -80,7 +82,7 @@ class _Waiter:
         self.done: OperationCompleted | None = None
 
 
-class Reactor(ReactorQueries, ReactorEvents):
+class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks):
     """Connects to a Reactor model and streams it.  See the module docstring."""
 
     def __init__(

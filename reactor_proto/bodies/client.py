@@ -210,6 +210,7 @@ def parse_session(obj: Any) -> SessionSnapshot:
         capabilities=capabilities,
         schema=None if schema is None else schema.raw,
         expires_at=expires_at,
+        generation=fields.opt_str("generation"),
     )
 
 

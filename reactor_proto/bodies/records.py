@@ -93,6 +93,8 @@ class SessionSnapshot:
     capabilities: Capabilities | None = None
     schema: Mapping[str, Any] | None = None
     expires_at: float | None = None
+    #: §15.2: the generation mode a runtime reports (``streamed``/``stepped``); None: absent
+    generation: str | None = None
 
     @property
     def is_ready(self) -> bool:

@@ -21,6 +21,7 @@ from ..constants import (
     SDK_VERSION,
 )
 from ..errors import LocalProtocolError
+from .stepping import check_options
 from .wire import check_setting
 
 
@@ -126,6 +127,10 @@ class ClientConfig:
     queue: bool = True
     #: "auto" (decided per connection, see ``wire.py``), "v0" (JSON) or "v1" (protobuf)
     wire: str = "auto"
+    #: §15: "streamed" (the default) or "stepped" (``stepping.py``)
+    generation: str = "streamed"
+    #: seconds a step may take, generation included (None: the default, 300 s)
+    step_timeout: float | None = None
 
     @classmethod
     def create(
@@ -163,5 +168,6 @@ class ClientConfig:
                 "use https (plain http is allowed only for loopback hosts)"
             )
         check_setting(self.wire)
+        check_options(self.generation, self.step_timeout)
         if self.ping_interval <= 0:
             raise LocalProtocolError(f"ping_interval: must be > 0, got {self.ping_interval!r}")

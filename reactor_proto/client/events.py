@@ -37,6 +37,7 @@ class OperationKind(enum.Enum):
     UPLOAD = "upload_file"
     COMMAND = "send_command"
     SCHEMA = "request_schema"
+    STEP = "step"
 
 
 @attrs.frozen(kw_only=True)

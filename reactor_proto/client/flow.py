@@ -20,6 +20,7 @@ from .events import OperationKind
 from .exchanges import Exchange, Purpose
 from .phases import FLOW_PHASES, PEER_PHASES, Phase, Trigger
 from .state import ClientState, act, complete, goto, report, set_session, start
+from .stepping import check_connection
 from .teardown import close_peer, end_flow, fail_flow, schedule_auto_reconnect
 from .wire import CLIENT_STATS_INTERVAL, ConnectionWire, choose_wire
 
@@ -152,6 +153,7 @@ def answer_received(s: ClientState, body: object, now: float) -> bool:
     s.answer_identity = identity
     s.max_message_bytes = max_message_size(munged)
     s.wire.answer(answer.sdp, s.max_message_bytes)
+    check_connection(s.config.generation, s.wire)  # §15.2: a step needs v1 + chunking
     goto(s, Trigger.ANSWER_RECEIVED, now)
     assert s.peer_id is not None
     act(s, ApplyAnswer(peer_id=s.peer_id, sdp=munged))

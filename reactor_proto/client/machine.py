@@ -22,7 +22,7 @@ method here only forwards to a handler function (``state.py`` lists the modules)
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..bodies import SessionSnapshot
@@ -30,7 +30,7 @@ from ..capabilities import Capabilities, TrackCapability
 from ..errors import Failure, ReactorError
 from ..http import HttpResponse
 from ..schema import ModelSchema
-from ..wire_v1 import Wire
+from ..wire_v1 import Frame, Wire
 from . import flow, inbound, operations, responses, wire_ops
 from .actions import ClientAction
 from .config import ClientConfig
@@ -258,6 +258,25 @@ class ClientMachine:
         """Upload a file to the session (§9); completes with a FileRef."""
         return self._guard(Failure.UPLOAD, lambda: operations.upload(
             self._state, name, mime_type, data, now))
+
+    # ---- stepped generation (§15, ``stepping.py``) ---------------------------------------------
+
+    def step(self, state: object, commands: object, media: Sequence[tuple[str, Frame]],
+             now: float) -> int:
+        """Send one step (the frames pushed since the last one, then ``media``); the op
+        completes with the wire ``StepResult`` or the step's typed error."""
+        return self._guard(Failure.OTHER, lambda: wire_ops.step(
+            self._state, state, commands, media, now))
+
+    def push_step_frame(self, track: str, frame: Frame) -> None:
+        wire_ops.push_step_frame(self._state, track, frame)
+
+    def clear_step_inputs(self) -> None:
+        wire_ops.clear_step_inputs(self._state)
+
+    @property
+    def buffered_step_frames(self) -> int:
+        return len(self._state.step_inputs)
 
     # ---- adapter inputs: HTTP ----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from ..constants import (
 )
 from ..http import HttpRequest, json_request
 from .config import ClientConfig
+from .stepping import session_extra, start_session_body
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -46,6 +47,10 @@ class RequestBuilder:
         self.config = config
         self.base = config.api_url.rstrip("/")
         self.client_info = ClientInfo(sdk_version=config.sdk_version, sdk_type=config.sdk_type)
+
+    def _extra(self) -> dict[str, object] | None:
+        # §15.2: a stepped session says so in the session request's extra bag
+        return session_extra(self.config.extra_args, self.config.generation)
 
     # -- headers -------------------------------------------------------------------------
 
@@ -82,12 +87,13 @@ class RequestBuilder:
 
     def create_session(self, jwt: str | None) -> HttpRequest:
         body = build_create_session(self.config.model_name, self.client_info,
-                                    extra_args=self.config.extra_args)
+                                    extra_args=self._extra())
         return json_request("POST", self.url("/sessions"), body, self.session_headers(jwt))
 
     def start_session(self) -> HttpRequest:
         return json_request("POST", self.url("/start_session"),
-                            build_start_session(self.config.extra_args),
+                            start_session_body(build_start_session(self.config.extra_args),
+                                               self.config.generation),
                             self.session_headers(None))
 
     def local_session(self) -> HttpRequest:

@@ -52,6 +52,7 @@ from .flow import (
 )
 from .phases import Trigger
 from .state import ClientState, act, complete, emit, goto, report, set_session, start
+from .stepping import check_descriptor
 from .teardown import UPLOADS, fail_flow, finish_termination
 
 # On a reconnect, 'not found' from these routes means the session is gone.
@@ -281,6 +282,8 @@ def terminate_abandoned(s: ClientState, purpose: Purpose, body: object, now: flo
 
 def apply_snapshot(s: ClientState, snapshot: SessionSnapshot) -> None:
     s.session_snapshot = snapshot
+    if snapshot.is_ready:
+        check_descriptor(s.config.generation, snapshot)  # §15.2
     transport = snapshot.selected_transport
     if transport is not None and transport.protocol != "webrtc":
         raise RemoteProtocolError(

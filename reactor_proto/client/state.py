@@ -41,6 +41,7 @@ from .events import (
 from .exchanges import Exchange, ExchangeTable, Purpose
 from .phases import FLOW_PHASES, STATUS_EDGES, Phase, Trigger, next_phase, status_for
 from .requests import RequestBuilder
+from .stepping import StepInputs
 from .timings import ConnectionTimings, StepLog
 from .wire import ConnectionWire
 
@@ -95,6 +96,8 @@ class ClientState:
     ping_due: float | None = None
     user_paused: set[str] = attrs.field(factory=set)
     published: set[str] = attrs.field(factory=set)
+    #: frames pushed for the next step (stepped sessions, §15.3)
+    step_inputs: StepInputs = attrs.field(factory=StepInputs)
     # Recovery and teardown.
     reconnect_at: float | None = None
     grace_deadline: float | None = None
@@ -142,6 +145,8 @@ FAILURE_OF: dict[OperationKind, Failure] = {
     # runtime's code as the cause); a schema request has no documented code of its own.
     OperationKind.COMMAND: Failure.SEND,
     OperationKind.SCHEMA: Failure.OTHER,
+    # a step keeps its own typed error (StepRefusedError, ...): no documented code
+    OperationKind.STEP: Failure.OTHER,
 }
 
 

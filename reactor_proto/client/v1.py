@@ -37,7 +37,6 @@ from ..wire_v1 import (
     ClientEnvironment,
     ClientStats,
     ClientTrackStat,
-    Command,
     ControlClientMessage,
     ControlServerMessage,
     DataClientMessage,
@@ -53,25 +52,27 @@ from ..wire_v1 import (
     PublishTrack,
     PublishTrackResponse,
     RequestSchema,
+    RequestStep,
     ResumeTrack,
     SessionEnded,
+    StepResult,
     TrackDirection,
     TrackKind,
     UnexpectedReplyError,
     UnpublishTrack,
-    UploadReference,
     decode,
     encode,
 )
 from .actions import AttachTrack, SendChannel
 from .events import MessageReceived, OperationKind, RuntimeMessageReceived, SchemaReceived
 from .state import ClientState, act, complete, emit, report
+from .stepping import DEFAULT_STEP_TIMEOUT, command_body, outcome
 from .wire import CLIENT_STATS_INTERVAL, Purpose, Request, integral
 
 _NOTICES = {"pause_track": PauseTrack, "resume_track": ResumeTrack,
             "unpublish_track": UnpublishTrack}
 _KINDS = {Purpose.COMMAND: OperationKind.COMMAND, Purpose.SCHEMA: OperationKind.SCHEMA,
-          Purpose.PUBLISH: OperationKind.PUBLISH}
+          Purpose.PUBLISH: OperationKind.PUBLISH, Purpose.STEP: OperationKind.STEP}
 
 
 # ---- sending -------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def _request(s: ClientState, purpose: Purpose, name: str, op: int | None, payloa
         raise InvalidStateError(f"{purpose.value} {name}: {wire.correlator.in_flight} "
                                 "requests already wait for a reply on this connection")
     request_id = wire.correlator.new_id()
-    channel = Channel.DATA if purpose is Purpose.COMMAND else Channel.CONTROL
+    channel = Channel.DATA if purpose in (Purpose.COMMAND, Purpose.STEP) else Channel.CONTROL
     if channel is Channel.DATA:
         _send(s, DATA_CHANNEL, DataClientMessage(
             request_id=request_id, kind=MessageKind.REQUEST, payload=payload))
@@ -113,12 +114,14 @@ def _notify(s: ClientState, payload: Any) -> None:
 def send_command(s: ClientState, command: str, payload: Mapping[str, Any], op: int,
                  now: float) -> None:
     """A command as a REQUEST on ``data``; file arguments travel in ``uploads``."""
-    uploads = {key: UploadReference(upload_id=v.upload_id, name=v.name,
-                                    mime_type=v.mime_type, size=v.size)
-               for key, v in payload.items() if isinstance(v, FileRef)}
-    data = {key: v for key, v in payload.items() if not isinstance(v, FileRef)}
-    body = Command(type=command, data=data, uploads=uploads)
+    body = command_body(command, payload)
     _request(s, Purpose.COMMAND, command, op, body, now, s.config.deadlines.command_reply)
+
+
+def request_step(s: ClientState, body: RequestStep, op: int, now: float) -> None:
+    """A step as a REQUEST on ``data`` (§15.3); the deadline is the step timeout."""
+    timeout = s.config.step_timeout or DEFAULT_STEP_TIMEOUT
+    _request(s, Purpose.STEP, "step", op, body, now, timeout)
 
 
 def request_schema(s: ClientState, op: int | None, now: float) -> None:
@@ -239,6 +242,8 @@ def _on_reply(s: ClientState, reply: DataServerMessage | ControlServerMessage) -
             s.schema = schema
             emit(s, SchemaReceived(schema=schema))
         complete(s, request.op, kind, value=document)
+    elif request.purpose is Purpose.STEP and isinstance(payload, StepResult):
+        complete(s, request.op, kind, value=payload, error=outcome(payload))
     elif request.purpose is Purpose.PUBLISH and isinstance(payload, PublishTrackResponse):
         s.published.add(request.name)
         assert s.peer_id is not None
@@ -254,7 +259,8 @@ def _on_reply(s: ClientState, reply: DataServerMessage | ControlServerMessage) -
 def _reply_error(request: Request, error: Error) -> ReactorError:
     if request.purpose is Purpose.PUBLISH:
         return ControlRequestError("publish_track", error.code, error.message)
-    what = f"command {request.name!r}" if request.purpose is Purpose.COMMAND else "schema"
+    what = (f"command {request.name!r}" if request.purpose is Purpose.COMMAND
+            else request.purpose.value)
     return ReactorError(f"the runtime refused {what}: {error.message}",
                         code=error.code or "INTERNAL_ERROR", component="gpu")
 

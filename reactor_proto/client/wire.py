@@ -96,6 +96,7 @@ class Purpose(enum.Enum):
     COMMAND = "command"
     SCHEMA = "schema"
     PUBLISH = "publish"
+    STEP = "step"
 
 
 @attrs.frozen(kw_only=True)

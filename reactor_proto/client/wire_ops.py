@@ -11,17 +11,19 @@ Both return an operation id on either wire, so a caller never branches on the wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..envelope import encode_command
-from ..errors import InvalidStateError
+from ..errors import DataChannelChunkingRequiredError, InvalidStateError, LocalProtocolError
+from ..wire_v1 import Frame
 from . import v1
 from .actions import SendChannel
 from .events import OperationKind
 from .flow import send_runtime
 from .phases import Phase
 from .state import ClientState, act, complete, new_op
+from .stepping import STEPPED, build_request, check_ready_to_step
 from .wire import MAX_SCHEMA_WAITERS, Purpose
 
 
@@ -71,3 +73,46 @@ def publish_pending(s: ClientState, name: str) -> bool:
 
 def publish_track_v1(s: ClientState, name: str, op: int, now: float) -> None:
     v1.publish_track(s, name, op, now)
+
+
+# ---- stepped generation (§15; the rules are in stepping.py) ---------------------------------
+
+
+def push_step_frame(s: ClientState, track: str, frame: Frame) -> None:
+    """Buffer a frame for the next step; only on an input track of a stepped session."""
+    if s.config.generation != STEPPED:
+        raise InvalidStateError(f"push_frame({track!r}): frames are buffered for a step only "
+                                "in a stepped session")
+    _check_input_track(s, track)
+    s.step_inputs.push(track, frame)
+
+
+def clear_step_inputs(s: ClientState) -> None:
+    if s.config.generation != STEPPED:
+        raise InvalidStateError("clear_step_inputs(): needs a stepped session: create the "
+                                "client with generation='stepped'")
+    s.step_inputs.clear()
+
+
+def step(s: ClientState, state: object, commands: object,
+         media: Sequence[tuple[str, Frame]], now: float) -> int:
+    """Check, encode and send one step.  Anything refused here leaves the pushed frames
+    where they were; once the request is encoded they belong to this step."""
+    check_ready_to_step(s.config.generation, s.phase is Phase.READY, s.status.value)
+    if not s.wire.is_v1 or s.wire.send_limit is None:  # connect() checked; a reconnect may not
+        raise DataChannelChunkingRequiredError("step(): this connection has no chunking")
+    for track, _ in media:
+        _check_input_track(s, track)
+    pushed = s.step_inputs.peek()
+    request = build_request(state, commands, [*pushed, *media])
+    op = new_op(s)
+    v1.request_step(s, request, op, now)  # raises MessageTooLargeError before sending
+    s.step_inputs.clear()
+    return op
+
+
+def _check_input_track(s: ClientState, track: str) -> None:
+    inputs = [t.name for t in s.tracks if t.direction == "sendonly"]
+    if s.tracks and track not in inputs:
+        raise LocalProtocolError(f"track {track!r}: not an input track of the model "
+                                 f"(inputs: {', '.join(inputs) or 'none'})")

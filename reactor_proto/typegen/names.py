@@ -41,7 +41,8 @@ REACTOR_ATTRIBUTES: Final = frozenset({
     "request_schema", "send_runtime_message", "timings", "get_waiting_info",
     # Reserved ahead for the 1.13.0 surface (stepping, track objects, clips), so adding those
     # methods never renames a generated command.
-    "step", "clear_step_inputs", "track", "tracks", "request_clip", "request_recording",
+    "step", "clear_step_inputs", "track", "tracks", "generation", "request_clip",
+    "request_recording",
     "download_clip_as_file", "download_clip", "download_recording", "download",
 })
 """Public attributes of ``Reactor``: a command named like one gets a trailing ``_``.
