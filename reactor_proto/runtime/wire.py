@@ -224,14 +224,13 @@ class V0Codec:
                 return UploadNotice(ref=FileRef.from_json(envelope.data, path="fileUploaded"))
             except ReactorError as exc:
                 return Ignored(reason=exc.message)
-        try:
-            if kind == RuntimeMessageType.REQUEST_CLIP:
+        if kind == RuntimeMessageType.REQUEST_RECORDING:
+            return ClipAsk(request_id="", request=RecordingRequest())  # its data is unused
+        if kind == RuntimeMessageType.REQUEST_CLIP:
+            try:
                 return ClipAsk(request_id="", request=ClipRequest.from_json(envelope.data))
-            if kind == RuntimeMessageType.REQUEST_RECORDING:
-                return ClipAsk(request_id="",
-                               request=RecordingRequest.from_json(envelope.data))
-        except ReactorError:  # no duration at all: the validator's answer, as [R2] gives
-            return ClipAsk(request_id="", request=ClipRequest(duration_seconds=math.nan))
+            except ReactorError:  # no duration at all: the validator's answer, as [R2]'s
+                return ClipAsk(request_id="", request=ClipRequest(duration_seconds=math.nan))
         return Ignored(reason=f"runtime message {kind!r} is not served")
 
     def control_in(self, message: str | bytes) -> Inbound:

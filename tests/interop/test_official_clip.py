@@ -52,4 +52,4 @@ async def test_official_client_downloads_a_clip_that_decodes(tmp_path: Path) -> 
     assert summary["frames"] >= 100, summary
     assert summary["size"] == [640, 360]
     # the recording directory is gone once the runtime stops
-    assert list(tmp_path.iterdir()) == []
+    assert not any(tmp_path.iterdir())  # noqa: ASYNC240 - after the runtime stopped
