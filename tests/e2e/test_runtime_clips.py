@@ -50,6 +50,10 @@ async def fetch_clip(http: HttpClient, base: str, clip: Clip) -> bytes:
     return b"".join(parts)
 
 
+def listing(directory: Path) -> list[Path]:
+    return list(directory.iterdir())
+
+
 def seconds_of(data: bytes) -> float:
     with av.open(io.BytesIO(data)) as container:
         times = [float(f.time or 0.0) for f in container.decode(video=0)]
@@ -93,12 +97,12 @@ async def test_v0_clip_playlist_chunks_and_bad_requests(http: HttpClient,
                 got, _, text = await get(http, url)
                 assert got == status, (url, got, text)
             # only the recording's own files exist, under its private directory
-            (directory,) = list(tmp_path.iterdir())
-            assert {p.name for p in directory.iterdir()} <= {"init.mp4"} | {
+            (directory,) = listing(tmp_path)
+            assert {p.name for p in listing(directory)} <= {"init.mp4"} | {
                 f"chunk_{n:05d}.m4s" for n in range(100)}
         finally:
             await client.aclose()
-    assert not any(tmp_path.iterdir())
+    assert not listing(tmp_path)
 
 
 async def test_v1_clip_request_is_answered_on_control(http: HttpClient) -> None:
