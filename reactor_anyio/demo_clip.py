@@ -28,6 +28,13 @@ CLIP_TIMEOUT = 20.0
 
 async def save_clip(reactor: Reactor, base_url: str, seconds: float, path: Path) -> Clip:
     """Ask for the last ``seconds`` seconds, download them, write ``path``; the clip."""
+    clip, data = await fetch_clip(reactor, base_url, seconds)
+    await anyio.to_thread.run_sync(remux, data, path)
+    return clip
+
+
+async def fetch_clip(reactor: Reactor, base_url: str, seconds: float) -> tuple[Clip, bytes]:
+    """Ask for the last ``seconds`` seconds; the clip and its fragmented-MP4 bytes."""
     replies: list[Clip | ClipFailure] = []
     arrived = anyio.Event()
 
@@ -49,8 +56,7 @@ async def save_clip(reactor: Reactor, base_url: str, seconds: float, path: Path)
             data = await _download(base_url + reply.playlist_url)
     finally:
         reactor.off("runtime_message", on_runtime_message)
-    await anyio.to_thread.run_sync(remux, data, path)
-    return reply
+    return reply, data
 
 
 async def _download(playlist_url: str) -> bytes:
