@@ -250,7 +250,7 @@ class Channels:
                 self._command(conn, item)
             case StepIn():
                 self._step(conn, item)
-            case ClipAsk():
+            case ClipAsk():  # §10
                 self._clip(conn, item)
             case TrackVerb(verb=verb):
                 if verb == PUBLISH_TRACK:
@@ -374,11 +374,9 @@ class Channels:
     def _clip(self, conn: Connection, item: ClipAsk) -> None:
         """§10: a stepped session or a runtime that does not record fails at once; anything
         else goes to the recorder (the adapter answers with :meth:`clip_reply`)."""
-        reason = (REASON_STEPPED if self._stepper.stepped
-                  else None if self._config.recording else REASON_DISABLED)
-        if reason is not None:
-            self.clip_reply(conn, item.request_id, ClipFailure(reason=reason))
-            return
+        if self._stepper.stepped or not self._config.recording:
+            reason = REASON_STEPPED if self._stepper.stepped else REASON_DISABLED
+            return self.clip_reply(conn, item.request_id, ClipFailure(reason=reason))
         self._outbox.act(PrepareClip(connection_id=conn.connection_id,
                                      request_id=item.request_id, request=item.request))
 
