@@ -4,7 +4,9 @@ Starts the local runtime in-process on a free loopback port with the synthetic `
 model, connects with :class:`~reactor_anyio.Reactor`, sets a seed, schedules three prompts
 at chunks 0, 2 and 4, starts generation and records.  Writes ``DIR/demo.mp4`` and
 ``DIR/contact_sheet.png`` (sampled frames labelled with their time and prompt), shows a live
-status line, and ends with a summary.
+status line, and ends with a summary.  Before it disconnects it also asks the runtime for
+the last ``CLIP_SECONDS`` seconds it recorded and saves them as ``DIR/clip.mp4``
+(:mod:`reactor_anyio.demo_clip`; the demo's client speaks the v0 wire for that request).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .client.reactor import Reactor
+from .demo_clip import save_clip
 from .models.font import draw_text
 from .runtime import LocalRuntime
 
@@ -37,6 +40,8 @@ SEED = 42
 SHEET_COLUMNS = 4
 SHEET_ROWS = 3
 THUMB_WIDTH = 320
+#: the clip the demo saves, through the protocol (§10)
+CLIP_SECONDS = 4.0
 
 Frame = npt.NDArray[np.uint8]
 
@@ -68,6 +73,8 @@ class Summary:
     messages: int
     video: Path
     contact_sheet: Path
+    clip: Path | None = None
+    clip_seconds: float = 0.0
 
     def lines(self) -> list[str]:
         first = f"{self.first_frame_ms:.0f} ms" if self.first_frame_ms is not None else "none"
@@ -79,6 +86,8 @@ class Summary:
             f"messages received    {self.messages:8d}",
             f"video                {self.video}",
             f"contact sheet        {self.contact_sheet}",
+            f"clip                 {self.clip or 'none'}"
+            + (f"  ({self.clip_seconds:.1f} s, recorded by the runtime)" if self.clip else ""),
         ]
 
 
@@ -90,7 +99,8 @@ async def run_demo(out: Path, seconds: float, *, stream: TextIO = sys.stdout,
     started = time.monotonic()
     options = {"width": width, "height": height, "fps": fps}
     async with LocalRuntime("helios", model_options=options) as runtime, \
-            Reactor(model_name="helios", local=True, api_url=runtime.url) as reactor:
+            Reactor(model_name="helios", local=True, api_url=runtime.url,
+                    wire="v0") as reactor:  # v0: requestClip below (demo_clip)
         # the playground page joins the running session (reactor_anyio.playground)
         stream.write(f"playground: {runtime.url}/ (live while the demo runs)\n")
         if open_page:
@@ -128,6 +138,15 @@ async def run_demo(out: Path, seconds: float, *, stream: TextIO = sys.stdout,
             stream.flush()
         stats = await reactor.get_stats()
         dropped = stats.frames_dropped if stats is not None else 0
+        clip_path: Path | None = out / "clip.mp4"
+        clip_seconds = 0.0
+        try:
+            clip = await save_clip(reactor, runtime.url, min(CLIP_SECONDS, seconds),
+                                   out / "clip.mp4")
+            clip_seconds = clip.duration_seconds
+        except Exception as exc:  # the demo's other outputs still count
+            stream.write(f"\nclip not saved: {exc}")
+            clip_path = None
         await reactor.disconnect()
     stream.write("\n")
     received = len(recording.frames)
@@ -139,7 +158,8 @@ async def run_demo(out: Path, seconds: float, *, stream: TextIO = sys.stdout,
         first_frame_ms=None if recording.first_frame is None else
         recording.first_frame * 1000 - ready_ms,
         frames=received, fps=(received - 1) / span if span > 0 else 0.0, dropped=dropped,
-        messages=recording.messages, video=video, contact_sheet=sheet)
+        messages=recording.messages, video=video, contact_sheet=sheet, clip=clip_path,
+        clip_seconds=clip_seconds)
 
 
 def write_video(path: Path, frames: Sequence[tuple[float, Frame]], fps: float) -> Path:

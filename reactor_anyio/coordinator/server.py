@@ -40,9 +40,11 @@ from reactor_proto.coordinator import (
     RuntimeCallFailed,
     SendResponse,
 )
-from reactor_proto.coordinator.routes import error_reply
-from reactor_proto.errors import InvalidStateError, LocalProtocolError
+from reactor_proto.coordinator.forwarding import authorize_clips
+from reactor_proto.coordinator.routes import error_reply, with_cors
+from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
+from reactor_proto.recording.routes import is_clips_route
 
 from ..client.service import ServiceHandle, spawn_service
 from ..http import HttpServer
@@ -256,6 +258,9 @@ class CoordinatorEmulator:
         page = playground_response(request, mode="coordinator", model=self._model)
         if page is not None:
             return page
+        clips = self._clips(request)
+        if clips is not None:
+            return clips
         request_id = self.machine.receive_request(request, self.now())
         try:
             self._perform()
@@ -268,6 +273,26 @@ class CoordinatorEmulator:
             log.error("coordinator: request %d was left without an answer", request_id)
             return error_reply(500, "internal error")
         return response
+
+    def _clips(self, request: HttpRequest) -> HttpResponse | None:
+        """``GET /clips`` (JWT required, §10) and its chunks, answered by the hosted runtime
+        that holds the recording (the others answer 410: not theirs)."""
+        try:
+            path = request.target.partition("?")[0]
+        except ReactorError:
+            return None
+        if not is_clips_route(path):
+            return None
+        denied = authorize_clips(request, verify=self._keys.verify, config=self.config,
+                                 unix_now=time.time())
+        if denied is not None:
+            return denied
+        answer: HttpResponse | None = None
+        for hosted in self._runtimes:
+            answer = hosted.runtime.recordings.respond(request)
+            if answer is not None and answer.status != 410:
+                break
+        return with_cors(answer or error_reply(410, "no such recording"))
 
     def _perform(self) -> None:
         """Perform every action the machine queued, feeding runtime answers back (which

@@ -229,6 +229,12 @@ class Recorder:
     # ---- clips (any thread) ----------------------------------------------------------
 
     @property
+    def lock(self) -> threading.Lock:
+        """Held while the store changes; hold it to read the store from another thread (the
+        runtime does so to answer ``GET /clips`` with the core's routes)."""
+        return self._lock
+
+    @property
     def failure(self) -> str | None:
         return self.store.failure
 

@@ -52,6 +52,12 @@ def add_serve_parser(subparsers: Any) -> None:
     parser.add_argument("--width", type=int, default=None, help="output width (model option)")
     parser.add_argument("--height", type=int, default=None, help="output height (model option)")
     parser.add_argument("--fps", type=float, default=None, help="frame rate (model option)")
+    parser.add_argument("--record", action=argparse.BooleanOptionalAction, default=True,
+                        help="record the output video and serve clips (default: on)")
+    parser.add_argument("--clip-max-seconds", type=float, default=300.0, metavar="S",
+                        help="longest clip a request gets (default: 300)")
+    parser.add_argument("--chunk-seconds", type=float, default=4.0, metavar="S",
+                        help="recording chunk length (default: 4)")
 
 
 def _model_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,7 +75,10 @@ async def _serve(args: argparse.Namespace) -> None:
         args.model, host=args.host, port=args.port, model_options=_model_options(args),
         orphan_timeout=args.orphan_timeout, ping_timeout=args.ping_timeout,
         ice_servers=tuple(args.ice_server), port_range=args.port_range,
-        ice_host_addresses=getattr(args, "ice_host_address", None))
+        ice_host_addresses=getattr(args, "ice_host_address", None),
+        record=getattr(args, "record", True),
+        clip_max_seconds=getattr(args, "clip_max_seconds", 300.0),
+        chunk_seconds=getattr(args, "chunk_seconds", 4.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

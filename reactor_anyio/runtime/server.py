@@ -34,23 +34,29 @@ from collections.abc import Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+import attrs
+
 from reactor_anyio.http import HttpServer
 from reactor_anyio.models import Model, resolve_model
 from reactor_anyio.playground import playground_response
 from reactor_anyio.webrtc import IceConfig
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
-from reactor_proto.http import HttpRequest, HttpResponse
+from reactor_proto.http import HttpRequest, HttpResponse, cors_headers
+from reactor_proto.recording import RecordingConfig
 from reactor_proto.runtime import (
     INTERNAL_ERROR,
     AddIceCandidates,
     ClosePeer,
     CloseTransport,
     CreateAnswer,
+    PrepareClip,
     RuntimeAction,
     RuntimeConfig,
     RuntimeMachine,
     SendControl,
     SendData,
+    SessionEnded,
+    SessionStarted,
     SetInputFlow,
     SetOutputFlow,
     StepOutcome,
@@ -64,6 +70,7 @@ from .links import default_host_addresses, ice_entry
 from .media import MediaHub
 from .model_host import CommandOutcome, ModelHost, StepFiles
 from .peers import PeerSet
+from .recordings import Recordings
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +103,10 @@ class LocalRuntime:
                  ice_host_addresses: Sequence[str] | None = None,
                  port_range: tuple[int, int] | None = None,
                  consume_answers: bool = False,
-                 step_options: Mapping[str, Any] | None = None) -> None:
+                 step_options: Mapping[str, Any] | None = None,
+                 record: bool = True, clip_max_seconds: float = 300.0,
+                 chunk_seconds: float = 4.0,
+                 recording_dir: str | None = None) -> None:
         if port_range is not None:
             raise LocalProtocolError(
                 f"LocalRuntime.port_range: {port_range!r} is not supported (aioice binds "
@@ -109,8 +119,13 @@ class LocalRuntime:
                           else tuple(ice_host_addresses))
         self._ice = IceConfig(host_addresses=host_addresses, ice_servers=entries)
         self._host_model = ModelHost(model_class, model_options or {})
-        self._media = MediaHub([t.name for t in self.model.output_tracks if t.kind == "video"],
-                               self.model.produce_frame, lambda: self.model.frame_rate)
+        videos = [t.name for t in self.model.output_tracks if t.kind == "video"]
+        self._recordings = Recordings(videos, RecordingConfig(
+            chunk_seconds=chunk_seconds, clip_max_seconds=clip_max_seconds),
+            parent_dir=recording_dir)
+        produce = self.model.produce_frame
+        self._media = MediaHub(videos, self._recordings.wrap(produce) if record else produce,
+                               lambda: self.model.frame_rate)
         config = RuntimeConfig(
             model_name=model_class.name, model_schema=model_class.schema(),
             emission_fps=self.model.frame_rate,
@@ -118,7 +133,8 @@ class LocalRuntime:
             orphan_timeout=orphan_timeout, ping_timeout=ping_timeout,
             consume_answers=consume_answers, confirm_teardown=False,
             default_host=f"{host}:{port or 8080}",
-            step_results=model_class.keep_step_results, **_step_options(step_options))
+            step_results=model_class.keep_step_results, recording=record,
+            **_step_options(step_options))
         self._host_model.keep_step_files = model_class.keep_step_results
         self._machine = RuntimeMachine(config, rng=random.Random())
         self._peers = PeerSet(self._machine, ice=self._ice, media=self._media,
@@ -239,6 +255,7 @@ class LocalRuntime:
         self._host_model.on_step_done = None
         self._media.stop()
         await asyncio.to_thread(self._join_threads)
+        await asyncio.to_thread(self._recordings.close)
 
     def _join_threads(self) -> None:
         if not self._media.join(CLOSE_TIMEOUT):
@@ -267,6 +284,10 @@ class LocalRuntime:
         page = playground_response(request)  # GET / and /playground/<file>: the browser UI
         if page is not None:
             return page
+        clips = self._recordings.respond(request)  # GET /clips... (§10), else None
+        if clips is not None:
+            return attrs.evolve(clips, headers=(*clips.headers,
+                                                *cors_headers(request.header("origin"))))
         response = self._machine.handle_request(request, time.monotonic())
         answers = self._pump()
         if answers:
@@ -292,6 +313,10 @@ class LocalRuntime:
             if isinstance(event, TrackUnpublished) \
                     and self._machine.slot_holder(event.track) is None:
                 self._host_model.context.set_input(event.track, None)  # nobody publishes it
+            if isinstance(event, SessionStarted):
+                self._recordings.session_started()
+            elif isinstance(event, SessionEnded):
+                self._recordings.session_ended()
             self._host_model.handle(event)
         if self._wake is not None:
             self._wake.set()
@@ -319,6 +344,8 @@ class LocalRuntime:
                 peers.send(cid, "data", text)
             case SendControl(connection_id=cid, text=text):
                 peers.send(cid, "control", text)
+            case PrepareClip():
+                self._spawn(self._prepare_clip(action), "reactor-clip")
             case TeardownSession():  # pragma: no cover - confirm_teardown is off
                 self._machine.cleanup_complete(time.monotonic())
         return None
@@ -343,6 +370,17 @@ class LocalRuntime:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
+
+    async def _prepare_clip(self, action: PrepareClip) -> None:
+        reply = await self._recordings.prepare(action.request)
+        if not self._closed:
+            self._machine.clip_answered(action.connection_id, action.request_id, reply,
+                                        time.monotonic())
+            self._pump()
+
+    @property
+    def recordings(self) -> Recordings:
+        return self._recordings
 
     def _command_outcome(self, outcome: CommandOutcome) -> None:
         """A command ended on the model's thread: its reply goes to the sender."""

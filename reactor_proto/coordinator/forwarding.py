@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import SplitResult
 
-from ..constants import HEADER_CONTENT_TYPE
-from ..errors import DecodeError
+from ..constants import HEADER_AUTHORIZATION, HEADER_CONTENT_TYPE
+from ..errors import DecodeError, UnauthorizedError
 from ..http import HttpRequest, HttpResponse
 from ..jsonfields import Fields
 from .calls import CallKind, PendingCall, UploadContext
+from .config import CoordinatorConfig
 from .events import RuntimeCallFailed
 from .lifecycle import Lifecycle
 from .routes import BodyError, Reply, Route, decode_body, fail, header, json_reply, with_cors
 from .runtime_link import forwarded_request
 from .sessions import HOSTED_STATES, SessionRecord
+from .tokens import InvalidTokenError, bearer_token, check_expiry, claims_from_mapping
 
 MAX_UPLOADS_PER_SESSION = 1024
 _HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
@@ -146,3 +150,38 @@ class Forwarding:
                                 "presigned_url": f"{upload.scheme}://{upload.host}/uploads/"
                                                  f"{upload_id}",
                                 "path": path})
+
+
+# ---- /clips (§10) -------------------------------------------------------------------------
+
+#: The longest bearer token the ``/clips`` check reads (the same bound as every route's).
+_CLIPS_TOKEN_CHARS = 8192
+
+
+def authorize_clips(request: HttpRequest, *, verify: Callable[[str], Mapping[str, Any]],
+                    config: CoordinatorConfig, unix_now: float) -> HttpResponse | None:
+    """§10: in production ``GET /clips`` is the coordinator's and needs the client's JWT.
+    None when the request may be answered (by the runtime holding the recording); a 401
+    (with CORS) when the token is missing, bad, expired or not one of our keys'.  The chunk
+    route needs no token: production hands out presigned object-store URLs for chunks."""
+    path = request.target.partition("?")[0]
+    if path.startswith("/clips/chunks/"):
+        return None
+    try:
+        token = bearer_token(header(request.headers, HEADER_AUTHORIZATION))
+        if len(token) > _CLIPS_TOKEN_CHARS:
+            raise InvalidTokenError(f"token longer than {_CLIPS_TOKEN_CHARS} characters")
+        try:
+            raw = verify(token)
+        except InvalidTokenError:
+            raise
+        except Exception as exc:
+            raise InvalidTokenError(f"verification failed ({type(exc).__name__})") from None
+        claims = claims_from_mapping(dict(raw))
+        check_expiry(claims, unix_now)
+        if config.key_by_id(claims.sub) is None:
+            raise UnauthorizedError(f"token subject {claims.sub!r} is not a known API key")
+    except UnauthorizedError as exc:
+        prefix = "invalid token: " if isinstance(exc, InvalidTokenError) else ""
+        return with_cors(fail(401, prefix + exc.message).response)
+    return None

@@ -12,6 +12,7 @@ from typing import TypeAlias
 import attrs
 
 from ..bodies import IceCandidate, TrackMappingEntry
+from ..recording.vocabulary import ClipRequest, RecordingRequest
 
 
 @attrs.frozen(kw_only=True)
@@ -120,6 +121,18 @@ class TeardownSession:
     reason: str
 
 
+@attrs.frozen(kw_only=True)
+class PrepareClip:
+    """A connection asked for a clip (``requestClip``) or the whole recording
+    (``requestRecording``, ``request.duration_seconds`` absent): ask the recorder, then
+    report the ``Clip`` (once its chunks are on disk) or the ``ClipFailure`` with
+    ``clip_answered``.  Only queued while the session streams and recording is on."""
+
+    connection_id: int
+    request_id: str
+    request: ClipRequest | RecordingRequest
+
+
 RuntimeAction: TypeAlias = (
     CreateAnswer
     | AddIceCandidates
@@ -131,4 +144,5 @@ RuntimeAction: TypeAlias = (
     | SendData
     | SendControl
     | TeardownSession
+    | PrepareClip
 )

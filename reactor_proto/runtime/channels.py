@@ -44,8 +44,9 @@ from ..control import (
 )
 from ..envelope import merge_uploads
 from ..errors import ReactorError
+from ..recording.vocabulary import REASON_DISABLED, REASON_STEPPED, ClipFailure, ClipReply
 from ..wire_v1 import ChunkError, StepResult, Wire
-from .actions import SendControl, SendData, SetInputFlow, SetOutputFlow
+from .actions import PrepareClip, SendControl, SendData, SetInputFlow, SetOutputFlow
 from .config import RuntimeConfig
 from .connections import MAX_HELD_FRAMES, Connection, ConnectionRegistry
 from .descriptor import ModelDocuments
@@ -64,6 +65,7 @@ from .wire import (
     INVALID_COMMAND,
     UNRESOLVED_UPLOAD,
     CapabilitiesRequest,
+    ClipAsk,
     CommandIn,
     DirectReply,
     Ignored,
@@ -248,6 +250,8 @@ class Channels:
                 self._command(conn, item)
             case StepIn():
                 self._step(conn, item)
+            case ClipAsk():  # §10
+                self._clip(conn, item)
             case TrackVerb(verb=verb):
                 if verb == PUBLISH_TRACK:
                     self._publish(conn, item)
@@ -366,6 +370,18 @@ class Channels:
         if len(out.payload) > limit:
             out = codec.step_result(request_id, too_large(result, len(out.payload), limit))
         self._emit(conn, out)
+
+    def _clip(self, conn: Connection, item: ClipAsk) -> None:
+        """§10: a stepped session or a runtime that does not record fails at once; anything
+        else goes to the recorder (the adapter answers with :meth:`clip_reply`)."""
+        if self._stepper.stepped or not self._config.recording:
+            reason = REASON_STEPPED if self._stepper.stepped else REASON_DISABLED
+            return self.clip_reply(conn, item.request_id, ClipFailure(reason=reason))
+        self._outbox.act(PrepareClip(connection_id=conn.connection_id,
+                                     request_id=item.request_id, request=item.request))
+
+    def clip_reply(self, conn: Connection, request_id: str, reply: ClipReply) -> None:
+        self._emit(conn, self.codec(conn).clip_reply(request_id, reply))
 
     def command_done(self, conn: Connection, request_id: str,
                      reply: ModelOut | None) -> None:

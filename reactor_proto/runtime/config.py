@@ -108,6 +108,9 @@ class RuntimeConfig:
     #: Advertised as ``a=max-message-size`` in every answer (PROTOCOL.md C.3).
     answer_max_message_size: int = attrs.field(
         default=MAX_DATA_CHANNEL_MESSAGE_BYTES, validator=_positive)
+    #: Record the output video and answer ``requestClip`` / ``requestRecording`` (§10);
+    #: ``False``: every clip request gets ``clipFailed`` ``recorder disabled``.
+    recording: bool = False
     #: Host used in ``presigned_url`` when the request's Host header is absent or unusable.
     default_host: str = attrs.field(default="localhost:8080", validator=_non_empty)
 

@@ -36,6 +36,7 @@ import attrs
 
 from ..constants import CONTROL_CHANNEL, DATA_CHANNEL
 from ..http import HttpRequest, HttpResponse
+from ..recording.vocabulary import ClipReply
 from ..wire_v1 import StepFileRef
 from .connections import Connection
 from .events import DisconnectReason, InternalErrorOccurred
@@ -142,6 +143,16 @@ class RuntimeMachine(TransportInputs):
         if conn is None:
             return False
         self.channels.command_failed(conn, request_id, code, message)
+        return True
+
+    def clip_answered(self, connection_id: int, request_id: str, reply: ClipReply,
+                      now: float) -> bool:
+        """The recorder's answer to ``PrepareClip``: ``clipReady`` or ``clipFailed`` to the
+        requester in its wire.  False when the connection is gone."""
+        conn = self._installed(connection_id)
+        if conn is None:
+            return False
+        self.channels.clip_reply(conn, request_id, reply)
         return True
 
     def step_finished(self, connection_id: int, request_id: str, epoch: int,

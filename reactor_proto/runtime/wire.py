@@ -47,6 +47,7 @@ from ..envelope import (
     parse_envelope,
 )
 from ..errors import LocalProtocolError, ReactorError
+from ..recording.vocabulary import ClipReply, ClipRequest, RecordingRequest
 from ..wire_v1 import (
     Command,
     ControlClientMessage,
@@ -62,6 +63,8 @@ from ..wire_v1 import (
     Ping,
     PublishTrack,
     PublishTrackResponse,
+    RequestClip,
+    RequestRecording,
     RequestSchema,
     RequestStep,
     ResumeTrack,
@@ -140,6 +143,14 @@ class StepIn:
 
 
 @attrs.frozen(kw_only=True)
+class ClipAsk:
+    """``requestClip`` / ``requestRecording`` (§10); ``""`` id on v0 (replies are FIFO)."""
+
+    request_id: str
+    request: ClipRequest | RecordingRequest
+
+
+@attrs.frozen(kw_only=True)
 class TrackVerb:
     """``publish_track`` (a request: answered), ``unpublish_track``, ``pause_track`` or
     ``resume_track`` (notifications); ``name`` is as received (checked by the caller)."""
@@ -172,7 +183,7 @@ class Ignored:
 
 
 Inbound: TypeAlias = (PingIn | SchemaRequest | CapabilitiesRequest | UploadNotice | CommandIn
-                      | StepIn | TrackVerb | Refused | DirectReply | Ignored)
+                      | StepIn | ClipAsk | TrackVerb | Refused | DirectReply | Ignored)
 
 
 # ---- v0 -----------------------------------------------------------------------------------
@@ -213,7 +224,14 @@ class V0Codec:
                 return UploadNotice(ref=FileRef.from_json(envelope.data, path="fileUploaded"))
             except ReactorError as exc:
                 return Ignored(reason=exc.message)
-        return Ignored(reason=f"runtime message {kind!r} is not served")  # clips: [R2]
+        if kind == RuntimeMessageType.REQUEST_RECORDING:
+            return ClipAsk(request_id="", request=RecordingRequest())  # its data is unused
+        if kind == RuntimeMessageType.REQUEST_CLIP:
+            try:
+                return ClipAsk(request_id="", request=ClipRequest.from_json(envelope.data))
+            except ReactorError:  # no duration at all: the validator's answer, as [R2]'s
+                return ClipAsk(request_id="", request=ClipRequest(duration_seconds=math.nan))
+        return Ignored(reason=f"runtime message {kind!r} is not served")
 
     def control_in(self, message: str | bytes) -> Inbound:
         try:
@@ -267,6 +285,9 @@ class V0Codec:
 
     def session_ended(self, reason: str) -> Outgoing | None:
         return None  # the v0 runtime just closes the transport ([R2])
+
+    def clip_reply(self, request_id: str, reply: ClipReply) -> Outgoing:
+        return Outgoing(channel=DATA_CHANNEL, payload=encode_envelope(reply.to_envelope()))
 
 
 # ---- v1 -----------------------------------------------------------------------------------
@@ -356,7 +377,11 @@ class V1Codec:
                 return TrackVerb(verb=PAUSE_TRACK, name=name)
             case ResumeTrack(name=name):
                 return TrackVerb(verb=RESUME_TRACK, name=name)
-        # client stats are consumed; clips are not served; errors are not routed (§6.8.4)
+            case RequestClip():
+                return ClipAsk(request_id=request_id, request=ClipRequest.from_v1(payload))
+            case RequestRecording():
+                return ClipAsk(request_id=request_id, request=RecordingRequest())
+        # client stats are consumed; errors are not routed (§6.8.4)
         return Ignored(reason=f"control payload {type(payload).__name__} is not routed")
 
     def _data(self, request_id: str, payload: Any, kind: MessageKind) -> Outgoing:
@@ -404,6 +429,9 @@ class V1Codec:
 
     def session_ended(self, reason: str) -> Outgoing | None:
         return self._control("", SessionEnded(reason=reason), MessageKind.NOTIFICATION)
+
+    def clip_reply(self, request_id: str, reply: ClipReply) -> Outgoing:
+        return self._control(request_id, reply.to_v1(), MessageKind.RESPONSE)
 
 
 RuntimeCodec: TypeAlias = V0Codec | V1Codec

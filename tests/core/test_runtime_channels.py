@@ -121,8 +121,10 @@ def test_runtime_messages() -> None:
     harness.data(cid, runtime("requestClip", {"duration_seconds": 3}))
     actions, _ = harness.take()
     assert all(isinstance(a, SendData) for a in actions)
-    schema_msg, caps_msg = (json.loads(a.text)["data"] for a in actions
-                            if isinstance(a, SendData))
+    schema_msg, caps_msg, clip_msg = (json.loads(a.text)["data"] for a in actions
+                                      if isinstance(a, SendData))
+    # recording is off in this config: the documented refusal (§10)
+    assert clip_msg == {"type": "clipFailed", "data": {"reason": "recorder disabled"}}
     assert schema_msg["type"] == "modelSchema"
     assert "paths" in schema_msg["data"]
     assert caps_msg["type"] == "modelCapabilities"

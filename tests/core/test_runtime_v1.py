@@ -33,7 +33,6 @@ from reactor_proto.wire_v1 import (
     Ping,
     PublishTrack,
     PublishTrackResponse,
-    RequestClip,
     RequestSchema,
     ResumeTrack,
     SessionEnded,
@@ -229,7 +228,6 @@ def test_file_uploaded_reaches_the_model_and_unrouted_payloads_are_ignored() -> 
                                               mime_type="image/png", size=3))
     control(harness, cid, FileUploadedMessage(upload_id="unknown"))
     control(harness, cid, ClientStats())
-    control(harness, cid, RequestClip(duration_seconds=3.0), request_id="c1")
     control(harness, cid, Error(code="x"))
     actions, events = harness.take()
     assert actions == []

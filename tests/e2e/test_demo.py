@@ -36,6 +36,11 @@ async def test_demo_records_video_and_contact_sheet(tmp_path: Path) -> None:
     assert sheet.shape[0] > 180 and sheet.shape[1] > 320
     assert float(np.std(sheet)) > 10  # real pictures, not a blank canvas
     assert any("time to READY" in line for line in summary.lines())
+    # the last seconds, as the runtime recorded them (§10), fetched through the protocol
+    assert summary.clip == tmp_path / "clip.mp4" and summary.clip_seconds >= 2.0
+    with av.open(str(summary.clip)) as container:
+        clip = [f.time for f in container.decode(video=0)]
+    assert len(clip) >= 40 and (clip[-1] or 0.0) - (clip[0] or 0.0) >= 2.0 - 0.1
 
 
 def test_cli_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,192 @@
+"""The runtime's recordings (§10): one :class:`~reactor_anyio.recording.Recorder` per output
+video track of the running session, the answers to ``PrepareClip`` and the ``/clips``
+routes.
+
+* Frames reach the recorders through :meth:`Recordings.wrap`, which wraps the model's
+  ``produce_frame`` the media hub calls: one ``offer`` per produced frame, which never blocks
+  and never raises, so a recorder failure can only turn into ``clipFailed``.
+* A session's recording starts with its first frame and stops when the session ends; it
+  stays servable (``linger_seconds``) until the next session starts or the runtime stops,
+  which removes its directory.  Disk use is bounded by the store's cap and retention.
+* Clips are taken from the first output video track (the official runtime records one).
+  ``clipReady`` is sent once the boundary chunk is on disk, so the client's first playlist
+  fetch is a 200.
+* ``GET /clips`` and the chunk route are answered by the core's
+  :mod:`reactor_proto.recording.routes`, holding the recorder's lock while the store is read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from reactor_anyio.recording import Recorder
+from reactor_proto.errors import ReactorError
+from reactor_proto.http import HttpRequest, HttpResponse
+from reactor_proto.recording import ClipPlan, ClipRequest, RecordingConfig, RecordingStore
+from reactor_proto.recording.routes import (
+    CHUNKS_PREFIX,
+    CLIPS_PATH,
+    ServeChunk,
+    chunk_missing,
+    chunk_response,
+    is_clips_route,
+    playlist_response,
+)
+from reactor_proto.recording.vocabulary import (
+    REASON_NO_MEDIA,
+    ClipFailure,
+    ClipReply,
+    RecordingRequest,
+    internal_error_reason,
+)
+
+logger = logging.getLogger(__name__)
+
+Produce = Callable[[str, float], Any]
+
+
+def _query(text: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    out: dict[str, str] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True)[:16]:
+        out.setdefault(key, value)
+    return out
+
+
+class Recordings:
+    """The recorders of the running session and of the one before it (lingering)."""
+
+    def __init__(self, tracks: Iterable[str], config: RecordingConfig, *,
+                 parent_dir: str | Path | None = None) -> None:
+        self.config = config
+        self.tracks = tuple(tracks)
+        self._parent = parent_dir
+        self._guard = threading.Lock()
+        self._live: dict[str, Recorder] = {}
+        self._ended: dict[str, Recorder] = {}
+        self._recording = False
+        self._closed = False
+
+    # ---- frames (the producer threads) ----------------------------------------------------
+
+    def wrap(self, produce: Produce) -> Produce:
+        """``produce`` with each frame also offered to the track's recorder."""
+        def produce_and_record(track: str, due: float) -> Any:
+            frame = produce(track, due)
+            recorder = self._recorder(track)
+            if recorder is not None:
+                recorder.offer(frame, pts_seconds=due)
+            return frame
+        return produce_and_record
+
+    def _recorder(self, track: str) -> Recorder | None:
+        if not self._recording or track not in self.tracks:
+            return None
+        recorder = self._live.get(track)
+        if recorder is not None:
+            return recorder
+        with self._guard:
+            if track not in self._live and self._recording and not self._closed:
+                try:
+                    self._live[track] = Recorder(self.config, parent_dir=self._parent)
+                except OSError as exc:  # no temp dir: the stream goes on unrecorded
+                    logger.warning("recording of %r not started: %s", track, exc)
+                    self._recording = False
+                    return None
+            return self._live.get(track)
+
+    # ---- session life (the event loop) ----------------------------------------------------
+
+    def session_started(self) -> None:
+        with self._guard:
+            old = list(self._ended.values()) + list(self._live.values())
+            self._ended, self._live = {}, {}
+            self._recording = not self._closed
+        for recorder in old:
+            recorder.close()
+
+    def session_ended(self) -> None:
+        with self._guard:
+            self._recording = False
+            ended, self._live = self._live, {}
+            self._ended = ended
+        for recorder in ended.values():
+            recorder.stop(timeout=1.0)
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            self._recording = False
+            every = list(self._ended.values()) + list(self._live.values())
+            self._ended, self._live = {}, {}
+        for recorder in every:
+            recorder.close()
+
+    def _by_id(self, recording_id: str) -> Recorder | None:
+        for recorder in (*self._live.values(), *self._ended.values()):
+            if recorder.recording_id == recording_id:
+                return recorder
+        return None
+
+    # ---- clips ----------------------------------------------------------------------------
+
+    async def prepare(self, request: ClipRequest | RecordingRequest) -> ClipReply:
+        """The answer to one ``PrepareClip``: a clip whose chunks are on disk, or why not."""
+        recorder = self._live.get(self.tracks[0]) if self.tracks else None
+        if recorder is None:
+            return ClipFailure(reason=REASON_NO_MEDIA)
+        try:
+            plan = (recorder.request_clip(request.duration_seconds)
+                    if isinstance(request, ClipRequest) else recorder.request_recording())
+            if isinstance(plan, ClipPlan):
+                await recorder.wait_ready(plan.clip)
+                return plan.clip
+            return plan
+        except Exception as exc:  # a recorder bug is a clipFailed, never a broken stream
+            logger.exception("clip request failed")
+            return ClipFailure(reason=internal_error_reason(f"{type(exc).__name__}: {exc}"))
+
+    # ---- HTTP (the event loop) ------------------------------------------------------------
+
+    def respond(self, request: HttpRequest) -> HttpResponse | None:
+        """``GET /clips`` or ``GET /clips/chunks/...``; None for any other path."""
+        try:
+            path, _, query = request.target.partition("?")
+        except ReactorError:
+            return None  # the runtime's routes answer a bad target
+        if not is_clips_route(path):
+            return None
+        if request.method.upper() != "GET":
+            return HttpResponse(status=405, headers=(("allow", "GET"),))
+        held: list[Recorder] = []
+
+        def lookup(recording_id: str) -> RecordingStore | None:
+            recorder = self._by_id(recording_id)
+            if recorder is None:
+                return None
+            recorder.lock.acquire()
+            held.append(recorder)
+            return recorder.store
+
+        try:
+            if path == CLIPS_PATH:
+                return playlist_response(_query(query), lookup)
+            if not path.startswith(CHUNKS_PREFIX):
+                return chunk_missing()
+            answer = chunk_response(path, lookup)
+        finally:
+            for recorder in held:
+                recorder.lock.release()
+        if not isinstance(answer, ServeChunk):
+            return answer
+        owner = self._by_id(answer.recording_id)
+        data = None if owner is None else owner.read(answer.index)
+        if data is None:
+            return chunk_missing()
+        return HttpResponse(status=200, headers=(("Content-Type", answer.content_type),),
+                            body=data)
