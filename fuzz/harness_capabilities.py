@@ -1,4 +1,4 @@
-"""Fuzz the capabilities parser: bytes -> JSON -> parse_capabilities (PROTOCOL.md §7.1-7.2).
+"""Fuzz the capabilities parser: bytes -> JSON -> parse_capabilities (docs/protocol §7.1-7.2).
 
 Oracle: accepted, or :class:`DecodeError`.  Once accepted, the serialised form must parse
 back to an equal object, and the legacy command schema it carries must build, serialise

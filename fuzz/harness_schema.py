@@ -1,4 +1,4 @@
-"""Fuzz the OpenAPI model-schema parser (PROTOCOL.md §7.3) and the validator behind it.
+"""Fuzz the OpenAPI model-schema parser (docs/protocol §7.3) and the validator behind it.
 
 bytes -> loads_bounded -> parse_openapi -> validate a few payloads.  Oracle: accepted, or
 :class:`DecodeError` from decoding/parsing; once parsed, validation may only raise

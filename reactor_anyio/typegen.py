@@ -4,7 +4,7 @@
     reactor typegen --schema schema.json --class MyModel
 
 ``--url`` reads the schema from a running runtime: a bare runtime address fetches its
-``GET /session`` descriptor (which carries the OpenAPI document, PROTOCOL.md §4.3); any
+``GET /session`` descriptor (which carries the OpenAPI document, docs/protocol §4.3); any
 other path is fetched as is and may return the OpenAPI document itself (``GET /schema`` on
 newer runtimes), a descriptor, or capabilities with a filled legacy ``commands`` block.
 ``--schema`` reads the same from a JSON file (``-`` for stdin).  The generation itself is

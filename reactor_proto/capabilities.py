@@ -1,4 +1,4 @@
-"""The ``capabilities`` object (PROTOCOL.md §7.1) and its legacy command list (§7.2).
+"""The ``capabilities`` object (docs/protocol §7.1) and its legacy command list (§7.2).
 
 Found in ``GET /sessions/{id}`` responses, local session descriptors and the
 ``modelCapabilities`` runtime message.  Tracks are named from the **client's** point of view

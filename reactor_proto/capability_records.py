@@ -1,4 +1,4 @@
-"""The records of a ``capabilities`` object (PROTOCOL.md §7.1), without their parsing.
+"""The records of a ``capabilities`` object (docs/protocol §7.1), without their parsing.
 
 They live apart from :mod:`reactor_proto.capabilities` so the schema package can build and
 read them without importing the parser, which itself checks legacy command schemas with the

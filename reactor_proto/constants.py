@@ -1,4 +1,4 @@
-"""Protocol constants (PROTOCOL.md §0, Appendix B).  Wire values are exact."""
+"""Protocol constants (docs/protocol §0, Appendix B).  Wire values are exact."""
 
 from __future__ import annotations
 

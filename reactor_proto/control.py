@@ -1,4 +1,4 @@
-"""The ``control`` channel: per-connection track lifecycle (PROTOCOL.md §6.6, C.3, F21-F22).
+"""The ``control`` channel: per-connection track lifecycle (docs/protocol §6.6, C.3, F21-F22).
 
 Three JSON shapes, told apart by ``type``::
 

@@ -1,4 +1,4 @@
-"""``data``-channel envelopes, file references and runtime messages (PROTOCOL.md §6.2-6.5, §9).
+"""``data``-channel envelopes, file references and runtime messages (docs/protocol §6.2-6.5, §9).
 
 Every frame on the ``data`` channel is UTF-8 JSON with two levels::
 

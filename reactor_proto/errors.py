@@ -10,7 +10,7 @@ catches an exception and a handler that receives an event see the same ``code``,
 Everything else is a failure of the exchange itself (network, HTTP status, timeouts).
 Messages always name the field and the offending value, so a log line is enough to debug.
 
-The *documented* vocabulary (PROTOCOL.md §11.1, docs/protocol/11-errors.md) names the
+The *documented* vocabulary (docs/protocol §11.1, docs/protocol/11-errors.md) names the
 operation that failed (``CONNECTION_FAILED``, ``MESSAGE_SEND_FAILED``, ...), not why.
 :func:`documented` turns a specific error into that form for one :class:`Failure`: the code
 and component become the documented ones, while the specific code moves to ``cause`` and the

@@ -1,4 +1,4 @@
-"""SDP section parsing and the client's answer munging (PROTOCOL.md §5.5-5.7, §5.9, C.3).
+"""SDP section parsing and the client's answer munging (docs/protocol §5.5-5.7, §5.9, C.3).
 
 Everything here is a pure function from SDP text to SDP text or facts about it.  Two rules
 hold for every rewrite:
@@ -30,7 +30,7 @@ MAX_SDP_CHARS: Final = 256 * 1024
 #: Most m-sections accepted.  Candidate propagation copies the first section's candidates
 #: into each later one, so this also bounds how much the munged answer can grow.
 MAX_MEDIA_SECTIONS: Final = 64
-#: What aiortc assumes when a remote SDP has no ``a=max-message-size`` (PROTOCOL.md §6.4).
+#: What aiortc assumes when a remote SDP has no ``a=max-message-size`` (docs/protocol §6.4).
 REMOTE_DEFAULT_MAX_MESSAGE_SIZE: Final = 65_536
 
 DIRECTIONS: Final = frozenset({"sendonly", "recvonly", "sendrecv", "inactive"})

@@ -1,4 +1,4 @@
-"""HTTP status → typed error, and ``Retry-After`` (PROTOCOL.md §3.1, §11, F14).
+"""HTTP status → typed error, and ``Retry-After`` (docs/protocol §3.1, §11, F14).
 
 The buckets follow [S113]: 401/403 unauthorized, 404 not found, 409 conflict, 429 rate
 limited, other 4xx bad request, 5xx server error; 426/501 are version failures when the

@@ -120,7 +120,7 @@ class Model:
     messages: ClassVar[Mapping[str, MessageType]] = {}
     commands: ClassVar[Mapping[str, CommandInfo]] = {}
     #: keep each step's result and the files :meth:`step` returns for
-    #: ``GET /sessions/{sid}/steps`` (PROTOCOL.md §15.7); off by default
+    #: ``GET /sessions/{sid}/steps`` (docs/protocol §15.7); off by default
     keep_step_results: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -164,7 +164,7 @@ class Model:
         raise NotImplementedError(f"{type(self).__name__} does not produce frames")
 
     def step(self, inputs: Sequence[StepInput], now: float) -> StepOutput:
-        """One step of a stepped session (PROTOCOL.md §15), on the model's worker thread,
+        """One step of a stepped session (docs/protocol §15), on the model's worker thread,
         after the step's state setters and commands ran.  ``inputs`` are the step's frames
         in request order; the runtime has already made each track's last frame its
         :meth:`ModelContext.latest_input`.
@@ -258,7 +258,7 @@ class Model:
                               schema=message.json_schema(where=f"{cls.__name__}.{name}"))
             for name, message in cls.messages.items()
         }
-        # The official runtime publishes the version with a "v" prefix (PROTOCOL.md §7.3).
+        # The official runtime publishes the version with a "v" prefix (docs/protocol §7.3).
         version = cls.version if cls.version.startswith("v") else f"v{cls.version}"
         return ModelSchema(title=cls.name, version=version, description=cls.description,
                            commands=commands, messages=messages, tracks=tracks)

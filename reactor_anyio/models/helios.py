@@ -1,4 +1,4 @@
-"""``helios``: a synthetic stand-in for the Helios real-time video model (PROTOCOL.md §12).
+"""``helios``: a synthetic stand-in for the Helios real-time video model (docs/protocol §12).
 
 It implements the real model's whole command set, its prompt-scheduling rules and its
 ``state`` / ``event`` messages, but renders frames procedurally (see :mod:`.helios_render`);
@@ -70,7 +70,7 @@ def _kind(description: str, **fields: Any) -> MessageType:
     return MessageType(description=description, fields=fields)
 
 
-#: The ten documented event kinds and their fields (PROTOCOL.md §12.2), published as the
+#: The ten documented event kinds and their fields (docs/protocol §12.2), published as the
 #: ``oneOf`` branches of the ``event`` webhook so typed SDKs get one record per kind.
 EVENT_KINDS: dict[str, MessageType] = {
     "generation_started": _kind("Generation started.", prompt=str),

@@ -1,7 +1,7 @@
 """Derive the JSON schema of a command's parameters from its Python signature.
 
 A model author writes an ordinary method with type hints; this module turns each parameter
-into a JSON-schema fragment in the shape the official runtime publishes (PROTOCOL.md §7.3):
+into a JSON-schema fragment in the shape the official runtime publishes (docs/protocol §7.3):
 
 =====================================  =============================================
 hint                                   JSON schema
@@ -72,7 +72,7 @@ class Field:
 
 @attrs.frozen(kw_only=True)
 class UploadedFile:
-    """A file the client uploaded (PROTOCOL.md §9), handed to a command or ``on_file_uploaded``."""
+    """A file the client uploaded (§9), handed to a command or ``on_file_uploaded``."""
 
     upload_id: str
     name: str

@@ -1,5 +1,5 @@
 """What a model's :meth:`~reactor_anyio.models.Model.step` receives and returns in a stepped
-session (PROTOCOL.md §15; see docs/models.md, "Stepped generation")."""
+session (docs/protocol §15; see docs/models.md, "Stepped generation")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 @attrs.frozen(kw_only=True)
 class StepInput:
-    """One input frame of a step (PROTOCOL.md §15.4), decoded: video RGB ``uint8 (h, w, 3)``,
+    """One input frame of a step (docs/protocol §15.4), decoded: video RGB ``uint8 (h, w, 3)``,
     audio ``int16`` mono samples; ``metadata`` and ``capture_time_us`` as the client sent
     them."""
 

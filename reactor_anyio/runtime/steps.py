@@ -1,4 +1,4 @@
-"""Running one step on the model's worker thread (PROTOCOL.md §15.3-§15.5).
+"""Running one step on the model's worker thread (docs/protocol §15.3-§15.5).
 
 The machine has already decided that the request is acceptable and in which order its
 calls run (:class:`~reactor_proto.runtime.StepPlan`); this module only does the work it

@@ -1,4 +1,4 @@
-"""The offerer: the client side of PROTOCOL.md §5.6 on aiortc.
+"""The offerer: the client side of docs/protocol §5.6 on aiortc.
 
 It knows nothing of HTTP or of the client state machine: the driver calls
 :meth:`ClientPeer.create_offer`, sends the SDP and mapping itself, and hands the (already

@@ -1,7 +1,7 @@
 """Video codec preferences for the offerer's transceivers.
 
 The official client orders every H.264 variant first, then VP8, then the rest (rtx, ...)
-(PROTOCOL.md §5.6).  The order only expresses a preference: the answerer may pick by its own
+(docs/protocol §5.6).  The order only expresses a preference: the answerer may pick by its own
 list (F28).  It is configurable so a caller can, for instance, prefer VP8 (cheaper to encode in
 aiortc) or offer a single codec.
 """

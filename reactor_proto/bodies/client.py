@@ -1,4 +1,4 @@
-"""JSON bodies of every HTTP endpoint (PROTOCOL.md §2-§5, §9): the client role.
+"""JSON bodies of every HTTP endpoint (docs/protocol §2-§5, §9): the client role.
 
 Client-role request builders and response parsers live here; the server role's live in
 :mod:`reactor_proto.bodies.server`.  Import either from :mod:`reactor_proto.bodies`.

@@ -152,7 +152,7 @@ def status_for(phase: Phase, *, reconnecting: bool) -> ReactorStatus:
     return ReactorStatus.DISCONNECTED
 
 
-# The documented edges of the public status (PROTOCOL.md §1.2); tests check every change.
+# The documented edges of the public status (docs/protocol §1.2); tests check every change.
 STATUS_EDGES = frozenset({
     (ReactorStatus.DISCONNECTED, ReactorStatus.CONNECTING),
     (ReactorStatus.CONNECTING, ReactorStatus.WAITING),

@@ -3,7 +3,7 @@
 A Python backend that hands short-lived tokens to browser apps needs only this step of the
 connect pipeline: build the request with :func:`token_request`, send it however you like, and
 read the JWT (or the typed error) with :func:`token_from_response`.  The same request and
-parser serve the client machine's own token step (PROTOCOL.md §2.1).
+parser serve the client machine's own token step (docs/protocol §2.1).
 """
 
 from __future__ import annotations

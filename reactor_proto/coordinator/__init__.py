@@ -1,4 +1,4 @@
-"""The coordinator role of the sans-IO core: the production API emulator (PROTOCOL.md §2-§3).
+"""The coordinator role of the sans-IO core: the production API emulator (docs/protocol §2-§3).
 
 ``CoordinatorMachine(config, slots=n, rng=random.Random(seed), sign=..., verify=...,
 unix_offset=...)`` takes client requests with ``receive_request(request, now)`` and answers

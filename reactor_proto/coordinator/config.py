@@ -16,7 +16,7 @@ import attrs
 from ..constants import MAX_HTTP_BODY_BYTES, MAX_UPLOAD_BYTES
 from ..errors import LocalProtocolError
 
-#: Upper bound of ``max_session_duration_seconds`` in a token request (PROTOCOL.md §2.1).
+#: Upper bound of ``max_session_duration_seconds`` in a token request (docs/protocol §2.1).
 MAX_SESSION_DURATION_SECONDS = 86_400
 
 

@@ -20,7 +20,7 @@ passes the difference between the wall clock and its monotonic clock, read once 
 (tests pass a constant).  Actions are drained with ``next_action()`` after EVERY call;
 events are pulled with ``next_event()``.
 
-Session lifecycle (PROTOCOL.md §1.4), table :data:`TRANSITIONS` (``lifecycle.py``)::
+Session lifecycle (docs/protocol §1.4), table :data:`TRANSITIONS` (``lifecycle.py``)::
 
     CREATED -queue-> PENDING -assigned-> WAITING -connected-> ACTIVE
     PENDING -assign_failed-> INACTIVE;  WAITING/ACTIVE -runtime_lost-> INACTIVE

@@ -1,6 +1,6 @@
 """Route matching, header checks, request bodies and response building of the coordinator.
 
-Pure helpers; the machine decides what to do.  Route table (PROTOCOL.md §2-§3, §5, §9):
+Pure helpers; the machine decides what to do.  Route table (docs/protocol §2-§3, §5, §9):
 
 ====================================================  ================  =================
 path                                                  methods           auth

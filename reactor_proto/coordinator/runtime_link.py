@@ -1,6 +1,6 @@
 """The requests the coordinator sends a runtime, and the descriptor it reads back.
 
-A runtime serves the local protocol of PROTOCOL.md §4 (our ``RuntimeMachine``, or a fake in
+A runtime serves the local protocol of docs/protocol §4 (our ``RuntimeMachine``, or a fake in
 tests).  Session control is plain HTTP: ``POST /start_session``, ``POST /stop_session`` and
 ``GET /session``; the machine queues each as an action (``actions.py``) and the adapter
 delivers it.

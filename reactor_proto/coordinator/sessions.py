@@ -15,7 +15,7 @@ import attrs
 
 
 class SessionState(enum.StrEnum):
-    """Coordinator session states (PROTOCOL.md §1.4).  ``SUSPENDED`` exists on the wire but
+    """Coordinator session states (docs/protocol §1.4).  ``SUSPENDED`` exists on the wire but
     this emulator never enters it."""
 
     CREATED = "CREATED"

@@ -12,7 +12,7 @@ sees a key.  The contract of the injected callables:
 
 Claims (all times are Unix seconds, integers as JWT NumericDate requires): ``sub`` (the API
 key's public id, never the key), ``iat``, ``exp``, ``jti`` (128 random bits from the injected
-RNG, hex), and the optional scope of PROTOCOL.md §2.1: ``models`` (list of model names;
+RNG, hex), and the optional scope of docs/protocol §2.1: ``models`` (list of model names;
 absent = every model), ``sessions`` (bound session ids; absent = any), ``max_sessions``,
 ``max_session_duration_seconds``.
 """
@@ -41,7 +41,7 @@ class InvalidTokenError(UnauthorizedError):
 
 @attrs.frozen(kw_only=True)
 class TokenRequest:
-    """The optional ``POST /tokens`` body ([S113] shape, PROTOCOL.md §2.1)."""
+    """The optional ``POST /tokens`` body ([S113] shape, docs/protocol §2.1)."""
 
     models: tuple[str, ...] | None = None
     sessions: tuple[str, ...] | None = None

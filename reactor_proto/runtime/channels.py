@@ -1,5 +1,5 @@
 """Per-connection channel traffic: ``data`` messages, ``control`` messages, publisher slots,
-output pause state and the ping watchdog (PROTOCOL.md §6, §6.8, Appendix C.3).
+output pause state and the ping watchdog (docs/protocol §6, §6.8, Appendix C.3).
 
 Each connection speaks v0 (JSON) or v1 (protobuf), latched by its first inbound message;
 its codec (:mod:`.wire`) turns messages into the typed vocabulary handled here and the

@@ -1,4 +1,4 @@
-"""Static configuration of the local runtime machine (PROTOCOL.md §4, §6.5, §8.3, §9).
+"""Static configuration of the local runtime machine (docs/protocol §4, §6.5, §8.3, §9).
 
 Every limit the runtime enforces lives here, with the value the official runtime uses as its
 default where one exists.  Timers are seconds; ``0`` disables the orphan timer, the ping
@@ -105,7 +105,7 @@ class RuntimeConfig:
     step_results_max: int = attrs.field(default=64, validator=_positive)
     step_results_max_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
     step_results_retention: float = attrs.field(default=300.0, validator=[_positive, _finite])
-    #: Advertised as ``a=max-message-size`` in every answer (PROTOCOL.md C.3).
+    #: Advertised as ``a=max-message-size`` in every answer (docs/protocol C.3).
     answer_max_message_size: int = attrs.field(
         default=MAX_DATA_CHANNEL_MESSAGE_BYTES, validator=_positive)
     #: Record the output video and answer ``requestClip`` / ``requestRecording`` (§10);

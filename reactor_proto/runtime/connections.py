@@ -6,7 +6,7 @@ answer pending) -> answered (answer pollable) -> installed (transport connected,
 the old transport keeps running; the new one is swapped in when it connects.
 
 Ids are minted from the injected RNG in 1002-9999: 1001 is the legacy flat routes' id and
-1000 is never used (the official client rejects it, PROTOCOL.md §5.2, F20).
+1000 is never used (the official client rejects it, docs/protocol §5.2, F20).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Data-channel chunking of one connection (``a=x-reactor-dc-chunking``, PROTOCOL.md §6.8.7).
+"""Data-channel chunking of one connection (``a=x-reactor-dc-chunking``, docs/protocol §6.8.7).
 
 The runtime answers the attribute only when the offer declared it, with its own receive
 limit (``RuntimeConfig.max_message_bytes``); from then on every message on both channels of

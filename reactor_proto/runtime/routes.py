@@ -1,4 +1,4 @@
-"""HTTP route dispatch of the local runtime (PROTOCOL.md §4.1, §5, §9; Appendix A, C.2).
+"""HTTP route dispatch of the local runtime (docs/protocol §4.1, §5, §9; Appendix A, C.2).
 
 This module holds the session routes and the table; the transport routes are in
 :mod:`.routes_transport`, uploads and step results in :mod:`.routes_files`, what every

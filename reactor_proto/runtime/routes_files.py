@@ -1,4 +1,4 @@
-"""Uploads (PROTOCOL.md §9) and stored step results (§15.7): the runtime routes that move
+"""Uploads (docs/protocol §9) and stored step results (§15.7): the runtime routes that move
 files."""
 
 from __future__ import annotations

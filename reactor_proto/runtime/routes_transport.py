@@ -1,4 +1,4 @@
-"""The WebRTC transport routes of the runtime (PROTOCOL.md §5; Appendix C.2): ICE
+"""The WebRTC transport routes of the runtime (docs/protocol §5; Appendix C.2): ICE
 servers, connection registration, offers and answers (per connection and legacy), ICE
 candidates."""
 

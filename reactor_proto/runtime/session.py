@@ -47,7 +47,7 @@ class Trigger(enum.Enum):
 
 
 _S = SessionState
-#: The whole session life cycle (PROTOCOL.md §1.5).  Self-loops (connections opening and
+#: The whole session life cycle (docs/protocol §1.5).  Self-loops (connections opening and
 #: closing while others remain) change no state and are not listed.
 TRANSITIONS: Final[Mapping[tuple[SessionState, Trigger], SessionState]] = {
     (_S.CREATED, Trigger.MODEL_LOADED): _S.READY,

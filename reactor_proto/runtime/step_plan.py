@@ -1,4 +1,4 @@
-"""Reading a step request into a plan, or refusing it (PROTOCOL.md §15.3, §15.4).
+"""Reading a step request into a plan, or refusing it (docs/protocol §15.3, §15.4).
 
 :func:`plan_step` is pure: it turns a ``RequestStep`` into the ordered list of model calls
 (the ``state`` keys sorted, each as its ``set_<key>`` command, then ``commands`` in order)

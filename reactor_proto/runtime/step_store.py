@@ -1,4 +1,4 @@
-"""Step results kept for ``GET /sessions/{sid}/steps[/{n}[/{file}]]`` (PROTOCOL.md §15.7).
+"""Step results kept for ``GET /sessions/{sid}/steps[/{n}[/{file}]]`` (docs/protocol §15.7).
 
 Only when ``RuntimeConfig.step_results`` is on (the model asks for it).  Each step that ran
 is kept as its ``result.json`` document and the files the model returned, under the

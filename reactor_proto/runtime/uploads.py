@@ -1,4 +1,4 @@
-"""The local upload store (PROTOCOL.md §9): slots allocated by ``POST .../uploads``, filled by
+"""The local upload store (docs/protocol §9): slots allocated by ``POST .../uploads``, filled by
 ``PUT /uploads/{id}``, read by commands and ``fileUploaded``, cleared when the session ends.
 
 Bounds: each upload's declared size is at most ``max_upload_bytes``; the sum of declared

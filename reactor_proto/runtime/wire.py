@@ -1,4 +1,4 @@
-"""Two wire formats, one vocabulary: the runtime's per-connection codecs (PROTOCOL.md §6.8.1).
+"""Two wire formats, one vocabulary: the runtime's per-connection codecs (docs/protocol §6.8.1).
 
 The channel logic (:mod:`.channels`) speaks the small typed vocabulary below and never looks
 at bytes.  Each connection owns one codec object, chosen by what its first inbound message

@@ -1,4 +1,4 @@
-"""The legacy per-command schema map (PROTOCOL.md §7.2), both directions.
+"""The legacy per-command schema map (docs/protocol §7.2), both directions.
 
 The legacy form is a flat map ``parameter -> fragment`` whose fragment carries JSON-schema
 keywords plus a **boolean** ``required``.  It is what the JS ``ReactorController`` draws its

@@ -37,7 +37,7 @@ UPLOAD_REFERENCE_SCHEMA: dict[str, Any] = {
     },
     "required": ["upload_id", "name", "mime_type", "size"],
 }
-"""The ``components.schemas.ReactorUploadReference`` object (PROTOCOL.md §7.3, §9)."""
+"""The ``components.schemas.ReactorUploadReference`` object (docs/protocol §7.3, §9)."""
 
 
 def is_upload_schema(schema: Any) -> bool:
@@ -64,7 +64,7 @@ class ParamSpec:
 
 @attrs.frozen(kw_only=True)
 class CommandSpec:
-    """A command the model accepts (application scope, PROTOCOL.md §6.2)."""
+    """A command the model accepts (application scope, docs/protocol §6.2)."""
 
     name: str
     description: str

@@ -1,4 +1,4 @@
-"""Parsing the model's OpenAPI 3.1 document (PROTOCOL.md §7.3) into a :class:`ModelSchema`.
+"""Parsing the model's OpenAPI 3.1 document (docs/protocol §7.3) into a :class:`ModelSchema`.
 
 Accepted inputs: the document itself (``modelSchema`` runtime message, [R3] ``GET /schema``)
 or a whole [R2] local session descriptor, whose ``schema`` field holds the document.

@@ -1,4 +1,4 @@
-"""Writing a :class:`ModelSchema` as the OpenAPI 3.1 document of PROTOCOL.md §7.3.
+"""Writing a :class:`ModelSchema` as the OpenAPI 3.1 document of docs/protocol §7.3.
 
 The document has the shape the official runtime publishes: one
 ``paths["/events/<name>"].post`` per command (``operationId``, ``summary``, a JSON request
@@ -79,7 +79,7 @@ def _operation(name: str, description: str, schema: Mapping[str, Any]) -> dict[s
 
 
 def to_openapi(schema: ModelSchema) -> dict[str, Any]:
-    """The OpenAPI 3.1 document describing ``schema`` (PROTOCOL.md §7.3)."""
+    """The OpenAPI 3.1 document describing ``schema`` (docs/protocol §7.3)."""
     paths: dict[str, Any] = {}
     for spec in schema.commands.values():
         body: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """Validation of command arguments against resolved JSON-schema fragments.
 
-Mirrors what the official runtime does before dispatching a command (PROTOCOL.md §6.2), but
+Mirrors what the official runtime does before dispatching a command (docs/protocol §6.2), but
 reports the first violation as a :class:`~reactor_proto.errors.CommandValidationError`
 instead of dropping the command silently (F24).
 

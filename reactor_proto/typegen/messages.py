@@ -1,6 +1,6 @@
 """Typed message records and the typed handler decorators that deliver them.
 
-A message the model publishes (an OpenAPI webhook, PROTOCOL.md §7.3) whose ``data`` is an
+A message the model publishes (an OpenAPI webhook, docs/protocol §7.3) whose ``data`` is an
 object with ``properties`` becomes a frozen dataclass ``<Name>Message`` with one field per
 property (required ones first-class, the others ``T | None = None``) and a ``from_data``
 constructor; the class gets a decorator ``on_<name>`` whose handler receives the record.

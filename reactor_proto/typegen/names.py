@@ -30,7 +30,7 @@ from typing import Final
 from .errors import TypegenError
 
 REACTOR_ATTRIBUTES: Final = frozenset({
-    # The official client's public API (PROTOCOL.md / the Python SDK reference) ...
+    # The official client's public API (docs/protocol/ the Python SDK reference) ...
     "connect", "disconnect", "reconnect", "send_command", "get_status", "get_state",
     "get_session_id", "get_last_error", "get_capabilities", "get_session_info",
     "get_remote_track", "get_remote_tracks", "publish_track", "unpublish_track",

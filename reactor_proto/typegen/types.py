@@ -1,6 +1,6 @@
 """JSON schema fragment -> Python annotation text, and the docstring notes of a parameter.
 
-The mapping (PROTOCOL.md §7.3 in reverse): ``integer`` -> ``int``, ``number`` -> ``float``
+The mapping (docs/protocol §7.3 in reverse): ``integer`` -> ``int``, ``number`` -> ``float``
 (an ``int`` is accepted too), ``string`` -> ``str``, ``boolean`` -> ``bool``, ``null`` ->
 ``None``, ``array`` -> ``list[items]``, ``object`` -> ``dict[str, additionalProperties]``
 (``dict[str, Any]`` when it declares ``properties``), ``enum``/``const`` -> ``Literal[...]``

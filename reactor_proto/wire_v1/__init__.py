@@ -1,4 +1,4 @@
-"""The v1 wire (PROTOCOL.md §6.8 and §15): protobuf messages on both data channels.
+"""The v1 wire (docs/protocol §6.8 and §15): protobuf messages on both data channels.
 
 * :mod:`.payloads`, :mod:`.envelopes`, :mod:`.enums` -- typed frozen message classes;
 * :mod:`.codec` -- :func:`encode` / :func:`decode` over Google's protobuf runtime, with the

@@ -1,4 +1,4 @@
-"""Data-channel chunking (``a=x-reactor-dc-chunking``, PROTOCOL.md §6.8.7), sans-IO.
+"""Data-channel chunking (``a=x-reactor-dc-chunking``, docs/protocol §6.8.7), sans-IO.
 
 On a chunked channel every message travels as one or more binary frames, each
 ``header (1 byte) || slice``.  Header bit 0 (``MORE``) says more frames of the same message

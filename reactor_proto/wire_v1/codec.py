@@ -1,4 +1,4 @@
-"""Encode and decode v1 messages (PROTOCOL.md §6.8) with Google's protobuf runtime.
+"""Encode and decode v1 messages (docs/protocol §6.8) with Google's protobuf runtime.
 
 The typed classes of :mod:`.payloads` and :mod:`.envelopes` are mapped onto the generated
 protobuf classes by name: a payload class ``X`` is the message ``X`` of the ``.proto`` files,

@@ -1,4 +1,4 @@
-"""Request ids and their replies on one v1 connection (PROTOCOL.md §6.8.3), sans-IO.
+"""Request ids and their replies on one v1 connection (docs/protocol §6.8.3), sans-IO.
 
 The client allocates ids; each reply is a ``RESPONSE`` carrying the id of its request, on the
 channel the request went out on.  :class:`Correlator` is the bounded table a client keeps per

@@ -1,4 +1,4 @@
-"""The enums of the v1 wire (PROTOCOL.md §6.8.4, §15).
+"""The enums of the v1 wire (docs/protocol §6.8.4, §15).
 
 Protobuf enums are *open*: a number this version does not know still decodes and is kept.
 Fields typed ``SomeEnum | int`` therefore hold a member when the number is known and the

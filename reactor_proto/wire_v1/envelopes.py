@@ -1,4 +1,4 @@
-"""The four top-level v1 messages, one per channel and direction (PROTOCOL.md §6.8.2-6.8.4).
+"""The four top-level v1 messages, one per channel and direction (docs/protocol §6.8.2-6.8.4).
 
 Each carries the envelope (``request_id``, ``kind``) and at most one payload.  Which class
 a frame decodes as is fixed by the channel it arrived on and who sent it

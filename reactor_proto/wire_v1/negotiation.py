@@ -1,4 +1,4 @@
-"""The SDP attributes that switch on v1 transport features (PROTOCOL.md §6.8.7, §6.8.8).
+"""The SDP attributes that switch on v1 transport features (docs/protocol §6.8.7, §6.8.8).
 
 Both are session-level lines placed before the first ``m=`` line:
 

@@ -1,4 +1,4 @@
-"""Typed payloads of the v1 wire (PROTOCOL.md §6.8.4 and §15).
+"""Typed payloads of the v1 wire (docs/protocol §6.8.4 and §15).
 
 One frozen attrs class per protobuf message, named as in the ``.proto`` files and with the
 same field names, so the codec can map between the two by name.  Conventions:

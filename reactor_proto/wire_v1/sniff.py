@@ -1,4 +1,4 @@
-"""Which wire a connection speaks (PROTOCOL.md §6.8.1).
+"""Which wire a connection speaks (docs/protocol §6.8.1).
 
 A runtime cannot learn a client's wire from signalling: each connection starts on v0 and
 latches, exactly once, to whatever its first inbound data-channel message (on either

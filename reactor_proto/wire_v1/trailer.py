@@ -1,4 +1,4 @@
-"""The frame-metadata trailer (PROTOCOL.md §6.8.8).
+"""The frame-metadata trailer (docs/protocol §6.8.8).
 
 When both ends declared ``a=x-reactor-frame-metadata:1``, the sender appends to each
 *encoded video frame* ``M || u32_le(len(M)) || "RXMT"``, where ``M`` is a protobuf

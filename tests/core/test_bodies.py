@@ -1,4 +1,4 @@
-"""Client-role JSON bodies (PROTOCOL.md §2-§5, §9): builders and response parsers."""
+"""Client-role JSON bodies (docs/protocol §2-§5, §9): builders and response parsers."""
 
 from __future__ import annotations
 

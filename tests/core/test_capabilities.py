@@ -1,4 +1,4 @@
-"""Capabilities object (PROTOCOL.md §7.1, §7.2): parse, serialise, round-trip."""
+"""Capabilities object (docs/protocol §7.1, §7.2): parse, serialise, round-trip."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from reactor_proto.jsonfields import dumps, loads_bounded
 
 HELIOS = json.loads((Path(__file__).parents[1] / "data" / "helios_schema.json").read_text())
 
-# The populated legacy block of PROTOCOL.md §7.4.
+# The populated legacy block of docs/protocol §7.4.
 LEGACY_HELIOS: dict[str, Any] = {
     "protocol_version": "1.0.0",
     "tracks": [{"name": "main_video", "kind": "video", "direction": "recvonly"}],

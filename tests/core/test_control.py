@@ -1,4 +1,4 @@
-"""The ``control`` channel codec (PROTOCOL.md §6.6, C.3)."""
+"""The ``control`` channel codec (docs/protocol §6.6, C.3)."""
 
 from __future__ import annotations
 

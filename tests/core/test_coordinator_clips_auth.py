@@ -1,4 +1,4 @@
-"""``authorize_clips`` (PROTOCOL.md §10): the coordinator's ``/clips`` needs a good JWT of
+"""``authorize_clips`` (docs/protocol §10): the coordinator's ``/clips`` needs a good JWT of
 one of its keys; chunks need none."""
 
 from __future__ import annotations

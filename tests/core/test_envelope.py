@@ -1,4 +1,4 @@
-"""``data``-channel envelopes, FileRef and runtime messages (PROTOCOL.md §6.2-6.5, §9)."""
+"""``data``-channel envelopes, FileRef and runtime messages (docs/protocol §6.2-6.5, §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Clip requests in the runtime machine (PROTOCOL.md §10): ``requestClip`` /
+"""Clip requests in the runtime machine (docs/protocol §10): ``requestClip`` /
 ``requestRecording`` on both wires become ``PrepareClip``; the adapter's answer goes back
 as ``clipReady`` / ``clipFailed`` to the requester only; a runtime that does not record,
 and a stepped session, fail at once."""

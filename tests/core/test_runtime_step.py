@@ -1,4 +1,4 @@
-"""Stepped generation in the runtime machine (PROTOCOL.md §15): start options, what is
+"""Stepped generation in the runtime machine (docs/protocol §15): start options, what is
 accepted when, the order of calls, numbering, limits and what a failure leaves."""
 
 from __future__ import annotations

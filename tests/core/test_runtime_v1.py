@@ -1,4 +1,4 @@
-"""The runtime machine over the v1 wire (PROTOCOL.md §6.8), paired with the core's codec:
+"""The runtime machine over the v1 wire (docs/protocol §6.8), paired with the core's codec:
 codec latching, correlated replies and error codes, control traffic, mixed sessions."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The legacy per-command schema map (PROTOCOL.md §7.2) in both directions."""
+"""The legacy per-command schema map (docs/protocol §7.2) in both directions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OpenAPI 3.1 model documents (PROTOCOL.md §7.3): parsing, $ref resolution, serialising."""
+"""OpenAPI 3.1 model documents (docs/protocol §7.3): parsing, $ref resolution, serialising."""
 
 from __future__ import annotations
 

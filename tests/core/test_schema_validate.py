@@ -1,4 +1,4 @@
-"""Command validation (PROTOCOL.md §6.2, F24): every keyword, every error path."""
+"""Command validation (docs/protocol §6.2, F24): every keyword, every error path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SDP section parsing, answer munging and direction rewrites (PROTOCOL.md §5.7, §5.9, C)."""
+"""SDP section parsing, answer munging and direction rewrites (docs/protocol §5.7, §5.9, C)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP status classification and Retry-After (PROTOCOL.md §3.1, §11, F14)."""
+"""HTTP status classification and Retry-After (docs/protocol §3.1, §11, F14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data-channel chunking (PROTOCOL.md §6.8.7): the splitter, the bounded reassembler and
+"""Data-channel chunking (docs/protocol §6.8.7): the splitter, the bounded reassembler and
 what each kind of bad input gets."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The v1 codec: PROTOCOL.md §6.8.12/§15.9 byte vectors, round trips of every message,
+"""The v1 codec: docs/protocol §6.8.12/§15.9 byte vectors, round trips of every message,
 and what decode does with truncated, garbage, mistyped and oversize input."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def h(text: str) -> bytes:
     return bytes.fromhex(text.replace(" ", ""))
 
 
-# ---- vectors of PROTOCOL.md §6.8.12 and §15.9 -----------------------------------------------
+# ---- vectors of docs/protocol §6.8.12 and §15.9 -----------------------------------------------
 
 RAW_2X2 = Frame(encoding=FrameEncoding.RAW, dtype="uint8", shape=(2, 2, 3), data=bytes(12))
 VECTORS: list[tuple[Any, str]] = [

@@ -1,4 +1,4 @@
-"""Request ids and replies on a v1 connection (PROTOCOL.md §6.8.3)."""
+"""Request ids and replies on a v1 connection (docs/protocol §6.8.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Codec selection (PROTOCOL.md §6.8.1): the sniff rule and the per-connection latch."""
+"""Codec selection (docs/protocol §6.8.1): the sniff rule and the per-connection latch."""
 
 from __future__ import annotations
 

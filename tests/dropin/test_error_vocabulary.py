@@ -1,4 +1,4 @@
-"""The documented error vocabulary (PROTOCOL.md §11.1; docs/protocol/11-errors.md), decided in
+"""The documented error vocabulary (docs/protocol §11.1; docs/protocol/11-errors.md), decided in
 the core: which code a failure gets, with the specific cause kept beside it."""
 
 from __future__ import annotations

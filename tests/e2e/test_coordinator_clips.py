@@ -1,5 +1,5 @@
 """The coordinator emulator serves ``/clips`` with the client's JWT, as production does
-(PROTOCOL.md §10): 401 without or with a bad token, the hosted runtime's playlist with one;
+(docs/protocol §10): 401 without or with a bad token, the hosted runtime's playlist with one;
 chunks need none (production hands out presigned URLs for them)."""
 
 from __future__ import annotations

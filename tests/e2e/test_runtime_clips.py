@@ -1,4 +1,4 @@
-"""``reactor serve`` records and serves clips (PROTOCOL.md §10), end to end: a v0 and a v1
+"""``reactor serve`` records and serves clips (docs/protocol §10), end to end: a v0 and a v1
 client ask for a clip on the data / control channel, the playlist and its chunks come over
 HTTP, bad requests get their documented statuses, and ``record=False`` refuses.
 

@@ -1,5 +1,5 @@
 """The official ``reactor-sdk==1.13.0``, unmodified, steps a model served by ``reactor serve``
-(PROTOCOL.md §15): three steps (a ``StepCommand`` on the second), an ``EncodedFrame`` step
+(docs/protocol §15): three steps (a ``StepCommand`` on the second), an ``EncodedFrame`` step
 against the echo model, a refusal and a failing command.
 
 Same setup as :mod:`tests.interop.test_sdk113_client` (the side venv, a network namespace);
