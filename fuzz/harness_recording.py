@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 import attrs
 
-from reactor_proto.errors import DecodeError, RecordingError
+from reactor_proto.errors import DecodeError
 from reactor_proto.jsonfields import loads_bounded
 from reactor_proto.recording import (
     Clip,
@@ -44,6 +44,7 @@ from reactor_proto.recording import (
     parse_clip_query,
     parse_playlist,
 )
+from reactor_proto.recording.errors import RecordingError
 from reactor_proto.recording.manifest import MAX_SEGMENTS, chunk_path
 from reactor_proto.recording.validate import INIT_NAME
 

@@ -34,7 +34,6 @@ import av
 import numpy as np
 
 from reactor_anyio.recording.fmp4 import FragmentEncoder, concatenate
-from reactor_proto.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording import (
     ChunkInfo,
     Clip,
@@ -47,6 +46,7 @@ from reactor_proto.recording import (
     RecordingStore,
     Timeline,
 )
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording.validate import INIT_NAME, chunk_name
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """The client's side of clips: correlating replies, deadlines, the playlist polling schedule,
-and the mapping of every failure to a typed :class:`~reactor_proto.errors.RecordingError`.
+and the mapping of every failure to a typed :class:`~reactor_proto.recording.errors.RecordingError`.
 
 :class:`ClipRequests` matches ``clipReady``/``clipFailed`` to requests: by ``request_id`` on
 the v1 wire, in order on v0 (which has no id, §10).  v0's weakness (F25: a late reply to a
@@ -23,7 +23,8 @@ import math
 
 import attrs
 
-from reactor_proto.errors import LocalProtocolError, RecordingError, RecordingErrorCode
+from reactor_proto.errors import LocalProtocolError
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording.validate import ClipRangeError, check_duration
 from reactor_proto.recording.vocabulary import Clip, ClipFailure, ClipKind
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import attrs
 
-from reactor_proto.errors import LocalProtocolError, RecordingError, RecordingErrorCode
+from reactor_proto.errors import LocalProtocolError
 from reactor_proto.recording.client import chunk_error
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording.manifest import Playlist, resolve_chunk_url
 
 #: a clip of 300 s at a few Mbit/s is well under this

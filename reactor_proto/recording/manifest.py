@@ -19,7 +19,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import attrs
 
-from reactor_proto.errors import RecordingError, RecordingErrorCode
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording.validate import INIT_NAME, chunk_name
 
 CONTENT_TYPE = "application/vnd.apple.mpegurl"

@@ -1,7 +1,7 @@
 """Validation of what a peer names: clip durations, clip ranges, recording ids, chunk names.
 
 Every check raises :class:`ClipRangeError` or :class:`ChunkNameError` (both
-:class:`~reactor_proto.errors.RecordingError`), naming the field and the value, so the
+:class:`~reactor_proto.recording.errors.RecordingError`), naming the field and the value, so the
 runtime answers 400 / 404 / ``clipFailed`` and the client raises ``INVALID_DURATION`` from one
 rule.  Chunk names are matched against a closed grammar, never joined to a path unchecked:
 path traversal (``..``, ``/``, ``%2F``, NUL) is impossible by construction.
@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reactor_proto.errors import RecordingError, RecordingErrorCode
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 
 #: A duration above this is "huge" and refused outright; anything finite below it and above
 #: the runtime's ``clip_max_seconds`` is capped instead, as §10 says.

@@ -30,7 +30,6 @@ Policy decisions (documented here because they differ from the official runtime)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from ..constants import DATA_CHANNEL
 from ..control import (
@@ -60,7 +59,7 @@ from .events import (
 from .outbox import Outbox
 from .step_plan import StepRefusal, plan_step
 from .stepping import Stepper, refusal, too_large
-from .uploads import UploadedFile, UploadStore
+from .uploads import UploadStore
 from .wire import (
     INVALID_COMMAND,
     UNRESOLVED_UPLOAD,
@@ -332,7 +331,7 @@ class Channels:
         except ReactorError as exc:
             refuse(INVALID_COMMAND, exc.message)
             return
-        uploads = self._referenced_uploads(command, args)
+        uploads = self._uploads.referenced(self._config.model_schema.commands.get(command), args)
         if isinstance(uploads, str):
             refuse(UNRESOLVED_UPLOAD, uploads)
             return
@@ -390,22 +389,6 @@ class Channels:
     def command_failed(self, conn: Connection, request_id: str, code: str,
                        message: str) -> None:
         self._emit(conn, self.codec(conn).command_failed(request_id, code, message))
-
-    def _referenced_uploads(self, command: str,
-                            args: Mapping[str, object]) -> dict[str, UploadedFile] | str:
-        """The files behind every upload parameter, or the rejection reason."""
-        spec = self._config.model_schema.commands.get(command)
-        found: dict[str, UploadedFile] = {}
-        for param in spec.params if spec is not None else ():
-            value = args.get(param.name)
-            if not param.is_upload or not isinstance(value, Mapping):
-                continue
-            upload_id = value.get("upload_id")
-            upload = self._uploads.completed(upload_id) if isinstance(upload_id, str) else None
-            if upload is None:
-                return f"{param.name}: upload {upload_id!r} is unknown or not completed"
-            found[param.name] = upload
-        return found
 
     # ---- track verbs ----------------------------------------------------------------------
 

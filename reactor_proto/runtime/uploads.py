@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
+
+from ..schema import CommandSpec
 
 
 @attrs.frozen(kw_only=True)
@@ -128,6 +130,22 @@ class UploadStore:
             return None
         return UploadedFile(upload_id=upload_id, name=slot.name, mime_type=slot.mime_type,
                             size=slot.size, data=slot.data)
+
+    def referenced(self, spec: CommandSpec | None,
+                   args: Mapping[str, object]) -> dict[str, UploadedFile] | str:
+        """The finished files behind every upload parameter of a validated command, or the
+        reason to refuse it (an upload that is unknown or not completed)."""
+        found: dict[str, UploadedFile] = {}
+        for param in spec.params if spec is not None else ():
+            value = args.get(param.name)
+            if not param.is_upload or not isinstance(value, Mapping):
+                continue
+            upload_id = value.get("upload_id")
+            upload = self.completed(upload_id) if isinstance(upload_id, str) else None
+            if upload is None:
+                return f"{param.name}: upload {upload_id!r} is unknown or not completed"
+            found[param.name] = upload
+        return found
 
     def clear(self) -> None:
         self._slots.clear()

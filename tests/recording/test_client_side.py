@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reactor_proto.errors import LocalProtocolError, RecordingError, RecordingErrorCode
+from reactor_proto.errors import LocalProtocolError
 from reactor_proto.recording import (
     Clip,
     ClipFailure,
@@ -26,6 +26,7 @@ from reactor_proto.recording import (
     fetch_error,
 )
 from reactor_proto.recording.client import parse_retry_after
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 
 RID = "0b0e7c2a-1d0e-4c57-9d5f-7a1f3b2c4d5e"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from reactor_proto.errors import LocalProtocolError, RecordingError, RecordingErrorCode
+from reactor_proto.errors import LocalProtocolError
 from reactor_proto.recording import build_playlist, parse_playlist
 from reactor_proto.recording.download import ClipDownload, Progress
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 
 RID = "0b0e7c2a-1d0e-4c57-9d5f-7a1f3b2c4d5e"
 URL = f"http://127.0.0.1:8080/clips?session_id={RID}&start=0.000&end=8.000"

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reactor_proto.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording import build_playlist, parse_playlist, resolve_chunk_url, resolve_url
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording.manifest import MAX_PLAYLIST_BYTES, playlist_path
 
 RID = "0b0e7c2a-1d0e-4c57-9d5f-7a1f3b2c4d5e"

@@ -19,7 +19,6 @@ import pytest
 
 from reactor_anyio.recording import Recorder, remux
 from reactor_anyio.recording.fmp4 import BoxSink
-from reactor_proto.errors import RecordingError
 from reactor_proto.recording import (
     ClipFailure,
     ClipPlan,
@@ -28,6 +27,7 @@ from reactor_proto.recording import (
     PlaylistReady,
     RecordingConfig,
 )
+from reactor_proto.recording.errors import RecordingError
 
 from .conftest import FPS, counter_frame, decode
 

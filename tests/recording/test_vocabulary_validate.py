@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reactor_proto.envelope import RuntimeMessageType, Scope
-from reactor_proto.errors import DecodeError, RecordingError, RecordingErrorCode
+from reactor_proto.errors import DecodeError
 from reactor_proto.recording import (
     ChunkNameError,
     Clip,
@@ -27,6 +27,7 @@ from reactor_proto.recording import (
     parse_chunk_path,
     parse_clip_query,
 )
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 from reactor_proto.recording.validate import MAX_DURATION_SECONDS
 from reactor_proto.wire_v1 import payloads as v1
 
