@@ -110,16 +110,22 @@ class Runtime:
         return self.log.read()
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-        finally:
-            assert self.process.stdout is not None
-            self.process.stdout.close()
+        return stop_process(self.process, timeout)
+
+
+def stop_process(process: subprocess.Popen[str], timeout: float = 15.0) -> int:
+    """SIGTERM (a graceful stop, as a user's Ctrl-C), then kill after ``timeout``; closes the
+    pipe the server's address was read from."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+    finally:
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 class ConsoleLog:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .harness import CHROMIUM
+from .harness import CHROMIUM, stop_process
 
 TIMEOUT_MS = 20_000
 
@@ -139,19 +139,9 @@ class Coordinator:
         self.url = match.group(1)
 
     def stop(self, timeout: float = 15.0) -> int:
-        import signal
-        import subprocess
-
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+            return stop_process(self.process, timeout)
         finally:
-            assert self.process.stdout is not None
-            self.process.stdout.close()
             self.log.close()
 
 
