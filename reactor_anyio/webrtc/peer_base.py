@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc import RTCDataChannel
 from aiortc.mediastreams import MediaStreamTrack
 
 from reactor_proto.constants import CONTROL_CHANNEL, DATA_CHANNEL
@@ -25,6 +25,7 @@ from reactor_proto.errors import (
     TransportError,
 )
 
+from .connection import PeerConnection
 from .convert import RgbArray
 from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
@@ -59,7 +60,7 @@ class PeerBase:
             ) from None
         self._ice = ice
         self._frame_capacity = frame_capacity
-        self._pc = RTCPeerConnection(rtc_configuration(ice))
+        self._pc = PeerConnection(rtc_configuration(ice))
         self._channels: dict[str, RTCDataChannel] = {}
         self._inputs: dict[str, InputSlot] = {}
         self._mid_names: dict[str, str] = {}
