@@ -56,11 +56,16 @@ async def test_video_keeps_flowing_through_a_data_channel_burst(
         gap = longest_gap(arrivals, burst_end, time.monotonic())
         assert gap < MAX_FREEZE, f"the video froze for {gap:.2f} s after the burst"
         # the session is intact and every command was answered, in order, eventually
-        await wait_for(lambda: len([m for m in client.app_messages("event")
-                                    if m["data"].get("event") == "seed_set"])
-                       >= FLOOD_COMMANDS, within=30)
-        seeds = [m["data"]["seed"] for m in client.app_messages("event")
-                 if m["data"].get("event") == "seed_set"]
+        def seeds_set() -> list[int]:
+            return [m["data"]["seed"] for m in client.app_messages("event")
+                    if m["data"].get("event") == "seed_set"]
+
+        try:
+            await wait_for(lambda: len(seeds_set()) >= FLOOD_COMMANDS, within=30)
+        except TimeoutError:
+            raise AssertionError(f"{len(seeds_set())} of {FLOOD_COMMANDS} seed_set replies "
+                                 "arrived within 30 s") from None
+        seeds = seeds_set()
         assert seeds == list(range(FLOOD_COMMANDS))
         assert state(helios) == "STREAMING"
     finally:
