@@ -65,6 +65,7 @@ from reactor_proto.runtime import (
     TeardownSession,
     TrackUnpublished,
 )
+from reactor_proto.runtime.audio import AudioStats
 
 from .links import default_host_addresses, ice_entry
 from .media import MediaHub
@@ -193,6 +194,10 @@ class LocalRuntime:
         if fanout is None:
             raise KeyError(track)
         return fanout.consumers
+
+    def audio_stats(self, track: str) -> AudioStats:
+        """What became of the model's chunks for audio output ``track`` (core counters)."""
+        return self._media.audio[track].stats
 
     def latest_input(self, track: str) -> Any:
         return self._host_model.context.latest_input(track)
