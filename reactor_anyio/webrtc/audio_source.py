@@ -37,8 +37,6 @@ PcmCallback = Callable[[Pcm], None]
 #: packets an outgoing audio track holds for its sender (100 ms at 20 ms); oldest dropped
 QUEUE_FRAMES = 5
 OPUS_RATE = 48_000
-#: samples of one Opus packet (20 ms)
-OPUS_FRAME = 960
 OPUS_TIME_BASE = fractions.Fraction(1, OPUS_RATE)
 
 
@@ -77,7 +75,8 @@ class PcmConverter:
 
 
 class OpusPacketizer:
-    """PCM frames to Opus packets stamped on the 48 kHz RTP clock.
+    """PCM frames to Opus packets (one per frame, of the format's ``frame_ms``) stamped on
+    the 48 kHz RTP clock.
 
     The runtime encodes each frame once, on its audio thread, for every listener: aiortc
     only packs pre-encoded packets (no per-peer encode, no hop to its executor on the
@@ -92,11 +91,14 @@ class OpusPacketizer:
         codec.layout = layout_of(fmt.channels)
         codec.sample_rate = OPUS_RATE
         codec.time_base = OPUS_TIME_BASE
+        # one packet per frame of the track's clock
+        codec.options = {"frame_duration": str(fmt.frame_ms)}
         self._codec = codec
-        # a 48 kHz model's 20 ms frames go straight in; any other rate is resampled
+        self._packet_samples = OPUS_RATE * fmt.frame_ms // 1000
+        # a 48 kHz model's frames go straight in; any other rate is resampled
         self._resampler = None if fmt.sample_rate == OPUS_RATE else av.AudioResampler(
             format="s16", layout=layout_of(fmt.channels), rate=OPUS_RATE,
-            frame_size=OPUS_FRAME)
+            frame_size=self._packet_samples)
         self._expected: int | None = None
         self._pts = 0
         self._encoded = 0
@@ -117,7 +119,7 @@ class OpusPacketizer:
             for packet in self._codec.encode(part):
                 packet.pts = self._pts
                 packet.time_base = OPUS_TIME_BASE
-                self._pts += OPUS_FRAME
+                self._pts += self._packet_samples
                 packets.append(packet)
         self.packets += len(packets)
         return packets
