@@ -30,7 +30,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -198,6 +198,11 @@ class LocalRuntime:
     def audio_stats(self, track: str) -> AudioStats:
         """What became of the model's chunks for audio output ``track`` (core counters)."""
         return self._media.audio[track].stats
+
+    def tap_audio(self, track: str, tap: Callable[[Any, int], None] | None) -> None:
+        """Call ``tap(pcm, pts)`` on the audio thread with every frame of audio output
+        ``track`` sent while someone listens (``pts`` in samples); None removes it."""
+        self._media.audio[track].tap = tap
 
     def latest_input(self, track: str) -> Any:
         return self._host_model.context.latest_input(track)
