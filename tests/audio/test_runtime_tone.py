@@ -64,10 +64,12 @@ async def test_tone_arrives_at_the_commanded_frequency(tone: LocalRuntime,
         start = len(client.received("main_audio"))
         await wait_for(lambda: len(client.received("main_audio")) >= start + RATE // 2)
         assert abs(dominant_frequency(tail(client, 0.3), RATE) - 1000) < 10
-        # pts on the 48 kHz audio clock, advancing one frame (one packet) at a time
+        # pts on the 48 kHz audio clock, one frame (one packet) at a time; a producer
+        # stalled over 100 ms (a loaded machine) skips ahead by whole frames, never back
         steps = np.diff(client.pts["main_audio"][-20:])
         frame = tone.model.output_track("main_audio").audio_format.frame_samples
-        assert set(steps.tolist()) <= {frame}
+        assert all(step > 0 and step % frame == 0 for step in steps.tolist()), steps
+        assert np.count_nonzero(steps == frame) >= len(steps) - 2, steps
         assert tone.frames_produced("main_audio") > 8
     finally:
         await client.aclose()
