@@ -30,7 +30,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -65,6 +65,7 @@ from reactor_proto.runtime import (
     TeardownSession,
     TrackUnpublished,
 )
+from reactor_proto.runtime.audio import AudioStats
 
 from .links import default_host_addresses, ice_entry
 from .media import MediaHub
@@ -125,7 +126,10 @@ class LocalRuntime:
             parent_dir=recording_dir)
         produce = self.model.produce_frame
         self._media = MediaHub(videos, self._recordings.wrap(produce) if record else produce,
-                               lambda: self.model.frame_rate)
+                               lambda: self.model.frame_rate,
+                               audio={t.name: t.audio_format for t in self.model.output_tracks
+                                      if t.kind == "audio"},
+                               produce_audio=self.model.produce_audio)
         config = RuntimeConfig(
             model_name=model_class.name, model_schema=model_class.schema(),
             emission_fps=self.model.frame_rate,
@@ -186,7 +190,19 @@ class LocalRuntime:
 
     def consumers(self, track: str = "main_video") -> int:
         """Connections currently receiving output ``track``."""
-        return self._media.fanouts[track].consumers
+        fanout = self._media.fanout(track)
+        if fanout is None:
+            raise KeyError(track)
+        return fanout.consumers
+
+    def audio_stats(self, track: str) -> AudioStats:
+        """What became of the model's chunks for audio output ``track`` (core counters)."""
+        return self._media.audio[track].stats
+
+    def tap_audio(self, track: str, tap: Callable[[Any, int], None] | None) -> None:
+        """Call ``tap(pcm, pts)`` on the audio thread with every frame of audio output
+        ``track`` sent while someone listens (``pts`` in samples); None removes it."""
+        self._media.audio[track].tap = tap
 
     def latest_input(self, track: str) -> Any:
         return self._host_model.context.latest_input(track)

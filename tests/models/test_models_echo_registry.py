@@ -39,8 +39,10 @@ def ctx() -> RecordingContext:
 
 
 def test_echo_tracks_and_schema_shape() -> None:
-    assert [(t.name, t.kind) for t in Echo.inputs] == [("webcam", "video")]
-    assert [t.name for t in Echo.outputs] == [OUT]
+    assert [(t.name, t.kind) for t in Echo.inputs] == [("webcam", "video"), ("mic", "audio")]
+    assert [(t.name, t.kind) for t in Echo.outputs] == [(OUT, "video"), ("speaker", "audio")]
+    assert all(t.audio_format.sample_rate == 48_000 and t.audio_format.channels == 1
+               for t in (*Echo.inputs, *Echo.outputs) if t.kind == "audio")
     (param,) = Echo.commands["set_effect"].params
     assert param.schema == {"type": "string", "enum": list(EFFECTS)}
     assert param.required
@@ -120,7 +122,7 @@ def test_echo_lifecycle_and_options(ctx: RecordingContext) -> None:
 def test_builtins_resolve() -> None:
     assert resolve_model("helios") is Helios
     assert resolve_model(" echo ") is Echo
-    assert set(BUILTIN_MODELS) == {"helios", "echo"}
+    assert set(BUILTIN_MODELS) == {"helios", "echo", "tone"}
     assert resolve_model("reactor_anyio.models.helios:Helios") is Helios
 
 
@@ -167,7 +169,7 @@ def test_user_model_by_module_and_class(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("", "not a built-in model (built-ins: echo, helios)"),
+        ("", "not a built-in model (built-ins: echo, helios, tone)"),
         ("stable-diffusion", "not a built-in model"),
         (":Class", "expected 'package.module:Class'"),
         ("module:", "expected 'package.module:Class'"),

@@ -1,0 +1,215 @@
+"""Audio on a peer: PCM to and from Opus, the outgoing packet track and its pause gate,
+and the reader of a received audio track.
+
+PCM is interleaved ``int16`` shaped ``(samples, channels)``.  Outgoing audio is encoded
+here (:class:`OpusPacketizer`) and aiortc sends the packets as they are; incoming audio is
+decoded by aiortc (48 kHz stereo) and resampled here to the format the consumer declared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fractions
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import av
+import numpy as np
+import numpy.typing as npt
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from reactor_proto.runtime.audio import AudioFormat
+
+from .mailbox import LatestWinsMailbox
+from .tracks import PausableTrack
+
+logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    OpusPacket = av.Packet[Any]
+else:
+    OpusPacket = av.Packet  # generic only in the stubs
+Pcm = npt.NDArray[np.int16]
+"""Interleaved ``int16`` PCM shaped ``(samples, channels)``."""
+PcmCallback = Callable[[Pcm], None]
+#: packets an outgoing audio track holds for its sender (100 ms at 20 ms); oldest dropped
+QUEUE_FRAMES = 5
+OPUS_RATE = 48_000
+OPUS_TIME_BASE = fractions.Fraction(1, OPUS_RATE)
+
+
+def layout_of(channels: int) -> str:
+    return "mono" if channels == 1 else "stereo"
+
+
+def pcm_to_frame(pcm: Pcm, sample_rate: int, pts: int) -> av.AudioFrame:
+    """An aiortc-ready ``s16`` frame of ``pcm`` with ``pts`` in samples at ``sample_rate``."""
+    channels = pcm.shape[1]
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm).reshape(1, -1),
+                                       format="s16", layout=layout_of(channels))
+    frame.sample_rate = sample_rate
+    frame.pts = pts
+    frame.time_base = fractions.Fraction(1, sample_rate)
+    return frame
+
+
+class PcmConverter:
+    """Decoded frames (any rate, layout or sample format) to PCM of one format."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self.format = fmt
+        self._resampler = av.AudioResampler(format="s16", layout=layout_of(fmt.channels),
+                                             rate=fmt.sample_rate)
+
+    def convert(self, frame: av.AudioFrame) -> Pcm:
+        # pts of decoded frames are not needed here and confuse the resampler after loss
+        frame.pts = None
+        parts: list[Pcm] = [np.asarray(f.to_ndarray(), dtype=np.int16)
+                            .reshape(-1, self.format.channels)
+                            for f in self._resampler.resample(frame)]
+        if not parts:
+            return np.zeros((0, self.format.channels), dtype=np.int16)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+class OpusPacketizer:
+    """PCM frames to Opus packets (one per frame, of the format's ``frame_ms``) stamped on
+    the 48 kHz RTP clock.
+
+    The runtime encodes each frame once, on its audio thread, for every listener: aiortc
+    only packs pre-encoded packets (no per-peer encode, no hop to its executor on the
+    loop).  A gap in the input ``pts`` (a park, skipped frames) carries over to the
+    packets, so the RTP timestamps keep real time."""
+
+    def __init__(self, fmt: AudioFormat, *, bit_rate: int = 64_000) -> None:
+        self.format = fmt
+        codec = av.CodecContext.create("libopus", "w")
+        codec.bit_rate = bit_rate * fmt.channels
+        codec.format = "s16"
+        codec.layout = layout_of(fmt.channels)
+        codec.sample_rate = OPUS_RATE
+        codec.time_base = OPUS_TIME_BASE
+        # one packet per frame of the track's clock
+        codec.options = {"frame_duration": str(fmt.frame_ms)}
+        self._codec = codec
+        self._packet_samples = OPUS_RATE * fmt.frame_ms // 1000
+        # a 48 kHz model's frames go straight in; any other rate is resampled
+        self._resampler = None if fmt.sample_rate == OPUS_RATE else av.AudioResampler(
+            format="s16", layout=layout_of(fmt.channels), rate=OPUS_RATE,
+            frame_size=self._packet_samples)
+        self._expected: int | None = None
+        self._pts = 0
+        self._encoded = 0
+        self.packets = 0
+
+    def encode(self, pcm: Pcm, pts: int) -> list[OpusPacket]:
+        """The packets of one frame (``pts`` in samples at the format's rate)."""
+        if pts != self._expected:
+            self._pts = pts * OPUS_RATE // self.format.sample_rate
+        self._expected = pts + len(pcm)
+        frame = pcm_to_frame(pcm, self.format.sample_rate, pts)
+        frames = [frame] if self._resampler is None else self._resampler.resample(frame)
+        packets: list[OpusPacket] = []
+        for part in frames:
+            part.pts = self._encoded
+            part.time_base = OPUS_TIME_BASE
+            self._encoded += part.samples
+            for packet in self._codec.encode(part):
+                packet.pts = self._pts
+                packet.time_base = OPUS_TIME_BASE
+                self._pts += self._packet_samples
+                packets.append(packet)
+        self.packets += len(packets)
+        return packets
+
+
+class QueuedAudioTrack(MediaStreamTrack):
+    """An outgoing audio track fed Opus packets by :meth:`offer` (any thread, never blocks):
+    the producer paces, ``recv`` waits for the next packet and aiortc only packs it.  At
+    most :data:`QUEUE_FRAMES` wait; beyond that the oldest is dropped (counted in
+    :attr:`frames_dropped`)."""
+
+    kind = "audio"
+
+    def __init__(self, *, capacity: int = QUEUE_FRAMES) -> None:
+        super().__init__()
+        self._packets: LatestWinsMailbox[OpusPacket] = LatestWinsMailbox(capacity)
+        self.frames_sent = 0
+        self.flowing = False
+        #: called once when the track stops (the runtime unsubscribes it there)
+        self.on_stop: Callable[[QueuedAudioTrack], None] | None = None
+
+    @property
+    def frames_dropped(self) -> int:
+        return self._packets.dropped
+
+    def offer(self, packets: list[OpusPacket]) -> None:
+        for packet in packets:
+            self._packets.put(packet)
+
+    def discard_pending(self) -> None:
+        with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
+            while True:
+                self._packets.get_nowait()
+
+    async def recv(self) -> OpusPacket:
+        if self.readyState != "live":
+            raise MediaStreamError
+        try:
+            packet = await self._packets.get()
+        except anyio.EndOfStream:
+            raise MediaStreamError from None
+        self.frames_sent += 1
+        return packet
+
+    def stop(self) -> None:
+        self._packets.close()
+        on_stop, self.on_stop = self.on_stop, None
+        if on_stop is not None:
+            on_stop(self)
+        super().stop()
+
+
+class PausableAudioTrack(PausableTrack):
+    """:class:`PausableTrack` for audio: sends nothing while paused."""
+
+    async def recv(self) -> av.AudioFrame | OpusPacket:  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        while True:
+            await self._resumed.wait()
+            frame = await self.source.recv()
+            if self._resumed.is_set():
+                assert isinstance(frame, av.AudioFrame | av.Packet)
+                return frame
+
+
+class AudioInput:
+    """A received audio track of a peer: decoded frames converted to the declared format
+    and handed to ``callback`` (on the peer's loop) while enabled."""
+
+    def __init__(self, name: str, fmt: AudioFormat) -> None:
+        self.name = name
+        self.enabled = True
+        self.callback: PcmCallback | None = None
+        self.frames_received = 0
+        self.samples_delivered = 0
+        self._converter = PcmConverter(fmt)
+
+    async def run(self, track: MediaStreamTrack) -> None:
+        """Read ``track`` until it ends; a failing callback is logged, never fatal."""
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                self.frames_received += 1
+                callback = self.callback
+                if not self.enabled or callback is None or not isinstance(frame, av.AudioFrame):
+                    continue
+                pcm = self._converter.convert(frame)
+                self.samples_delivered += len(pcm)
+                try:
+                    callback(pcm)
+                except Exception:
+                    logger.exception("audio callback of %r failed", self.name)
