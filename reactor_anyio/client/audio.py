@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from reactor_proto.capabilities import TrackCapability
 from reactor_proto.client import ClientMachine
 from reactor_proto.client.audio import DEFAULT_RECEIVE_FRAMES
 
@@ -120,8 +121,10 @@ class ReactorAudio:
 
     # ---- peers (called by Reactor._on_peer) ------------------------------------------------
 
-    def _audio_peer_changed(self, peer: Any) -> None:
-        """A new peer (or ``None``): close the old queues, give the new peer fresh ones."""
+    def _audio_peer_changed(self, peer: Any,
+                            tracks: Sequence[TrackCapability] | None = None) -> None:
+        """A new peer (or ``None``): close the old queues, give the new peer fresh ones for
+        the recvonly audio tracks among ``tracks`` (default: the session's)."""
         state = self._audio()
         for queue in state.queues.values():
             queue.close()  # consumers drain what is left, then end
@@ -132,7 +135,7 @@ class ReactorAudio:
         set_sink = getattr(peer, "set_audio_sink", None)
         if set_sink is None:  # a custom peer without audio support
             return
-        for spec in self._machine.tracks:
+        for spec in self._machine.tracks if tracks is None else tracks:
             if spec.kind == "audio" and spec.direction == "recvonly":
                 queue = state.queues[spec.name] = AudioFrameQueue(state.capacity)
                 set_sink(spec.name, queue)
