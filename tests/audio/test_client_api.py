@@ -5,9 +5,11 @@ bounds and pacing."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import numpy as np
 import pytest
 
@@ -56,9 +58,11 @@ def frame(i: int, channels: int = 2) -> ReceivedAudio:
 
 
 async def wait_for(predicate: Any, within: float = 5.0) -> None:
-    with anyio.fail_after(within):
-        while not predicate():
-            await anyio.sleep(0.005)
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {within} s")
+        await anyio.sleep(0.005)
 
 
 def reactor() -> Reactor:
@@ -108,7 +112,7 @@ async def test_reactor_decorator_an_async_handler_and_a_raising_one(
 
     @r.on_audio_frame
     async def handler(frame: np.ndarray, sample_rate: int, num_channels: int) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         if int(frame[0, 0]) == 1:
             raise RuntimeError("boom")
         got.append(int(frame[0, 0]))
