@@ -41,6 +41,15 @@ Contract with the runtime (which owns every socket, thread and clock):
   the command methods: hold :attr:`Model.lock` while reading or advancing state, and render
   outside it.  It returns RGB ``uint8`` frames shaped ``(height, width, 3)`` matching the
   track's :class:`TrackSpec` in :attr:`Model.output_tracks`.
+* Audio: a model lists audio tracks in :attr:`Model.outputs` / :attr:`Model.inputs` with
+  ``kind="audio"`` and their ``sample_rate`` and ``channels``.  The runtime calls
+  :meth:`Model.produce_audio` on an audio thread (never the video one) every 20 ms per
+  output track while someone listens; it returns ``int16`` PCM shaped ``(samples,
+  channels)`` for the next 10-20 ms (floats in [-1, 1] are accepted and scaled).  Too few
+  samples are asked for again, then padded with silence; too many are kept up to 100 ms;
+  a wrong dtype or shape or NaN is refused; all of it is counted, and video never waits
+  (:mod:`reactor_proto.runtime.audio`).  A published audio input's PCM (in the declared
+  format) waits in a bounded buffer read with ``ctx.read_audio(track, samples)``.
 * Messages to clients go through :meth:`Model.send` (checked against the declared
   :attr:`Model.messages`, which are published as OpenAPI webhooks).  ``ctx.send`` only
   queues, so it is safe to call while holding the lock, which keeps messages in state order.
@@ -54,6 +63,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from reactor_proto.errors import CommandValidationError, LocalProtocolError
+from reactor_proto.runtime.audio import AudioFormat
 
 from .commands import (
     CommandError,
@@ -63,7 +73,7 @@ from .commands import (
     command,
     with_upload_component,
 )
-from .context import Frame, ModelContext, RecordingContext, SentMessage
+from .context import Frame, ModelContext, Pcm, RecordingContext, SentMessage
 from .messages import MessageType
 from .signature import (
     DerivedParam,
@@ -85,6 +95,7 @@ __all__ = [
     "Model",
     "ModelContext",
     "ModelOptionError",
+    "Pcm",
     "RecordingContext",
     "SentMessage",
     "StepInput",
@@ -106,6 +117,18 @@ class TrackSpec:
     kind: str = attrs.field(default="video", validator=attrs.validators.in_(("video", "audio")))
     width: int = 640
     height: int = 360
+    #: audio only: the rate and channel count of the PCM the model produces or receives
+    sample_rate: int = 48_000
+    channels: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "audio":
+            self.audio_format  # noqa: B018 - checks the rate and the channels
+
+    @property
+    def audio_format(self) -> AudioFormat:
+        """The PCM format of an audio track (raises for an unsupported rate or layout)."""
+        return AudioFormat(sample_rate=self.sample_rate, channels=self.channels)
 
 
 class Model:
@@ -162,6 +185,11 @@ class Model:
     def produce_frame(self, track: str, now: float) -> Frame:
         """The next frame of output track ``track``; called from a worker thread."""
         raise NotImplementedError(f"{type(self).__name__} does not produce frames")
+
+    def produce_audio(self, track: str, now: float) -> Pcm:
+        """The next 10-20 ms of audio output track ``track`` from ``now``: ``int16`` PCM
+        shaped ``(samples, channels)`` in the track's format; called from an audio thread."""
+        raise NotImplementedError(f"{type(self).__name__} does not produce audio")
 
     def step(self, inputs: Sequence[StepInput], now: float) -> StepOutput:
         """One step of a stepped session (docs/protocol §15), on the model's worker thread,

@@ -14,6 +14,8 @@ import numpy.typing as npt
 
 Frame = npt.NDArray[np.uint8]
 """An RGB video frame: ``uint8``, shape ``(height, width, 3)``."""
+Pcm = npt.NDArray[np.int16]
+"""Audio: interleaved ``int16`` PCM, shape ``(samples, channels)``."""
 
 
 class ModelContext(Protocol):
@@ -24,6 +26,10 @@ class ModelContext(Protocol):
 
     def latest_input(self, track: str) -> Frame | None:
         """The most recent frame of an input track (RGB uint8), or None before the first."""
+
+    def read_audio(self, track: str, samples: int | None = None) -> Pcm:
+        """Up to ``samples`` (all, when None) of the PCM received on audio input ``track``
+        since the last read, oldest first; empty when none waits."""
 
 
 @attrs.frozen(kw_only=True)
@@ -41,6 +47,7 @@ class RecordingContext:
         self._lock = threading.Lock()
         self._sent: list[SentMessage] = []
         self._inputs: dict[str, Frame] = {}
+        self._audio: dict[str, list[Pcm]] = {}
 
     def send(self, type: str, data: Mapping[str, Any], *, to: str | None = None) -> None:
         with self._lock:
@@ -56,6 +63,22 @@ class RecordingContext:
                 self._inputs.pop(track, None)
             else:
                 self._inputs[track] = frame
+
+    def push_audio(self, track: str, pcm: Pcm) -> None:
+        """Queue received PCM for :meth:`read_audio` (unbounded: a test helper)."""
+        with self._lock:
+            self._audio.setdefault(track, []).append(pcm)
+
+    def read_audio(self, track: str, samples: int | None = None) -> Pcm:
+        with self._lock:
+            parts = self._audio.pop(track, [])
+        pcm = (np.concatenate(parts) if parts
+               else np.zeros((0, 1), dtype=np.int16))
+        if samples is not None and len(pcm) > samples:
+            with self._lock:
+                self._audio.setdefault(track, []).insert(0, pcm[samples:])
+            pcm = pcm[:samples]
+        return pcm
 
     def sent(self, type: str | None = None) -> list[SentMessage]:
         """Messages sent so far, oldest first, optionally only those of one type."""

@@ -1,4 +1,5 @@
-"""Resolve a model spec: a built-in name (``helios``, ``echo``) or ``package.module:Class``.
+"""Resolve a model spec: a built-in name (``helios``, ``echo``, ``tone``) or
+``package.module:Class``.
 
 The class part may be a dotted attribute path (``pkg.mod:Outer.Inner``).  Every failure is
 a :class:`ModelSpecError` whose message names the spec and what was wrong with it.
@@ -14,8 +15,9 @@ from reactor_proto.errors import LocalProtocolError
 from .base import Model
 from .echo import Echo
 from .helios import Helios
+from .tone import Tone
 
-BUILTIN_MODELS: dict[str, type[Model]] = {"echo": Echo, "helios": Helios}
+BUILTIN_MODELS: dict[str, type[Model]] = {"echo": Echo, "helios": Helios, "tone": Tone}
 
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 

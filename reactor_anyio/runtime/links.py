@@ -14,7 +14,7 @@ from reactor_anyio.webrtc.ice import to_ice_server
 from reactor_proto.addresses import is_loopback_host as is_loopback
 from reactor_proto.bodies import IceCandidate, IceServer
 
-from .media import FanoutTrack
+from .media import OutputTrack
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Link:
 
     def __init__(self) -> None:
         self.peers: dict[int, ServerPeer] = {}
-        self.outputs: dict[int, dict[str, FanoutTrack]] = {}
+        self.outputs: dict[int, dict[str, OutputTrack]] = {}
         self.active: int | None = None
 
     def active_peer(self) -> ServerPeer | None:

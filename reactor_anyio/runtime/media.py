@@ -19,15 +19,19 @@ import fractions
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import anyio
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from reactor_anyio.webrtc import LatestWinsMailbox
+from reactor_anyio.webrtc.audio_source import QueuedAudioTrack
 from reactor_anyio.webrtc.convert import RgbArray, check_rgb
 from reactor_anyio.webrtc.heap import STREAMING_INTERVAL, release_free_memory
+from reactor_proto.runtime.audio import AudioFormat
+
+from .audio_media import AudioFanout, ProduceAudio
 
 logger = logging.getLogger(__name__)
 
@@ -202,21 +206,52 @@ class OutputFanout:
         return not any(t.is_alive() for t in self._threads)
 
 
+#: one connection's subscription to an output track
+OutputTrack = FanoutTrack | QueuedAudioTrack
+
+
 class MediaHub:
-    """Every output fan-out of the served model."""
+    """Every output fan-out of the served model: video in :attr:`fanouts`, audio (one
+    :class:`~.audio_media.AudioFanout` per track, on its own thread) in :attr:`audio`.
+    Both clocks count from the hub's epoch, so their ``pts`` line up."""
 
     def __init__(self, tracks: Iterable[str], produce: Produce,
-                 frame_rate: Callable[[], float], *, clock: Clock = time.monotonic) -> None:
+                 frame_rate: Callable[[], float], *, clock: Clock = time.monotonic,
+                 audio: Mapping[str, AudioFormat] | None = None,
+                 produce_audio: ProduceAudio | None = None) -> None:
         self.fanouts = {name: OutputFanout(name, produce, frame_rate, clock=clock)
                         for name in tracks}
+        epoch = min((f.epoch for f in self.fanouts.values()), default=clock())
+        self.audio: dict[str, AudioFanout] = {}
+        if audio and produce_audio is not None:
+            self.audio = {name: AudioFanout(name, produce_audio, fmt, clock=clock, epoch=epoch)
+                          for name, fmt in audio.items()}
+
+    def fanout(self, track: str) -> OutputFanout | AudioFanout | None:
+        """The fan-out of output ``track`` (video or audio), None when nothing feeds it."""
+        return self.fanouts.get(track) or self.audio.get(track)
+
+    def set_flowing(self, track: str, output: OutputTrack, flowing: bool) -> None:
+        """Start or stop feeding one subscriber ``output`` of ``track``."""
+        video, audio = self.fanouts.get(track), self.audio.get(track)
+        if video is not None and isinstance(output, FanoutTrack):
+            video.set_flowing(output, flowing)
+        elif audio is not None and isinstance(output, QueuedAudioTrack):
+            audio.set_flowing(output, flowing)
 
     def frames_produced(self, track: str) -> int:
-        return self.fanouts[track].frames_produced
+        fanout = self.fanout(track)
+        if fanout is None:
+            raise KeyError(track)
+        return fanout.frames_produced
 
     def stop(self) -> None:
-        for fanout in self.fanouts.values():
+        for fanout in self._all():
             fanout.stop()
 
     def join(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        return all(f.join(max(0.0, deadline - time.monotonic())) for f in self.fanouts.values())
+        return all(f.join(max(0.0, deadline - time.monotonic())) for f in self._all())
+
+    def _all(self) -> list[OutputFanout | AudioFanout]:
+        return [*self.fanouts.values(), *self.audio.values()]

@@ -2,7 +2,9 @@
 
 * :class:`RuntimeModelContext` is what the model gets as ``ctx``: ``send`` only appends to a
   thread-safe queue and pokes the event loop (it may be called from any thread, lock held or
-  not), and ``latest_input`` serves the frame the adapter last stored for an input track.
+  not), ``latest_input`` serves the frame the adapter last stored for an input track, and
+  ``read_audio`` the PCM received on an audio input (bounded by the core's
+  :class:`~reactor_proto.runtime.audio.AudioInbox`: the oldest is dropped, counted).
 * :class:`ModelWorker` runs every call into the model (hooks and commands) on one dedicated
   thread, in the order the machine produced them: a slow command (decoding a reference
   image) never stalls signalling, and ``on_session_end`` always runs before the next
@@ -20,9 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+import numpy as np
 
 from reactor_anyio.models import Model, SentMessage
-from reactor_anyio.models.base import CommandError, CommandReply, Frame
+from reactor_anyio.models.base import CommandError, CommandReply, Frame, Pcm
 from reactor_anyio.models.signature import UploadedFile
 from reactor_proto.errors import CommandValidationError
 from reactor_proto.runtime import (
@@ -40,23 +43,94 @@ from reactor_proto.runtime import (
     StepOutcome,
     StepRequested,
 )
+from reactor_proto.runtime.audio import AudioFormat, AudioInbox
 from reactor_proto.runtime.uploads import UploadedFile as StoredUpload
 
 logger = logging.getLogger(__name__)
 
 #: model messages waiting for the loop; beyond this the oldest are dropped (a runaway model)
 MAX_QUEUED_MESSAGES = 10_000
+#: received audio waiting for the model, in seconds; beyond this the oldest is dropped
+MAX_QUEUED_AUDIO = 1.0
+
+
+class AudioQueue:
+    """One audio input's received PCM, bounded by the core's :class:`AudioInbox`."""
+
+    def __init__(self, fmt: AudioFormat) -> None:
+        self.format = fmt
+        self.inbox = AudioInbox(round(fmt.sample_rate * MAX_QUEUED_AUDIO))
+        self._parts: deque[Pcm] = deque()
+
+    def push(self, pcm: Pcm) -> None:
+        drop = self.inbox.admit(len(pcm))
+        self._parts.append(pcm)
+        while drop:
+            head = self._parts[0]
+            if len(head) <= drop:
+                self._parts.popleft()
+                drop -= len(head)
+            else:
+                self._parts[0] = head[drop:]
+                drop = 0
+
+    def read(self, samples: int | None) -> Pcm:
+        count = self.inbox.take(samples)
+        out = np.empty((count, self.format.channels), dtype=np.int16)
+        filled = 0
+        while filled < count:
+            head = self._parts[0]
+            used = min(len(head), count - filled)
+            out[filled:filled + used] = head[:used]
+            filled += used
+            if used == len(head):
+                self._parts.popleft()
+            else:
+                self._parts[0] = head[used:]
+        return out
+
+    def clear(self) -> None:
+        self.inbox.clear()
+        self._parts.clear()
 
 
 class RuntimeModelContext:
     """The runtime's :class:`~reactor_anyio.models.ModelContext`; thread-safe, non-blocking."""
 
-    def __init__(self) -> None:
+    def __init__(self, audio_inputs: Mapping[str, AudioFormat] | None = None) -> None:
         self._lock = threading.Lock()
         self._messages: deque[SentMessage] = deque()
         self._inputs: dict[str, Frame] = {}
+        self._audio = {name: AudioQueue(fmt) for name, fmt in (audio_inputs or {}).items()}
         self._wake: Callable[[], None] | None = None
         self.messages_dropped = 0
+
+    @property
+    def audio_formats(self) -> dict[str, AudioFormat]:
+        """The declared format of every audio input track."""
+        return {name: queue.format for name, queue in self._audio.items()}
+
+    def audio_inbox(self, track: str) -> AudioInbox:
+        """The counters of audio input ``track`` (received, dropped, buffered)."""
+        return self._audio[track].inbox
+
+    def push_audio(self, track: str, pcm: Pcm | None) -> None:
+        """Received PCM of audio input ``track``; ``None``: its publisher went away."""
+        queue = self._audio.get(track)
+        if queue is None:
+            return
+        with self._lock:
+            if pcm is None:
+                queue.clear()
+            else:
+                queue.push(pcm)
+
+    def read_audio(self, track: str, samples: int | None = None) -> Pcm:
+        queue = self._audio.get(track)
+        if queue is None:
+            return np.zeros((0, 1), dtype=np.int16)
+        with self._lock:
+            return queue.read(samples)
 
     def bind(self, wake: Callable[[], None] | None) -> None:
         """``wake()`` is called (from the sending thread) after every queued message."""
@@ -84,6 +158,8 @@ class RuntimeModelContext:
             return self._inputs.get(track)
 
     def set_input(self, track: str, frame: Frame | None) -> None:
+        if frame is None:
+            self.push_audio(track, None)
         with self._lock:
             if frame is None:
                 self._inputs.pop(track, None)
@@ -176,7 +252,8 @@ class ModelHost:
     """One model instance, fed the machine's events through its worker thread."""
 
     def __init__(self, model_class: type[Model], options: Mapping[str, Any]) -> None:
-        self.context = RuntimeModelContext()
+        self.context = RuntimeModelContext(
+            {t.name: t.audio_format for t in model_class.inputs if t.kind == "audio"})
         self.model = model_class(self.context, **dict(options))
         self.worker = ModelWorker(model_class.name)
         #: called on the worker thread with every command's outcome (the runtime hands it

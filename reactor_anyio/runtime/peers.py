@@ -18,11 +18,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from reactor_anyio.webrtc import IceConfig, ServerPeer
+from reactor_anyio.webrtc.audio_source import Pcm
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.runtime import CreateAnswer, RuntimeMachine
 
 from .links import Link, add_candidates
-from .media import FanoutTrack, MediaHub
+from .media import MediaHub, OutputTrack
 from .model_host import RuntimeModelContext
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class PeerSet:
         link = self.links.setdefault(cid, Link())
         try:
             peer = ServerPeer(action.track_mapping, ice=self._ice,
-                              outputs=self._subscribe_outputs(cid, nid, action))
+                              outputs=self._subscribe_outputs(cid, nid, action),
+                              audio_inputs=self._context.audio_formats)
         except ReactorError as exc:
             self._release_outputs(cid, nid)
             self._machine.answer_failed(cid, exc.message, time.monotonic(), negotiation_id=nid)
@@ -70,7 +72,10 @@ class PeerSet:
             # LocalProtocolError: not a video input, so no frames to hold back
             with contextlib.suppress(LocalProtocolError):
                 peer.set_input_enabled(name, False)
-                peer.set_frame_callback(name, self._input_sink(name, cid))
+                if name in self._context.audio_formats:
+                    peer.set_audio_callback(name, self._audio_sink(name, cid))
+                else:
+                    peer.set_frame_callback(name, self._input_sink(name, cid))
         try:
             sdp = await peer.accept(action.offer_sdp)
             if action.remote_candidates:
@@ -87,10 +92,12 @@ class PeerSet:
         self._pump()
 
     def _subscribe_outputs(self, cid: int, nid: int,
-                           action: CreateAnswer) -> dict[str, FanoutTrack]:
-        outputs = {entry.name: self._media.fanouts[entry.name].subscribe()
-                   for entry in action.track_mapping
-                   if entry.direction == "recvonly" and entry.name in self._media.fanouts}
+                           action: CreateAnswer) -> dict[str, OutputTrack]:
+        outputs: dict[str, OutputTrack] = {}
+        for entry in action.track_mapping:
+            fanout = self._media.fanout(entry.name)
+            if entry.direction == "recvonly" and fanout is not None:
+                outputs[entry.name] = fanout.subscribe()
         self.links.setdefault(cid, Link()).outputs[nid] = outputs
         return outputs
 
@@ -167,15 +174,16 @@ class PeerSet:
             return
         assert link.active is not None
         output = link.outputs.get(link.active, {}).get(track)
-        if output is None:
+        fanout = self._media.fanout(track)
+        if output is None or fanout is None:
             return
         peer.set_output_paused(track, paused)
-        self._media.fanouts[track].set_flowing(output, not paused)
+        self._media.set_flowing(track, output, not paused)
         # a swapped-out peer no longer consumes: only the active one flows
         for nid, outputs in link.outputs.items():
             other = outputs.get(track)
             if nid != link.active and other is not None and other.flowing:
-                self._media.fanouts[track].set_flowing(other, False)
+                self._media.set_flowing(track, other, False)
 
     def set_input(self, cid: int, track: str, enabled: bool) -> None:
         link = self.links.get(cid)
@@ -192,6 +200,15 @@ class PeerSet:
             # only the slot holder's media reaches the model (the machine decides who)
             if machine.slot_holder(track) == cid:
                 context.set_input(track, frame)
+
+        return deliver
+
+    def _audio_sink(self, track: str, cid: int) -> Callable[[Pcm], None]:
+        machine, context = self._machine, self._context
+
+        def deliver(pcm: Pcm) -> None:
+            if machine.slot_holder(track) == cid:
+                context.push_audio(track, pcm)
 
         return deliver
 

@@ -125,7 +125,10 @@ class LocalRuntime:
             parent_dir=recording_dir)
         produce = self.model.produce_frame
         self._media = MediaHub(videos, self._recordings.wrap(produce) if record else produce,
-                               lambda: self.model.frame_rate)
+                               lambda: self.model.frame_rate,
+                               audio={t.name: t.audio_format for t in self.model.output_tracks
+                                      if t.kind == "audio"},
+                               produce_audio=self.model.produce_audio)
         config = RuntimeConfig(
             model_name=model_class.name, model_schema=model_class.schema(),
             emission_fps=self.model.frame_rate,
@@ -186,7 +189,10 @@ class LocalRuntime:
 
     def consumers(self, track: str = "main_video") -> int:
         """Connections currently receiving output ``track``."""
-        return self._media.fanouts[track].consumers
+        fanout = self._media.fanout(track)
+        if fanout is None:
+            raise KeyError(track)
+        return fanout.consumers
 
     def latest_input(self, track: str) -> Any:
         return self._host_model.context.latest_input(track)

@@ -6,8 +6,11 @@ server never trickles), so the runtime can publish it as soon as the offer reque
 
 Outputs (client ``recvonly``) start paused (§6.7): each is a :class:`PausableTrack` around a
 per-peer source (by default an :class:`NdarrayVideoTrack` the runtime pushes frames into),
-sending nothing until :meth:`set_output_paused` ``(name, False)``.  Inputs (client
-``sendonly``) are received and delivered as RGB frames through the shared machinery.
+sending nothing until :meth:`set_output_paused` ``(name, False)``.  An audio output needs a
+given source (e.g. a :class:`~.audio_source.QueuedAudioTrack`); without one its m-line is
+answered ``inactive``.  Video inputs (client ``sendonly``) are received and delivered as RGB
+frames through the shared machinery; audio inputs named in ``audio_inputs`` are decoded to
+PCM of their declared format (:class:`~.audio_source.AudioInput`), other audio is drained.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from aiortc import RTCDataChannel, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolError, TransportError
+from reactor_proto.runtime.audio import AudioFormat
 
+from .audio_source import AudioInput, PausableAudioTrack, PcmCallback
 from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
 from .ice import IceConfig, restricted_host_addresses
@@ -66,6 +71,7 @@ class ServerPeer(PeerBase):
         outputs: Mapping[str, MediaStreamTrack] | None = None,
         frame_capacity: int = 2,
         gathering_timeout: float = SERVER_GATHERING_TIMEOUT,
+        audio_inputs: Mapping[str, AudioFormat] | None = None,
     ) -> None:
         check_tracks(mapping, field="track_mapping")
         mids = [entry.mid for entry in mapping]
@@ -76,19 +82,27 @@ class ServerPeer(PeerBase):
         self._mapping = tuple(mapping)
         self._gathering_timeout = gathering_timeout
         self._outputs: dict[str, PausableTrack] = {}
+        self._audio_inputs: dict[str, AudioInput] = {}
         given = dict(outputs or {})
+        formats = dict(audio_inputs or {})
         for entry in self._mapping:
             self._mid_names[entry.mid] = entry.name
             if entry.direction == "sendonly" and entry.kind == "video":
                 self._add_input(entry.name)
+            elif entry.direction == "sendonly" and entry.name in formats:
+                self._audio_inputs[entry.name] = AudioInput(entry.name, formats[entry.name])
             elif entry.direction == "recvonly" and entry.kind == "video":
                 source = given.pop(entry.name, None) or NdarrayVideoTrack(fps=fps)
                 gate = PausableTrack(source, paused=True)
                 self._outputs[entry.name] = gate
                 self._owned_tracks.append(gate)
+            elif entry.direction == "recvonly" and entry.name in given:
+                gate = PausableAudioTrack(given.pop(entry.name), paused=True)
+                self._outputs[entry.name] = gate
+                self._owned_tracks.append(gate)
         if given:
             raise LocalProtocolError(
-                f"outputs names no client-recvonly video track: {sorted(given)!r}"
+                f"outputs names no client-recvonly track: {sorted(given)!r}"
             )
         self._accepted = False
         #: per output name, the loss recovery of its sender (issue 21), once accepted
@@ -136,7 +150,7 @@ class ServerPeer(PeerBase):
                 transceiver.direction = "sendonly"
                 transceiver.sender.replaceTrack(gate)
             elif entry.direction == "recvonly":
-                transceiver.direction = "inactive"  # audio output: no source yet
+                transceiver.direction = "inactive"  # an audio output nobody feeds
         answer = await self._pc.createAnswer()
         with restricted_host_addresses(self._ice.host_addresses):
             try:
@@ -151,11 +165,45 @@ class ServerPeer(PeerBase):
         for transceiver in self._pc.getTransceivers():
             sender = transceiver.sender
             for name, gate in self._outputs.items():
-                if sender.track is gate:
+                if sender.track is gate and gate.kind == "video":
                     self.resyncs[name] = install_resync(sender)
         # Returned as aiortc wrote it: the runtime core advertises the promised
         # a=max-message-size (RuntimeMachine.answer_created), one place for that rule.
         return str(self._pc.localDescription.sdp)
+
+    # ---- audio inputs -------------------------------------------------------------------
+
+    def _handle_track(self, track: MediaStreamTrack) -> None:
+        mid = next((t.mid for t in self._pc.getTransceivers() if t.receiver.track is track),
+                   None)
+        name = self._mid_names.get(mid) if mid is not None else None
+        audio = self._audio_inputs.get(name) if name is not None else None
+        if audio is None or track.kind != "audio":
+            super()._handle_track(track)
+            return
+        self._spawn(audio.run(track), name=f"reactor-audio-in-{name}")
+        self._fire(self.on_track, name, track)
+
+    def set_audio_callback(self, name: str, callback: PcmCallback | None) -> None:
+        """Call ``callback(pcm)`` on this loop for each decoded frame of audio input
+        ``name`` (``int16 (samples, channels)`` in its declared format)."""
+        self._check_open()
+        self._audio_input(name).callback = callback
+
+    def _audio_input(self, name: str) -> AudioInput:
+        audio = self._audio_inputs.get(name)
+        if audio is None:
+            raise LocalProtocolError(
+                f"track name {name!r} is not an audio input of this peer "
+                f"(known: {sorted(self._audio_inputs)})")
+        return audio
+
+    def set_input_enabled(self, name: str, enabled: bool) -> None:
+        if name in self._audio_inputs:
+            self._check_open()
+            self._audio_inputs[name].enabled = enabled
+            return
+        super().set_input_enabled(name, enabled)
 
     # ---- data channels ------------------------------------------------------------------
 

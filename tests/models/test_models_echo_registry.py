@@ -120,7 +120,7 @@ def test_echo_lifecycle_and_options(ctx: RecordingContext) -> None:
 def test_builtins_resolve() -> None:
     assert resolve_model("helios") is Helios
     assert resolve_model(" echo ") is Echo
-    assert set(BUILTIN_MODELS) == {"helios", "echo"}
+    assert set(BUILTIN_MODELS) == {"helios", "echo", "tone"}
     assert resolve_model("reactor_anyio.models.helios:Helios") is Helios
 
 
@@ -167,7 +167,7 @@ def test_user_model_by_module_and_class(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("", "not a built-in model (built-ins: echo, helios)"),
+        ("", "not a built-in model (built-ins: echo, helios, tone)"),
         ("stable-diffusion", "not a built-in model"),
         (":Class", "expected 'package.module:Class'"),
         ("module:", "expected 'package.module:Class'"),

@@ -1,0 +1,99 @@
+"""``tone``: an audio demo model.
+
+It plays a sine on ``main_audio`` (48 kHz mono) and shows the frequency it plays on
+``main_video`` (320x180); ``set_frequency`` changes it.  The sine's phase carries over from
+one chunk to the next and across a frequency change, so there is no click.  It exists to
+exercise audio output end to end (tests measure the dominant frequency that arrives).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+import numpy as np
+
+from .base import Frame, MessageType, Model, ModelContext, Pcm, TrackSpec, command
+from .font import draw_text, text_size
+from .signature import Field
+
+VIDEO_TRACK = "main_video"
+AUDIO_TRACK = "main_audio"
+SAMPLE_RATE = 48_000
+#: samples per produce_audio call: 20 ms, one frame of the runtime's audio clock
+CHUNK = SAMPLE_RATE // 50
+DEFAULT_HZ = 440.0
+AMPLITUDE = 0.4
+WIDTH, HEIGHT = 320, 180
+BACKGROUND = (16, 24, 48)
+INK = (255, 214, 10)
+
+
+def render_frequency(hz: float) -> Frame:
+    """The card showing ``hz``."""
+    frame = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    frame[...] = BACKGROUND
+    text = f"{hz:g} HZ"
+    scale = 4
+    width, height = text_size(text, scale)
+    draw_text(frame, text, (WIDTH - width) // 2, (HEIGHT - height) // 2, scale=scale,
+              color=INK)
+    return frame
+
+
+class Tone(Model):
+    name = "tone"
+    description = "Audio demo: a sine on main_audio at the commanded frequency, shown on video."
+    version = "0.1.0"
+    fps = 10.0
+    outputs = (TrackSpec(name=VIDEO_TRACK, width=WIDTH, height=HEIGHT),
+               TrackSpec(name=AUDIO_TRACK, kind="audio", sample_rate=SAMPLE_RATE, channels=1))
+    messages = {
+        "frequency": MessageType(description="The frequency now played, in hertz.",
+                                 fields={"hz": float}),
+    }
+
+    def __init__(self, ctx: ModelContext, **options: Any) -> None:
+        super().__init__(ctx, **options)
+        self.hz = DEFAULT_HZ
+        self._phase = 0.0  # radians, only touched by the audio thread
+        self._card: tuple[float, Frame] | None = None
+
+    @command
+    def set_frequency(
+        self,
+        hz: Annotated[float, Field(ge=20, le=20_000,
+                                   description="The sine's frequency in hertz")] = DEFAULT_HZ,
+    ) -> None:
+        """Change the frequency of the tone"""
+        self.hz = float(hz)
+        self.send("frequency", {"hz": self.hz})
+
+    def on_session_end(self) -> None:
+        with self.lock:
+            self.hz = DEFAULT_HZ
+
+    def on_connected(self, client_id: str, connected_users: int) -> None:
+        with self.lock:
+            hz = self.hz
+        self.send("frequency", {"hz": hz}, to=client_id)
+
+    def produce_frame(self, track: str, now: float) -> Frame:
+        self.output_track(track)
+        with self.lock:
+            hz = self.hz
+        card = self._card
+        if card is None or card[0] != hz:
+            card = self._card = (hz, render_frequency(hz))
+        return card[1]
+
+    def produce_audio(self, track: str, now: float) -> Pcm:
+        """20 ms of the sine, continuing the phase of the previous chunk."""
+        self.output_track(track)
+        with self.lock:
+            hz = self.hz
+        step = 2 * math.pi * hz / SAMPLE_RATE
+        phases = self._phase + step * np.arange(CHUNK)
+        self._phase = float((self._phase + step * CHUNK) % (2 * math.pi))
+        pcm: Pcm = (np.sin(phases) * (AMPLITUDE * 32767)).astype(np.int16)
+        return pcm.reshape(CHUNK, 1)

@@ -1,0 +1,230 @@
+"""Audio production for the local runtime: one producer thread per audio output track.
+
+The thread wakes on the audio clock (:class:`~reactor_proto.runtime.audio.AudioClock`,
+20 ms frames), asks the model for PCM with ``produce_audio(track, now)`` and lets the core's
+:class:`~reactor_proto.runtime.audio.AudioConformer` decide what becomes of each chunk; this
+module only performs the verdicts on the arrays.  Each exact frame goes to every flowing
+subscriber's :class:`QueuedAudioTrack` (a bounded queue; aiortc encodes Opus when the sender
+pulls it).  Video runs on its own threads: a slow or broken audio model never holds a
+video frame back, and no audio frame waits for video.
+
+Like video, the thread runs only while a subscriber flows (its output resumed), and its
+``pts`` are samples since the hub's epoch, the origin the video ``pts`` share.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from reactor_anyio.webrtc.audio_source import Pcm, QueuedAudioTrack
+from reactor_proto.runtime.audio import (
+    AudioClock,
+    AudioConformer,
+    AudioFormat,
+    AudioStats,
+    ChunkInfo,
+    ChunkVerdict,
+)
+
+logger = logging.getLogger(__name__)
+
+#: a producer thread with no consumer for this long ends
+IDLE_GRACE = 0.5
+
+ProduceAudio = Callable[[str, float], Any]
+Clock = Callable[[], float]
+
+
+def describe(chunk: object) -> ChunkInfo | None:
+    """What the core needs to know about a returned chunk (``None`` for nothing)."""
+    if chunk is None:
+        return None
+    if not isinstance(chunk, np.ndarray):
+        return ChunkInfo(dtype=type(chunk).__name__, shape=())
+    finite = True
+    if chunk.dtype.kind == "f":
+        finite = bool(np.isfinite(chunk).all())
+    return ChunkInfo(dtype=str(chunk.dtype), shape=tuple(chunk.shape), finite=finite)
+
+
+def perform(chunk: np.ndarray[Any, Any], verdict: ChunkVerdict, channels: int) -> Pcm:
+    """The samples the verdict keeps, as ``int16 (samples, channels)``."""
+    kept = chunk[:verdict.keep].reshape(verdict.keep, channels)
+    if verdict.convert:
+        scaled: Pcm = (np.clip(kept, -1.0, 1.0) * 32767.0).astype(np.int16)
+        return scaled
+    same: Pcm = np.ascontiguousarray(kept, dtype=np.int16)
+    return same
+
+
+class PcmBuffer:
+    """The samples the conformer counts in ``buffered``, as arrays."""
+
+    def __init__(self, channels: int) -> None:
+        self._channels = channels
+        self._parts: list[Pcm] = []
+
+    def append(self, pcm: Pcm) -> None:
+        if len(pcm):
+            self._parts.append(pcm)
+
+    def take(self, count: int, pad: int) -> Pcm:
+        out = np.zeros((count + pad, self._channels), dtype=np.int16)
+        filled = 0
+        while filled < count:
+            part = self._parts[0]
+            used = min(len(part), count - filled)
+            out[filled:filled + used] = part[:used]
+            filled += used
+            if used == len(part):
+                self._parts.pop(0)
+            else:
+                self._parts[0] = part[used:]
+        return out
+
+    def clear(self) -> None:
+        self._parts.clear()
+
+
+class AudioFanout:
+    """The producer thread of one audio output and the connections subscribed to it."""
+
+    def __init__(self, track: str, produce: ProduceAudio, fmt: AudioFormat, *,
+                 clock: Clock = time.monotonic, epoch: float | None = None) -> None:
+        self.track = track
+        self.format = fmt
+        self.clock = clock
+        self._produce = produce
+        self._audio_clock = AudioClock(fmt, epoch=clock() if epoch is None else epoch)
+        self._conformer = AudioConformer(fmt)
+        self._buffer = PcmBuffer(fmt.channels)
+        self._subscribers: list[QueuedAudioTrack] = []
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self.frames_produced = 0
+        self.errors = 0
+
+    @property
+    def stats(self) -> AudioStats:
+        return self._conformer.stats
+
+    @property
+    def skipped_frames(self) -> int:
+        return self._audio_clock.skipped_frames
+
+    # ---- subscribers (called on the event loop) -----------------------------------------
+
+    def subscribe(self) -> QueuedAudioTrack:
+        track = QueuedAudioTrack(self.format.sample_rate)
+        track.on_stop = self.unsubscribe
+        with self._condition:
+            self._subscribers.append(track)
+        return track
+
+    def unsubscribe(self, track: QueuedAudioTrack) -> None:
+        with self._condition:
+            if track in self._subscribers:
+                self._subscribers.remove(track)
+            track.flowing = False
+
+    def set_flowing(self, track: QueuedAudioTrack, flowing: bool) -> None:
+        with self._condition:
+            track.flowing = flowing and track in self._subscribers
+            if not flowing:
+                track.discard_pending()
+            if track.flowing and self._thread is None and not self._stopping:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"reactor-audio-{self.track}", daemon=True)
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(self._thread)
+                self._thread.start()
+            self._condition.notify_all()
+
+    @property
+    def consumers(self) -> int:
+        with self._condition:
+            return sum(1 for s in self._subscribers if s.flowing)
+
+    # ---- the producer thread ------------------------------------------------------------
+
+    def _flowing(self) -> list[QueuedAudioTrack]:
+        """The flowing subscribers, after a short grace when there are none; [] ends the
+        thread (``set_flowing`` starts a new one)."""
+        with self._condition:
+            if not self._stopping and not any(s.flowing for s in self._subscribers):
+                self._condition.wait(IDLE_GRACE)
+            targets = [s for s in self._subscribers if s.flowing]
+            if self._stopping or not targets:
+                self._thread = None
+                return []
+            return targets
+
+    def _run(self) -> None:
+        self._audio_clock.park()
+        self._conformer.flush()
+        self._buffer.clear()
+        while self._flowing():
+            due = self._audio_clock.deadline(self.clock())
+            delay = due - self.clock()
+            if delay > 0:
+                with self._condition:
+                    if self._condition.wait_for(lambda: self._stopping, delay):
+                        self._thread = None
+                        return
+            pts = self._audio_clock.take(self.clock())
+            pcm = self._next_frame(due)
+            self.frames_produced += 1
+            with self._condition:
+                targets = [s for s in self._subscribers if s.flowing]
+            for subscriber in targets:
+                subscriber.offer(pcm, pts)
+
+    def _next_frame(self, now: float) -> Pcm:
+        """Ask the model until a frame is buffered (bounded), then cut it."""
+        conformer, channels = self._conformer, self.format.channels
+        calls = 0
+        while conformer.wants_chunk(calls):
+            calls += 1
+            try:
+                chunk = self._produce(self.track, now)
+            except Exception:
+                conformer.failed()
+                self.errors += 1
+                if self.errors <= 3 or self.errors % 100 == 0:
+                    logger.exception("produce_audio(%r) failed (%d so far)", self.track,
+                                     self.errors)
+                break
+            verdict = conformer.judge(describe(chunk))
+            if verdict.refused is not None:
+                if sum(conformer.stats.refused.values()) <= 3:
+                    logger.warning("produce_audio(%r): chunk refused (%s)", self.track,
+                                   verdict.refused)
+                break
+            if not verdict.keep:
+                break
+            self._buffer.append(perform(chunk, verdict, channels))
+            now += verdict.keep / self.format.sample_rate
+        cut = conformer.cut()
+        return self._buffer.take(cut.take, cut.pad)
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopping = True
+            subscribers = list(self._subscribers)
+            self._condition.notify_all()
+        for subscriber in subscribers:
+            subscriber.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
