@@ -1,0 +1,133 @@
+"""Our ``Reactor`` against ``reactor serve --model tone`` (and ``echo``, once it echoes
+audio), on asyncio and trio: the frequency our client hands the handler is the commanded
+one, before and after ``set_frequency``; stats count the audio."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import numpy as np
+import pytest
+
+from reactor_anyio import Reactor
+from reactor_anyio.runtime import LocalRuntime
+
+from .conftest import dominant_hz, sine
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+RATE = 48_000
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def hosted(backend: str, model: str) -> Any:
+    if backend == "trio":  # aiortc needs asyncio: the runtime runs on the bridge's thread
+        from reactor_trio_compat import TrioHostedRuntime
+
+        return TrioHostedRuntime(model)
+    return LocalRuntime(model)
+
+
+async def wait_for(predicate: Any, within: float = 10.0) -> None:
+    with anyio.fail_after(within):
+        while not predicate():  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+
+class Recorder:
+    """What the audio handler got, with the thread it ran on."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.rates: set[int] = set()
+        self.threads: set[int] = set()
+        self.stamps: list[int] = []
+
+    def __call__(self, frame: np.ndarray, sample_rate: int, num_channels: int,
+                 timestamp_us: int) -> None:
+        assert frame.dtype == np.int16 and frame.shape[1] == num_channels
+        self.chunks.append(frame)
+        self.rates.add(sample_rate)
+        self.threads.add(threading.get_ident())
+        self.stamps.append(timestamp_us)
+
+    @property
+    def samples(self) -> int:
+        return sum(c.shape[0] for c in self.chunks)
+
+    def tail(self, seconds: float) -> np.ndarray:
+        return np.concatenate(self.chunks)[-int(seconds * RATE):]
+
+
+@pytest.fixture
+async def tone(anyio_backend: str) -> AsyncIterator[LocalRuntime]:
+    async with hosted(anyio_backend, "tone") as runtime:
+        yield runtime
+
+
+async def test_tone_at_the_commanded_frequency_before_and_after_set_frequency(
+        tone: LocalRuntime) -> None:
+    got = Recorder()
+    async with Reactor(model_name="tone", local=True, api_url=tone.url) as reactor:
+        reactor.track("main_audio").on_frame(got)
+        await reactor.connect()
+        assert reactor.track("main_audio").kind == "audio"
+        await wait_for(lambda: got.samples >= RATE)
+        assert got.rates == {RATE}
+        assert got.threads == {threading.get_ident()}  # the caller's thread, either backend
+        assert got.stamps == sorted(got.stamps)
+        assert abs(dominant_hz(got.tail(0.5), RATE) - 440) < 5
+        await reactor.send_command("set_frequency", {"hz": 1000})
+        start = got.samples
+        await wait_for(lambda: got.samples >= start + int(0.8 * RATE))
+        assert abs(dominant_hz(got.tail(0.4), RATE) - 1000) < 5
+        stats = await reactor.get_stats()
+        assert stats is not None
+        audio = stats.audio["main_audio"]
+        assert audio.direction == "recvonly" and audio.frames_received >= 90
+        assert audio.frames_delivered + audio.frames_dropped + audio.frames_buffered == \
+            audio.frames_received
+
+
+async def test_a_handler_set_after_connect_and_the_reactor_decorator(
+        tone: LocalRuntime) -> None:
+    got = Recorder()
+    async with Reactor(model_name="tone", local=True, api_url=tone.url) as reactor:
+        await reactor.connect()
+        await reactor.send_command("set_frequency", {"hz": 2000})
+        reactor.on_audio_frame(got)
+        await wait_for(lambda: got.samples >= int(1.2 * RATE))
+        assert abs(dominant_hz(got.tail(0.5), RATE) - 2000) < 5
+
+
+def echoes_audio() -> bool:
+    from reactor_anyio.models.echo import Echo
+
+    return any(getattr(t, "kind", "video") == "audio" for t in Echo.outputs)
+
+
+@pytest.mark.skipif(not echoes_audio(), reason="the echo model does not echo audio yet")
+async def test_published_pcm_comes_back_through_echo(anyio_backend: str) -> None:
+    got = Recorder()
+    async with hosted(anyio_backend, "echo") as echo, \
+            Reactor(model_name="echo", local=True, api_url=echo.url) as reactor:
+        reactor.track("speaker").on_frame(got)
+        await reactor.connect()
+        mic = await reactor.track("mic").publish()
+        pcm = sine(750.0, 2.0, rate=16_000)
+        for start in range(0, pcm.shape[0], 320):  # real time, 20 ms per push
+            mic.push_frame(pcm[start:start + 320], sample_rate=16_000, num_channels=1)
+            await anyio.sleep(0.02)
+        await wait_for(lambda: any(np.abs(c).max() > 4000 for c in got.chunks))
+        await anyio.sleep(0.5)
+        audio = np.concatenate(got.chunks)
+        loud = np.flatnonzero(np.abs(audio[:, 0].astype(np.int32)) > 4000)
+        assert abs(dominant_hz(audio[loud[0]:loud[-1]], RATE) - 750) < 5
+        stats = await reactor.get_stats()
+        assert stats is not None and stats.audio["mic"].samples_pushed >= 2 * RATE - 960
