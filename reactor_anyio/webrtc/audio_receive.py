@@ -143,7 +143,7 @@ class AudioFrameQueue:
             wake()
 
 
-class AudioInput:
+class AudioReceiveSlot:
     """One named remote audio track: its pull task and (maybe) its sink."""
 
     def __init__(self, name: str) -> None:
@@ -171,29 +171,29 @@ class AudioInput:
 
 class AudioInputs:
     """Audio half of a peer (a mixin of :class:`~.peer_base.PeerBase`): one
-    :class:`AudioInput` per named remote audio track."""
+    :class:`AudioReceiveSlot` per named remote audio track."""
 
     if TYPE_CHECKING:
         def _spawn(self, coro: Any, name: str) -> None: ...
         def _check_open(self) -> None: ...
 
-    def _audio_inputs(self) -> dict[str, AudioInput]:
-        table: dict[str, AudioInput] | None = self.__dict__.get("_audio_input_table")
+    def _audio_input_table(self) -> dict[str, AudioReceiveSlot]:
+        table: dict[str, AudioReceiveSlot] | None = self.__dict__.get("_audio_slots")
         if table is None:
-            table = self.__dict__["_audio_input_table"] = {}
+            table = self.__dict__["_audio_slots"] = {}
         return table
 
     def set_audio_sink(self, name: str, sink: AudioFrameQueue | None) -> None:
         """Queue the frames of remote audio track ``name`` into ``sink`` (``None``: read and
         discard them).  May be called before the track arrives."""
         self._check_open()
-        table = self._audio_inputs()
-        slot = table.get(name) or table.setdefault(name, AudioInput(name))
+        table = self._audio_input_table()
+        slot = table.get(name) or table.setdefault(name, AudioReceiveSlot(name))
         slot.sink = sink
 
     def _attach_audio(self, name: str, track: MediaStreamTrack) -> None:
         """Start reading remote audio ``track`` (called on the aiortc loop)."""
-        table = self._audio_inputs()
-        slot = table.get(name) or table.setdefault(name, AudioInput(name))
+        table = self._audio_input_table()
+        slot = table.get(name) or table.setdefault(name, AudioReceiveSlot(name))
         self._spawn(slot.pull(track), name=f"reactor-audio-{name}")
 

@@ -97,7 +97,7 @@ async def test_audio_without_a_sink_is_read_and_discarded() -> None:
     client, plain = await connected({"main_audio": 440.0})
     try:
         await wait_until(lambda: any(
-            s.frames_read > 20 for s in client._audio_inputs().values()))
+            s.frames_read > 20 for s in client._audio_input_table().values()))
     finally:
         await client.close()
         await plain.close()
