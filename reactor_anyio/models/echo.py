@@ -1,9 +1,11 @@
-"""``echo``: a video-to-video demo model.
+"""``echo``: a video-to-video (and audio-to-audio) demo model.
 
 It takes the client's ``webcam`` track (published ``sendonly`` by the client) and returns it
 on ``main_video`` visibly transformed: resized to the output size (nearest neighbour), the
 chosen effect applied, and a label drawn on top.  Without input it shows a "no input" card.
-It exists to exercise publish / unpublish and the publisher slot end to end.
+Audio published on ``mic`` (48 kHz mono) comes back unchanged on ``speaker``, about one
+frame later; without it ``speaker`` is silent.  It exists to exercise publish / unpublish
+and the publisher slot end to end.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from .base import Frame, MessageType, Model, ModelContext, ModelOptionError, TrackSpec, command
+from .base import (
+    Frame,
+    MessageType,
+    Model,
+    ModelContext,
+    ModelOptionError,
+    Pcm,
+    TrackSpec,
+    command,
+)
 from .font import draw_text, text_size
 from .images import as_rgb, resize_nearest
 
@@ -20,6 +31,13 @@ Effect = Literal["invert", "mirror", "edges", "none"]
 EFFECTS: tuple[str, ...] = get_args(Effect)
 INPUT_TRACK = "webcam"
 OUTPUT_TRACK = "main_video"
+MIC_TRACK = "mic"
+SPEAKER_TRACK = "speaker"
+AUDIO_RATE = 48_000
+#: samples per produce_audio call (20 ms)
+AUDIO_CHUNK = AUDIO_RATE // 50
+#: received audio held back at most (a burst beyond it is skipped, keeping latency low)
+AUDIO_HOLD = 3 * AUDIO_CHUNK
 LABEL_COLOR = (255, 214, 10)
 
 
@@ -50,8 +68,10 @@ class Echo(Model):
                    "(invert, mirror or edges) with a label.")
     version = "0.1.0"
     fps = 30.0
-    inputs = (TrackSpec(name=INPUT_TRACK),)
-    outputs = (TrackSpec(name=OUTPUT_TRACK),)
+    inputs = (TrackSpec(name=INPUT_TRACK),
+              TrackSpec(name=MIC_TRACK, kind="audio", sample_rate=AUDIO_RATE))
+    outputs = (TrackSpec(name=OUTPUT_TRACK),
+               TrackSpec(name=SPEAKER_TRACK, kind="audio", sample_rate=AUDIO_RATE))
     messages = {
         "effect": MessageType(description="The effect now applied.",
                               fields={"effect": Effect}),
@@ -65,9 +85,11 @@ class Echo(Model):
             raise ModelOptionError(f"options width/height: {width}x{height} must be even")
         super().__init__(ctx, **options)
         self.frame_rate = fps
-        self.output_tracks = (TrackSpec(name=OUTPUT_TRACK, width=width, height=height),)
+        self.output_tracks = (TrackSpec(name=OUTPUT_TRACK, width=width, height=height),
+                              type(self).outputs[1])
         self._width, self._height = width, height
         self.effect: str = "invert"
+        self._heard = np.zeros((0, 1), dtype=np.int16)  # the audio thread's own
 
     @command
     def set_effect(self, effect: Effect) -> None:
@@ -83,6 +105,16 @@ class Echo(Model):
         with self.lock:
             effect = self.effect
         self.send("effect", {"effect": effect}, to=client_id)
+
+    def produce_audio(self, track: str, now: float) -> Pcm:
+        """The next 20 ms of what arrived on ``mic`` (silence where nothing did)."""
+        self.output_track(track)
+        heard = np.concatenate((self._heard, self.ctx.read_audio(MIC_TRACK)))[-AUDIO_HOLD:]
+        out = np.zeros((AUDIO_CHUNK, 1), dtype=np.int16)
+        used = min(len(heard), AUDIO_CHUNK)
+        out[:used] = heard[:used]
+        self._heard = heard[used:]
+        return out
 
     def produce_frame(self, track: str, now: float) -> Frame:
         """The latest webcam frame, transformed; a "no input" card when there is none."""

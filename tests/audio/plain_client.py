@@ -127,3 +127,33 @@ class PlainClient:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class SineTrack(MediaStreamTrack):
+    """A 48 kHz mono sine, paced in real time, as an aiortc audio source."""
+
+    kind = "audio"
+
+    def __init__(self, hz: float, rate: int = 48_000) -> None:
+        super().__init__()
+        self.hz, self.rate, self._sent = hz, rate, 0
+        self._start: float | None = None
+
+    async def recv(self) -> Any:
+        import fractions
+
+        import av
+
+        samples = self.rate // 50
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._sent / self.rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        t = (self._sent + np.arange(samples)) / self.rate
+        pcm = (np.sin(2 * np.pi * self.hz * t) * 12_000).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts = self.rate, self._sent
+        frame.time_base = fractions.Fraction(1, self.rate)
+        self._sent += samples
+        return frame
