@@ -186,5 +186,6 @@ class ReactorAudio:
                 out[name] = AudioTrackStats(
                     direction="sendonly", frames_sent=source.frames_sent,
                     silent_frames=source.silent_frames, samples_pushed=source.samples_pushed,
-                    samples_dropped=source.samples_dropped)
+                    samples_dropped=source.samples_dropped,
+                    samples_trimmed=source.samples_trimmed)
         return out

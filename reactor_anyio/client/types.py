@@ -116,7 +116,8 @@ class AudioTrackStats:
     """One audio track's counters.  Received (``recvonly``): frames received, handed to the
     handler, dropped (oldest first) because the handler fell behind, and waiting now.
     Published (``sendonly``): 20 ms frames sent (``silent_frames`` of them silence, nothing
-    having been pushed), samples pushed and dropped (a burst over the buffer), at 48 kHz."""
+    having been pushed), samples pushed and dropped (a burst over the buffer, or trimmed:
+    ``samples_trimmed``, a queue that stood for a second), at 48 kHz."""
 
     direction: TrackDirection
     frames_received: int = 0
@@ -127,6 +128,7 @@ class AudioTrackStats:
     silent_frames: int = 0
     samples_pushed: int = 0
     samples_dropped: int = 0
+    samples_trimmed: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,6 +29,8 @@ from reactor_proto.client.audio import DEFAULT_RECEIVE_FRAMES, DropOldestBuffer,
 from .mailbox import _waker
 
 PcmArray = NDArray[np.int16]
+#: frames aiortc's audio jitter buffer holds back before releasing one (aiortc's own: 4)
+AUDIO_PREFETCH = 2
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -143,6 +145,18 @@ class AudioFrameQueue:
             wake()
 
 
+def shorten_jitter_buffer(receiver: Any, prefetch: int = AUDIO_PREFETCH) -> bool:
+    """Let aiortc's audio jitter buffer release a frame once ``prefetch`` later ones have
+    arrived, instead of its fixed 4 (about 80 ms of latency per hop; libwebrtc adapts its
+    own to the measured jitter, a few tens of ms on a LAN).  aiortc has no setting for it:
+    this reaches into its receiver, and does nothing (False) when the attribute is gone."""
+    buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
+    if buffer is None or not isinstance(getattr(buffer, "_prefetch", None), int):
+        return False
+    buffer._prefetch = prefetch
+    return True
+
+
 class AudioReceiveSlot:
     """One named remote audio track: its pull task and (maybe) its sink."""
 
@@ -173,6 +187,8 @@ class AudioInputs:
     """Audio half of a peer (a mixin of :class:`~.peer_base.PeerBase`): one
     :class:`AudioReceiveSlot` per named remote audio track."""
 
+    _pc: Any
+
     if TYPE_CHECKING:
         def _spawn(self, coro: Any, name: str) -> None: ...
         def _check_open(self) -> None: ...
@@ -193,6 +209,9 @@ class AudioInputs:
 
     def _attach_audio(self, name: str, track: MediaStreamTrack) -> None:
         """Start reading remote audio ``track`` (called on the aiortc loop)."""
+        for transceiver in self._pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                shorten_jitter_buffer(transceiver.receiver)
         table = self._audio_input_table()
         slot = table.get(name) or table.setdefault(name, AudioReceiveSlot(name))
         self._spawn(slot.pull(track), name=f"reactor-audio-{name}")

@@ -10,7 +10,9 @@ oldest samples, counted in :attr:`PcmAudioTrack.samples_dropped`, and never bloc
 ``recv`` (the aiortc sender) is paced by the audio clock, one 20 ms frame per interval:
 queued audio when a whole frame waits, else silence, so the RTP clock runs on and a click
 pushed now leaves on the next tick.  A partial frame left waiting for one interval goes
-out padded with silence (the tail of a clip is not held back).
+out padded with silence (the tail of a clip is not held back).  A sender that fell behind
+(a stalled loop) catches up at once; a queue that stays above two frames for a whole
+second is trimmed to them (``SendBudget.settle``), so latency cannot stand.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from .audio_receive import PcmArray
 
 SEND_CHANNELS = 2
 SEND_TIME_BASE = fractions.Fraction(1, OPUS_SAMPLE_RATE)
-#: a sender this late (seconds) restarts its schedule from now instead of bursting
-LATE_RESTART = 0.1
+#: a sender this late (seconds) restarts its schedule from now instead of catching up
+LATE_RESTART = 1.0
 
 Clock = Callable[[], float]
 
@@ -129,6 +131,12 @@ class PcmAudioTrack(MediaStreamTrack):
         return self._budget.dropped
 
     @property
+    def samples_trimmed(self) -> int:
+        """Of :attr:`samples_dropped`: trimmed from a standing queue (pushes ahead of the
+        sender for a whole second), which would otherwise be latency for good."""
+        return self._budget.trimmed
+
+    @property
     def samples_queued(self) -> int:
         return self._budget.queued
 
@@ -166,6 +174,9 @@ class PcmAudioTrack(MediaStreamTrack):
     def _next_pcm(self) -> PcmArray | None:
         """One 20 ms frame of queued audio, or None (silence) when there is none."""
         with self._lock:
+            standing = self._budget.settle()
+            if standing:
+                self._pop(standing)
             if self._budget.take_frame():
                 self._partial_waits = 0
                 return self._pop(self._budget.frame)
@@ -198,6 +209,8 @@ class PcmAudioTrack(MediaStreamTrack):
             raise MediaStreamError
         period = FRAME_MS / 1000
         now = self._clock()
+        # Behind schedule (a stalled loop), frames go out at once until caught up: time lost
+        # here would otherwise stay in the queue as latency.  Far behind, start over.
         if self._start is None or now - (self._start + self._index * period) > LATE_RESTART:
             self._start, self._index = now, 0
         else:

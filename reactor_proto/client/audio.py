@@ -36,6 +36,10 @@ FRAME_MS = 20
 DEFAULT_RECEIVE_FRAMES = 50
 #: Pushed audio that may wait to be sent, in milliseconds, before the oldest is dropped.
 DEFAULT_SEND_BUFFER_MS = 2000
+#: A send queue whose lowest level over this many frames (1 s) stays above
+#: :data:`STANDING_SLACK_FRAMES` is trimmed down to it (:meth:`SendBudget.settle`).
+STANDING_WINDOW_FRAMES = 50
+STANDING_SLACK_FRAMES = 2
 #: Sample types a push may carry: int16 as is, floats in [-1, 1] (scaled, clipped).
 PCM_DTYPES: tuple[str, ...] = ("int16", "float32", "float64")
 
@@ -179,16 +183,45 @@ class SendBudget:
     Accounting: ``pushed == sent + dropped + queued``."""
 
     def __init__(self, *, sample_rate: int = OPUS_SAMPLE_RATE,
-                 capacity_ms: int = DEFAULT_SEND_BUFFER_MS, frame_ms: int = FRAME_MS) -> None:
+                 capacity_ms: int = DEFAULT_SEND_BUFFER_MS, frame_ms: int = FRAME_MS,
+                 window_frames: int = STANDING_WINDOW_FRAMES,
+                 slack_frames: int = STANDING_SLACK_FRAMES) -> None:
         if capacity_ms < frame_ms:
             raise AudioFormatError(f"buffer_ms must be at least one frame ({frame_ms} ms), "
                                    f"got {capacity_ms!r}", field="buffer_ms")
         self.frame = frame_samples(sample_rate, frame_ms)
         self.capacity = sample_rate * capacity_ms // 1000
+        self.window_frames = max(1, window_frames)
+        self.slack = max(0, slack_frames) * self.frame
         self.queued = 0
         self.pushed = 0
         self.sent = 0
         self.dropped = 0
+        #: of ``dropped``: samples trimmed from a standing queue (see :meth:`settle`)
+        self.trimmed = 0
+        self._window_ticks = 0
+        self._window_min: int | None = None
+
+    def settle(self) -> int:
+        """Call once per frame interval, before :meth:`take_frame`; returns how many of the
+        oldest waiting samples to drop.
+
+        A queue that never empties is latency and nothing else: if pushes got ahead of the
+        sender (they started before it did, or the sender stalled), everything pushed since
+        is late by that much, for good.  So when the *smallest* level over a whole window
+        stays above ``slack``, the excess goes.  A bursty producer (a 500 ms chunk every
+        500 ms) empties the queue inside each window and loses nothing."""
+        level = self.queued if self._window_min is None else min(self._window_min, self.queued)
+        self._window_min = level
+        self._window_ticks += 1
+        if self._window_ticks < self.window_frames:
+            return 0
+        self._window_ticks, self._window_min = 0, None
+        excess = max(0, level - self.slack)
+        self.queued -= excess
+        self.dropped += excess
+        self.trimmed += excess
+        return excess
 
     def admit(self, incoming: int) -> Admission:
         if incoming < 0:

@@ -238,3 +238,46 @@ def test_resampled_pushes_keep_their_length() -> None:
     assert abs(track.samples_pushed - 2 * 48_000) < 2 * 960
     track.stop()
     assert track.samples_queued == 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_standing_send_queue_is_trimmed() -> None:
+    now = [0.0]
+    track = PcmAudioTrack(clock=lambda: now[0])
+    track.push(np.ones(960 * 20, np.int16))  # 400 ms ahead of the sender
+    for _ in range(50):  # a second of real time, one push per interval
+        track.push(np.ones(960, np.int16))
+        await track.recv()
+        now[0] += 0.02
+    assert track.samples_trimmed == 960 * (21 - 2)
+    assert track.samples_queued <= 2 * 960
+    assert track.samples_dropped == track.samples_trimmed
+    track.stop()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_late_sender_catches_up_instead_of_losing_time() -> None:
+    now = [0.0]
+    track = PcmAudioTrack(clock=lambda: now[0])
+    await track.recv()
+    now[0] = 0.5  # the loop stalled for half a second: 24 frames are due at once
+    for _ in range(25):
+        await track.recv()  # no sleeping: the clock does not move
+    assert track.frames_sent == 26
+    track.stop()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_jitter_buffer_shortening() -> None:
+    from aiortc import RTCPeerConnection
+
+    from reactor_anyio.webrtc.audio_receive import shorten_jitter_buffer
+
+    pc = RTCPeerConnection()
+    try:
+        receiver = pc.addTransceiver("audio", direction="recvonly").receiver
+        assert shorten_jitter_buffer(receiver, 2)
+        assert receiver._RTCRtpReceiver__jitter_buffer._prefetch == 2
+        assert not shorten_jitter_buffer(object())
+    finally:
+        await pc.close()

@@ -153,3 +153,47 @@ def test_send_budget_refuses_a_buffer_under_one_frame_and_negative_pushes() -> N
     assert caught.value.field == "buffer_ms"
     with pytest.raises(LocalProtocolError, match="incoming"):
         SendBudget().admit(-1)
+
+
+@given(st.integers(1, 60), st.integers(0, 4),
+       st.lists(st.one_of(st.integers(0, 5000), st.just(-1)), max_size=300))
+def test_settle_trims_only_a_standing_queue(window: int, slack: int, ops: list[int]) -> None:
+    """Non-negative: a push; -1: one sender interval (settle, then take a frame)."""
+    budget = SendBudget(window_frames=window, slack_frames=slack)
+    lowest: int | None = None
+    ticks = 0
+    for op in ops:
+        if op >= 0:
+            budget.admit(op)
+            continue
+        lowest = budget.queued if lowest is None else min(lowest, budget.queued)
+        ticks += 1
+        before = budget.queued
+        trimmed = budget.settle()
+        if ticks == window:
+            assert trimmed == max(0, lowest - budget.slack)
+            ticks, lowest = 0, None
+        else:
+            assert trimmed == 0
+        assert budget.queued == before - trimmed
+        budget.take_frame()
+        assert budget.pushed == budget.sent + budget.dropped + budget.queued
+        assert budget.trimmed <= budget.dropped
+
+
+def test_a_queue_that_never_empties_is_trimmed_to_the_slack() -> None:
+    budget = SendBudget(window_frames=50, slack_frames=2)
+    budget.admit(960 * 30)  # 600 ms ahead of the sender, then real time
+    trimmed = 0
+    for _ in range(50):
+        budget.admit(960)
+        trimmed += budget.settle()
+        assert budget.take_frame()
+    # the lowest level seen at settle() was 31 frames (30 ahead + the one just pushed)
+    assert trimmed == 960 * (31 - 2)
+    assert budget.queued == 960 and budget.trimmed == trimmed
+    for _ in range(50):  # bursty: empties inside the window, nothing goes
+        if _ % 25 == 0:
+            budget.admit(960 * 25)
+        assert budget.settle() == 0
+        budget.take_frame()
