@@ -168,9 +168,7 @@ class Track:
             return
         self._published = False
         self._source = None
-        if self._audio_source is not None:
-            self._audio_source.stop()
-            self._audio_source = None
+        self._audio_source = None  # the driver detaches it from the sender, as for video
         reactor = self._reactor
         reactor._feed(lambda now: reactor._machine.unpublish_track(self._name, now))
 

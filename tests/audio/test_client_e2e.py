@@ -14,6 +14,7 @@ import pytest
 
 from reactor_anyio import Reactor
 from reactor_anyio.runtime import LocalRuntime
+from reactor_proto.client.audio import AudioFormatError
 
 from .conftest import dominant_hz, sine
 
@@ -124,3 +125,40 @@ async def test_published_pcm_comes_back_through_echo(anyio_backend: str) -> None
         assert abs(dominant_hz(audio[loud[0]:loud[-1]], RATE) - 750) < 5
         stats = await reactor.get_stats()
         assert stats is not None and stats.audio["mic"].samples_pushed >= 2 * RATE - 960
+
+
+async def test_bad_pushes_and_a_burst_never_stall_the_video(anyio_backend: str) -> None:
+    frames: list[int] = []
+    async with hosted(anyio_backend, "echo") as echo, \
+            Reactor(model_name="echo", local=True, api_url=echo.url) as reactor:
+        reactor.track("main_video").on_frame(lambda frame: frames.append(frame.shape[0]))
+        await reactor.connect()
+        webcam = await reactor.track("webcam").publish(fps=30)
+        mic = await reactor.track("mic").publish(buffer_ms=500)
+        picture = np.full((360, 640, 3), 90, np.uint8)
+        webcam.push_frame(picture)
+        await wait_for(lambda: len(frames) >= 5)
+        bad: list[tuple[dict[str, Any], str]] = [
+            ({"sample_rate": 22_050}, "sample_rate"),
+            ({"num_channels": 3}, "num_channels"),
+            ({"user_data": b"x"}, "user_data"),
+            ({"capture_time_us": 5}, "capture_time_us"),
+        ]
+        for kwargs, field in bad:
+            with pytest.raises(AudioFormatError) as caught:
+                mic.push_frame(np.zeros(960, np.int16), **kwargs)
+            assert caught.value.field == field
+        for pcm in (np.zeros(960, np.int32), np.zeros((960, 2), np.int16),
+                    np.full(960, np.nan, np.float32)):
+            with pytest.raises(AudioFormatError) as caught:
+                mic.push_frame(pcm)
+            assert caught.value.field == "pcm"
+        before = len(frames)
+        for _ in range(50):  # 10 s of audio in one burst: bounded, the oldest dropped
+            mic.push_frame(sine(440.0, 0.2))
+        await wait_for(lambda: len(frames) >= before + 15)  # half a second of video
+        stats = await reactor.get_stats()
+        assert stats is not None
+        sent = stats.audio["mic"]
+        assert sent.direction == "sendonly" and sent.samples_dropped >= 10 * RATE - RATE // 2
+        assert sent.samples_pushed == 10 * RATE
