@@ -160,5 +160,7 @@ async def test_bad_pushes_and_a_burst_never_stall_the_video(anyio_backend: str) 
         stats = await reactor.get_stats()
         assert stats is not None
         sent = stats.audio["mic"]
-        assert sent.direction == "sendonly" and sent.samples_dropped >= 10 * RATE - RATE // 2
         assert sent.samples_pushed == 10 * RATE
+        # at most the 500 ms buffer survived, plus what the sender took meanwhile
+        assert sent.direction == "sendonly"
+        assert sent.samples_dropped >= 10 * RATE - RATE // 2 - 960 * sent.frames_sent
