@@ -47,8 +47,9 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("recording", "11"),
     ("steps", "12"),
     ("step_client", "13"),
+    ("audio_runtime", "14"),
     ("audio_client", "15"),
-    ("soak", "14"),
+    ("soak", "16"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

@@ -224,9 +224,18 @@ def add_demo_parser(subparsers: Any) -> None:
                         help="also copy the contact sheet here (the docs embed one)")
     parser.add_argument("--open", action="store_true", dest="open_page",
                         help="open the playground page in a browser (raise --seconds to look)")
+    parser.add_argument("--model", choices=("helios", "tone"), default="helios",
+                        help="helios (video, the default) or tone (video and audio: "
+                             "reactor_anyio.demo_tone)")
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
+    if args.model == "tone":
+        from .demo_tone import run_tone_demo
+
+        tone = anyio.run(lambda: run_tone_demo(args.out, args.seconds))
+        print("\n".join(tone.lines()))
+        return 0 if tone.frames > 0 and tone.audio_seconds > 0 else 1
     summary = anyio.run(lambda: run_demo(args.out, args.seconds, width=args.width,
                                          height=args.height, fps=args.fps,
                                          open_page=args.open_page))

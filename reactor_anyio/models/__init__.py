@@ -14,6 +14,7 @@ from .base import (
     Model,
     ModelContext,
     ModelOptionError,
+    Pcm,
     RecordingContext,
     SentMessage,
     TrackSpec,
@@ -25,6 +26,7 @@ from .images import ImageDecodeError
 from .registry import BUILTIN_MODELS, ModelSpecError, resolve_model
 from .signature import Field, ModelDefinitionError, UploadedFile
 from .stepping import StepInput, StepOutput
+from .tone import Tone
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -42,10 +44,12 @@ __all__ = [
     "ModelDefinitionError",
     "ModelOptionError",
     "ModelSpecError",
+    "Pcm",
     "RecordingContext",
     "SentMessage",
     "StepInput",
     "StepOutput",
+    "Tone",
     "TrackSpec",
     "UploadedFile",
     "command",

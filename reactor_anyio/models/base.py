@@ -120,6 +120,8 @@ class TrackSpec:
     #: audio only: the rate and channel count of the PCM the model produces or receives
     sample_rate: int = 48_000
     channels: int = 1
+    #: audio only: the frame (and Opus packet) duration, 20 ms unless set (10, 40, 60)
+    frame_ms: int = 20
 
     def __attrs_post_init__(self) -> None:
         if self.kind == "audio":
@@ -128,7 +130,8 @@ class TrackSpec:
     @property
     def audio_format(self) -> AudioFormat:
         """The PCM format of an audio track (raises for an unsupported rate or layout)."""
-        return AudioFormat(sample_rate=self.sample_rate, channels=self.channels)
+        return AudioFormat(sample_rate=self.sample_rate, channels=self.channels,
+                           frame_ms=self.frame_ms)
 
 
 class Model:

@@ -1,7 +1,8 @@
 """``tone``: an audio demo model.
 
 It plays a sine on ``main_audio`` (48 kHz mono) and shows the frequency it plays on
-``main_video`` (320x180); ``set_frequency`` changes it.  The sine's phase carries over from
+``main_video`` (320x180 at 15 fps by default; options ``width``, ``height``, ``fps``);
+``set_frequency`` changes it.  The sine's phase carries over from
 one chunk to the next and across a frequency change, so there is no click.  It exists to
 exercise audio output end to end (tests measure the dominant frequency that arrives).
 """
@@ -13,7 +14,16 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from .base import Frame, MessageType, Model, ModelContext, Pcm, TrackSpec, command
+from .base import (
+    Frame,
+    MessageType,
+    Model,
+    ModelContext,
+    ModelOptionError,
+    Pcm,
+    TrackSpec,
+    command,
+)
 from .font import draw_text, text_size
 from .signature import Field
 
@@ -29,15 +39,15 @@ BACKGROUND = (16, 24, 48)
 INK = (255, 214, 10)
 
 
-def render_frequency(hz: float) -> Frame:
+def render_frequency(hz: float, width: int = WIDTH, height: int = HEIGHT) -> Frame:
     """The card showing ``hz``."""
-    frame = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    frame = np.empty((height, width, 3), dtype=np.uint8)
     frame[...] = BACKGROUND
     text = f"{hz:g} HZ"
-    scale = 4
-    width, height = text_size(text, scale)
-    draw_text(frame, text, (WIDTH - width) // 2, (HEIGHT - height) // 2, scale=scale,
-              color=INK)
+    scale = max(1, min(width // 80, height // 45))
+    text_width, text_height = text_size(text, scale)
+    draw_text(frame, text, (width - text_width) // 2, (height - text_height) // 2,
+              scale=scale, color=INK)
     return frame
 
 
@@ -45,7 +55,7 @@ class Tone(Model):
     name = "tone"
     description = "Audio demo: a sine on main_audio at the commanded frequency, shown on video."
     version = "0.1.0"
-    fps = 10.0
+    fps = 15.0
     outputs = (TrackSpec(name=VIDEO_TRACK, width=WIDTH, height=HEIGHT),
                TrackSpec(name=AUDIO_TRACK, kind="audio", sample_rate=SAMPLE_RATE, channels=1))
     messages = {
@@ -54,7 +64,15 @@ class Tone(Model):
     }
 
     def __init__(self, ctx: ModelContext, **options: Any) -> None:
+        width = int(self.take_option(options, "width", WIDTH, minimum=16, maximum=3840))
+        height = int(self.take_option(options, "height", HEIGHT, minimum=16, maximum=2160))
+        fps = self.take_option(options, "fps", type(self).fps, minimum=1, maximum=60)
+        if width % 2 or height % 2:
+            raise ModelOptionError(f"options width/height: {width}x{height} must be even")
         super().__init__(ctx, **options)
+        self.frame_rate = fps
+        self.output_tracks = (TrackSpec(name=VIDEO_TRACK, width=width, height=height),
+                              type(self).outputs[1])
         self.hz = DEFAULT_HZ
         self._phase = 0.0  # radians, only touched by the audio thread
         self._card: tuple[float, Frame] | None = None
@@ -84,7 +102,8 @@ class Tone(Model):
             hz = self.hz
         card = self._card
         if card is None or card[0] != hz:
-            card = self._card = (hz, render_frequency(hz))
+            spec = self.output_track(track)
+            card = self._card = (hz, render_frequency(hz, spec.width, spec.height))
         return card[1]
 
     def produce_audio(self, track: str, now: float) -> Pcm:

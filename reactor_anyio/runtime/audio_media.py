@@ -3,10 +3,11 @@
 The thread wakes on the audio clock (:class:`~reactor_proto.runtime.audio.AudioClock`,
 20 ms frames), asks the model for PCM with ``produce_audio(track, now)`` and lets the core's
 :class:`~reactor_proto.runtime.audio.AudioConformer` decide what becomes of each chunk; this
-module only performs the verdicts on the arrays.  Each exact frame goes to every flowing
-subscriber's :class:`QueuedAudioTrack` (a bounded queue; aiortc encodes Opus when the sender
-pulls it).  Video runs on its own threads: a slow or broken audio model never holds a
-video frame back, and no audio frame waits for video.
+module only performs the verdicts on the arrays.  Each exact frame is encoded to Opus once,
+on this thread, and the packets go to every flowing subscriber's :class:`QueuedAudioTrack`
+(a bounded queue; aiortc only packs them into RTP on the loop).  Video runs on its own
+threads: a slow or broken audio model never holds a video frame back, and no audio frame
+waits for video.
 
 Like video, the thread runs only while a subscriber flows (its output resumed), and its
 ``pts`` are samples since the hub's epoch, the origin the video ``pts`` share.
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from reactor_anyio.webrtc.audio_source import Pcm, QueuedAudioTrack
+from reactor_anyio.webrtc.audio_source import OpusPacketizer, Pcm, QueuedAudioTrack
 from reactor_proto.runtime.audio import (
     AudioClock,
     AudioConformer,
@@ -104,6 +105,9 @@ class AudioFanout:
         self._audio_clock = AudioClock(fmt, epoch=clock() if epoch is None else epoch)
         self._conformer = AudioConformer(fmt)
         self._buffer = PcmBuffer(fmt.channels)
+        self._opus = OpusPacketizer(fmt)
+        #: called on the audio thread with every frame sent and its pts (a recorder's tap)
+        self.tap: Callable[[Pcm, int], None] | None = None
         self._subscribers: list[QueuedAudioTrack] = []
         self._condition = threading.Condition()
         self._stopping = False
@@ -123,7 +127,7 @@ class AudioFanout:
     # ---- subscribers (called on the event loop) -----------------------------------------
 
     def subscribe(self) -> QueuedAudioTrack:
-        track = QueuedAudioTrack(self.format.sample_rate)
+        track = QueuedAudioTrack()
         track.on_stop = self.unsubscribe
         with self._condition:
             self._subscribers.append(track)
@@ -182,10 +186,14 @@ class AudioFanout:
             pts = self._audio_clock.take(self.clock())
             pcm = self._next_frame(due)
             self.frames_produced += 1
+            tap = self.tap
+            if tap is not None:
+                tap(pcm, pts)
+            packets = self._opus.encode(pcm, pts)  # once, whoever listens
             with self._condition:
                 targets = [s for s in self._subscribers if s.flowing]
             for subscriber in targets:
-                subscriber.offer(pcm, pts)
+                subscriber.offer(packets)
 
     def _next_frame(self, now: float) -> Pcm:
         """Ask the model until a frame is buffered (bounded), then cut it."""

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -65,6 +65,7 @@ from reactor_proto.runtime import (
     TeardownSession,
     TrackUnpublished,
 )
+from reactor_proto.runtime.audio import AudioStats
 
 from .links import default_host_addresses, ice_entry
 from .media import MediaHub
@@ -193,6 +194,15 @@ class LocalRuntime:
         if fanout is None:
             raise KeyError(track)
         return fanout.consumers
+
+    def audio_stats(self, track: str) -> AudioStats:
+        """What became of the model's chunks for audio output ``track`` (core counters)."""
+        return self._media.audio[track].stats
+
+    def tap_audio(self, track: str, tap: Callable[[Any, int], None] | None) -> None:
+        """Call ``tap(pcm, pts)`` on the audio thread with every frame of audio output
+        ``track`` sent while someone listens (``pts`` in samples); None removes it."""
+        self._media.audio[track].tap = tap
 
     def latest_input(self, track: str) -> Any:
         return self._host_model.context.latest_input(track)

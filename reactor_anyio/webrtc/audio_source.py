@@ -1,10 +1,9 @@
-"""Audio on a peer: PCM to and from aiortc frames, the outgoing queue track and its pause
-gate, and the reader of a received audio track.
+"""Audio on a peer: PCM to and from Opus, the outgoing packet track and its pause gate,
+and the reader of a received audio track.
 
-PCM is interleaved ``int16`` shaped ``(samples, channels)``.  aiortc encodes and decodes
-Opus itself: frames handed to it may have any rate and layout (its encoder resamples to
-48 kHz stereo), and what it decodes is 48 kHz stereo, resampled here to the format the
-consumer declared.
+PCM is interleaved ``int16`` shaped ``(samples, channels)``.  Outgoing audio is encoded
+here (:class:`OpusPacketizer`) and aiortc sends the packets as they are; incoming audio is
+decoded by aiortc (48 kHz stereo) and resampled here to the format the consumer declared.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import contextlib
 import fractions
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import av
@@ -27,11 +27,17 @@ from .tracks import PausableTrack
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    OpusPacket = av.Packet[Any]
+else:
+    OpusPacket = av.Packet  # generic only in the stubs
 Pcm = npt.NDArray[np.int16]
 """Interleaved ``int16`` PCM shaped ``(samples, channels)``."""
 PcmCallback = Callable[[Pcm], None]
-#: frames an outgoing audio track holds for its encoder (100 ms at 20 ms); oldest dropped
+#: packets an outgoing audio track holds for its sender (100 ms at 20 ms); oldest dropped
 QUEUE_FRAMES = 5
+OPUS_RATE = 48_000
+OPUS_TIME_BASE = fractions.Fraction(1, OPUS_RATE)
 
 
 def layout_of(channels: int) -> str:
@@ -68,17 +74,68 @@ class PcmConverter:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+class OpusPacketizer:
+    """PCM frames to Opus packets (one per frame, of the format's ``frame_ms``) stamped on
+    the 48 kHz RTP clock.
+
+    The runtime encodes each frame once, on its audio thread, for every listener: aiortc
+    only packs pre-encoded packets (no per-peer encode, no hop to its executor on the
+    loop).  A gap in the input ``pts`` (a park, skipped frames) carries over to the
+    packets, so the RTP timestamps keep real time."""
+
+    def __init__(self, fmt: AudioFormat, *, bit_rate: int = 64_000) -> None:
+        self.format = fmt
+        codec = av.CodecContext.create("libopus", "w")
+        codec.bit_rate = bit_rate * fmt.channels
+        codec.format = "s16"
+        codec.layout = layout_of(fmt.channels)
+        codec.sample_rate = OPUS_RATE
+        codec.time_base = OPUS_TIME_BASE
+        # one packet per frame of the track's clock
+        codec.options = {"frame_duration": str(fmt.frame_ms)}
+        self._codec = codec
+        self._packet_samples = OPUS_RATE * fmt.frame_ms // 1000
+        # a 48 kHz model's frames go straight in; any other rate is resampled
+        self._resampler = None if fmt.sample_rate == OPUS_RATE else av.AudioResampler(
+            format="s16", layout=layout_of(fmt.channels), rate=OPUS_RATE,
+            frame_size=self._packet_samples)
+        self._expected: int | None = None
+        self._pts = 0
+        self._encoded = 0
+        self.packets = 0
+
+    def encode(self, pcm: Pcm, pts: int) -> list[OpusPacket]:
+        """The packets of one frame (``pts`` in samples at the format's rate)."""
+        if pts != self._expected:
+            self._pts = pts * OPUS_RATE // self.format.sample_rate
+        self._expected = pts + len(pcm)
+        frame = pcm_to_frame(pcm, self.format.sample_rate, pts)
+        frames = [frame] if self._resampler is None else self._resampler.resample(frame)
+        packets: list[OpusPacket] = []
+        for part in frames:
+            part.pts = self._encoded
+            part.time_base = OPUS_TIME_BASE
+            self._encoded += part.samples
+            for packet in self._codec.encode(part):
+                packet.pts = self._pts
+                packet.time_base = OPUS_TIME_BASE
+                self._pts += self._packet_samples
+                packets.append(packet)
+        self.packets += len(packets)
+        return packets
+
+
 class QueuedAudioTrack(MediaStreamTrack):
-    """An outgoing audio track fed frames by :meth:`offer` (any thread, never blocks): the
-    producer paces, ``recv`` waits for the next frame.  At most :data:`QUEUE_FRAMES` wait;
-    beyond that the oldest is dropped (counted in :attr:`frames_dropped`)."""
+    """An outgoing audio track fed Opus packets by :meth:`offer` (any thread, never blocks):
+    the producer paces, ``recv`` waits for the next packet and aiortc only packs it.  At
+    most :data:`QUEUE_FRAMES` wait; beyond that the oldest is dropped (counted in
+    :attr:`frames_dropped`)."""
 
     kind = "audio"
 
-    def __init__(self, sample_rate: int, *, capacity: int = QUEUE_FRAMES) -> None:
+    def __init__(self, *, capacity: int = QUEUE_FRAMES) -> None:
         super().__init__()
-        self.sample_rate = sample_rate
-        self._frames: LatestWinsMailbox[tuple[Pcm, int]] = LatestWinsMailbox(capacity)
+        self._packets: LatestWinsMailbox[OpusPacket] = LatestWinsMailbox(capacity)
         self.frames_sent = 0
         self.flowing = False
         #: called once when the track stops (the runtime unsubscribes it there)
@@ -86,28 +143,29 @@ class QueuedAudioTrack(MediaStreamTrack):
 
     @property
     def frames_dropped(self) -> int:
-        return self._frames.dropped
+        return self._packets.dropped
 
-    def offer(self, pcm: Pcm, pts: int) -> None:
-        self._frames.put((pcm, pts))
+    def offer(self, packets: list[OpusPacket]) -> None:
+        for packet in packets:
+            self._packets.put(packet)
 
     def discard_pending(self) -> None:
         with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
             while True:
-                self._frames.get_nowait()
+                self._packets.get_nowait()
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> OpusPacket:
         if self.readyState != "live":
             raise MediaStreamError
         try:
-            pcm, pts = await self._frames.get()
+            packet = await self._packets.get()
         except anyio.EndOfStream:
             raise MediaStreamError from None
         self.frames_sent += 1
-        return pcm_to_frame(pcm, self.sample_rate, pts)
+        return packet
 
     def stop(self) -> None:
-        self._frames.close()
+        self._packets.close()
         on_stop, self.on_stop = self.on_stop, None
         if on_stop is not None:
             on_stop(self)
@@ -117,14 +175,14 @@ class QueuedAudioTrack(MediaStreamTrack):
 class PausableAudioTrack(PausableTrack):
     """:class:`PausableTrack` for audio: sends nothing while paused."""
 
-    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+    async def recv(self) -> av.AudioFrame | OpusPacket:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
         while True:
             await self._resumed.wait()
             frame = await self.source.recv()
             if self._resumed.is_set():
-                assert isinstance(frame, av.AudioFrame)
+                assert isinstance(frame, av.AudioFrame | av.Packet)
                 return frame
 
 

@@ -33,7 +33,9 @@ from ..errors import LocalProtocolError
 AUDIO_CLOCK_RATE = 48_000
 #: the rates a model may declare (those the official SDKs accept for audio)
 SUPPORTED_RATES: tuple[int, ...] = (8000, 16000, 24000, 32000, 44100, 48000)
-FRAME_MS: tuple[int, ...] = (10, 20)
+#: frame (and Opus packet) durations: 20 ms by default; longer frames cost fewer packets
+#: and wake-ups per second, for that much more latency
+FRAME_MS: tuple[int, ...] = (10, 20, 40, 60)
 #: dtypes the adapter converts (floats in [-1, 1] are scaled); everything else is refused
 FLOAT_DTYPES: tuple[str, ...] = ("float32", "float64")
 PCM_DTYPE = "int16"
@@ -59,7 +61,8 @@ def _channels(instance: object, attribute: attrs.Attribute[int], value: int) -> 
 
 def _frame_ms(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if value not in FRAME_MS:
-        raise LocalProtocolError(f"audio frame_ms: expected 10 or 20, got {value!r}")
+        raise LocalProtocolError(f"audio frame_ms: expected one of "
+                                 f"{', '.join(map(str, FRAME_MS))}, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)

@@ -33,10 +33,11 @@ def test_format_frames() -> None:
     assert FMT.frame_samples == 960 and FMT.frame_period == pytest.approx(0.02)
     assert AudioFormat(sample_rate=44_100, frame_ms=10).frame_samples == 441
     assert AudioFormat(sample_rate=8000, channels=2).frame_samples == 160
+    assert AudioFormat(frame_ms=60).frame_samples == 2880
 
 
 @pytest.mark.parametrize("kwargs", [{"sample_rate": 22_050}, {"channels": 3},
-                                    {"channels": 0}, {"frame_ms": 30}])
+                                    {"channels": 0}, {"frame_ms": 30}, {"frame_ms": 120}])
 def test_format_refuses_what_opus_clients_do_not_take(kwargs: dict[str, int]) -> None:
     with pytest.raises(LocalProtocolError):
         AudioFormat(**kwargs)
