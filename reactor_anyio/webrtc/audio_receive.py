@@ -51,8 +51,11 @@ def frame_to_pcm(frame: av.AudioFrame) -> PcmArray:
     """An aiortc audio frame as int16 ``(samples, channels)`` (a copy the caller owns)."""
     channels = len(frame.layout.channels)
     if frame.format.name == "s16":  # packed: one plane, interleaved
-        return np.ascontiguousarray(
-            frame.to_ndarray().reshape(frame.samples, channels), dtype=np.int16)
+        # straight from the plane's buffer (to_ndarray stacks planes: a second copy)
+        count = frame.samples * channels
+        flat: PcmArray = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16,
+                                       count=count)
+        return flat.reshape(frame.samples, channels).copy()
     if frame.format.name == "s16p":  # planar: one row per channel
         return np.ascontiguousarray(frame.to_ndarray().T, dtype=np.int16)
     # anything else (not what aiortc's Opus decoder gives): convert with PyAV
@@ -120,6 +123,10 @@ class AudioFrameQueue:
 
     async def get(self) -> ReceivedAudio:
         """Wait for the next frame; after :meth:`close`, what is held, then EndOfStream."""
+        with self._lock:  # the common case, a frame already waiting: no event to make
+            item = self._buffer.take()
+            if item is not None:
+                return item
         while True:
             event = anyio.Event()
             wake = _waker(event)
