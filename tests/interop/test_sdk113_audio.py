@@ -52,6 +52,7 @@ def test_sdk113_hears_tone_at_the_commanded_frequency(ns: Namespace) -> None:
         summary = run_script(ns, python, "tone")
     finally:
         served.stop()
+    print(f"1.13.0 heard tone: {summary}")
     assert summary["received_first"] and summary["received_after"], summary
     assert summary["rate"] == 48_000 and summary["shapes"], summary
     assert abs(summary["before_hz"] - 440) < TOLERANCE_HZ, summary
@@ -65,5 +66,6 @@ def test_sdk113_round_trips_audio_through_echo(ns: Namespace) -> None:
         summary = run_script(ns, python, "echo")
     finally:
         served.stop()
+    print(f"1.13.0 through echo: {summary}")
     assert summary["received_samples"] > summary["rate"], summary
     assert abs(summary["echo_hz"] - 660) < TOLERANCE_HZ, summary

@@ -39,8 +39,10 @@ def ctx() -> RecordingContext:
 
 
 def test_echo_tracks_and_schema_shape() -> None:
-    assert [(t.name, t.kind) for t in Echo.inputs] == [("webcam", "video")]
-    assert [t.name for t in Echo.outputs] == [OUT]
+    assert [(t.name, t.kind) for t in Echo.inputs] == [("webcam", "video"), ("mic", "audio")]
+    assert [(t.name, t.kind) for t in Echo.outputs] == [(OUT, "video"), ("speaker", "audio")]
+    assert all(t.audio_format.sample_rate == 48_000 and t.audio_format.channels == 1
+               for t in (*Echo.inputs, *Echo.outputs) if t.kind == "audio")
     (param,) = Echo.commands["set_effect"].params
     assert param.schema == {"type": "string", "enum": list(EFFECTS)}
     assert param.required

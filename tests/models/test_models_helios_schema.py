@@ -98,6 +98,7 @@ def test_legacy_commands_for_the_js_controller() -> None:
 def test_echo_schema_tracks_are_client_perspective() -> None:
     pytest.importorskip("reactor_proto.schema")
     schema = Echo.schema()
-    assert [(t.name, t.direction) for t in schema.tracks] == [
-        ("webcam", "sendonly"), ("main_video", "recvonly")]
+    assert [(t.name, t.kind, t.direction) for t in schema.tracks] == [
+        ("webcam", "video", "sendonly"), ("mic", "audio", "sendonly"),
+        ("main_video", "video", "recvonly"), ("speaker", "audio", "recvonly")]
     assert schema.command_names() == ("set_effect",)
