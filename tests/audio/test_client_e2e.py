@@ -15,8 +15,9 @@ import pytest
 from reactor_anyio import Reactor
 from reactor_anyio.runtime import LocalRuntime
 from reactor_proto.client.audio import AudioFormatError
+from reactor_proto.errors import InvalidStateError
 
-from .conftest import dominant_hz, sine
+from .conftest import SineTrack, dominant_hz, sine
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 RATE = 48_000
@@ -164,3 +165,20 @@ async def test_bad_pushes_and_a_burst_never_stall_the_video(anyio_backend: str) 
         # at most the 500 ms buffer survived, plus what the sender took meanwhile
         assert sent.direction == "sendonly"
         assert sent.samples_dropped >= 10 * RATE - RATE // 2 - 960 * sent.frames_sent
+
+
+async def test_publishing_an_aiortc_audio_track(anyio_backend: str) -> None:
+    got = Recorder()
+    async with hosted(anyio_backend, "echo") as echo, \
+            Reactor(model_name="echo", local=True, api_url=echo.url) as reactor:
+        reactor.track("speaker").on_frame(got)
+        await reactor.connect()
+        mic = await reactor.track("mic").publish(source=SineTrack(620.0))
+        assert isinstance(mic.audio_source, SineTrack)
+        with pytest.raises(InvalidStateError, match=r"publish\(source=\.\.\.\)"):
+            mic.push_frame(np.zeros(960, np.int16))
+        await wait_for(lambda: got.samples >= RATE
+                       and np.abs(got.tail(0.3)).max() > 4000)
+        assert abs(dominant_hz(got.tail(0.5), RATE) - 620) < 5
+        mic.unpublish()
+        assert mic.audio_source is None
