@@ -48,7 +48,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("steps", "12"),
     ("step_client", "13"),
     ("audio_runtime", "14"),
-    ("soak", "15"),
+    ("audio_client", "15"),
+    ("soak", "16"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

@@ -288,6 +288,15 @@ class BridgedClientPeer:
                                      f"kind {getattr(track, 'kind', None)!r}")
         self._post(self._attach_on_loop, name, track)
 
+    def set_audio_sink(self, name: str, sink: Any) -> None:
+        """Queue remote audio ``name`` into ``sink`` (thread-safe) from the loop thread."""
+        self._check_open()
+        self._post(self._audio_sink_on_loop, name, sink)
+
+    def _audio_sink_on_loop(self, name: str, sink: Any) -> None:
+        with contextlib.suppress(ReactorError):
+            self._require_inner().set_audio_sink(name, sink)
+
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         try:
             self._lt.call_soon(fn, *args)

@@ -44,6 +44,7 @@ from reactor_proto.errors import Failure, InvalidStateError, LocalProtocolError,
 
 from ..http import HttpClient
 from ..webrtc import Peer, PeerFactory
+from .audio import ReactorAudio
 from .driver import ClientDriver
 from .emitter import EventEmitter
 from .events import ReactorEvents, emit_client_event
@@ -82,7 +83,7 @@ class _Waiter:
         self.done: OperationCompleted | None = None
 
 
-class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks):
+class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, ReactorAudio):
     """Connects to a Reactor model and streams it.  See the module docstring."""
 
     def __init__(
@@ -373,7 +374,8 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks):
             return None
         summary = await peer.stats()
         return stats_from_peer(summary, timestamp_ms=time.time() * 1000.0,
-                               timings=timings_from_core(self._machine.connection_timings))
+                               timings=timings_from_core(self._machine.connection_timings),
+                               audio=self._audio_stats())
 
     # ---- events (the rest: .events.ReactorEvents) -------------------------------------
 
@@ -394,10 +396,12 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks):
                 return
             self._peer = None
             self._remote_tracks.clear()
+            self._audio_peer_changed(None)
             return
         self._peer = peer
         peer.on_track = self._on_remote_track
         self._apply_frame_callbacks()
+        self._audio_peer_changed(peer)
 
     def _on_remote_track(self, name: str, track: Any) -> None:
         self._remote_tracks[name] = track

@@ -9,6 +9,11 @@ method of a track made for it earlier.  The same object comes back for a name.
 :class:`~reactor_anyio.webrtc.tracks.NdarrayVideoTrack` the track publishes (latest wins,
 the last frame repeats), so nobody writes an aiortc ``MediaStreamTrack``; in a stepped
 session it is buffered for the next ``step()`` (bounded by the core, oldest dropped).
+
+Audio tracks use the same methods: ``on_frame`` gets int16 ``(samples, channels)`` PCM (see
+:mod:`.audio`), ``publish()`` sends a :class:`~reactor_anyio.webrtc.audio_send.PcmAudioTrack`
+(or an aiortc audio track passed as ``source``) and ``push_frame(pcm, sample_rate=...,
+num_channels=...)`` feeds it.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import numpy as np
 
 from reactor_proto.capabilities import TrackCapability
 from reactor_proto.client import ClientMachine
+from reactor_proto.client.audio import DEFAULT_SEND_BUFFER_MS, AudioFormatError
 from reactor_proto.errors import InvalidStateError
 
+from ..webrtc.audio_send import PcmAudioTrack
 from ..webrtc.tracks import NdarrayVideoTrack
 from .steps import input_frame
 from .types import FrameCallback
@@ -68,6 +75,7 @@ class Track:
         self._name = name
         self._published = False
         self._source: NdarrayVideoTrack | None = None
+        self._audio_source: Any = None
 
     def __repr__(self) -> str:
         return f"<Track {self._name!r} {self.kind} {self.direction}>"
@@ -106,14 +114,23 @@ class Track:
 
     # ---- receiving -------------------------------------------------------------------
 
-    def on_frame(self, func: FrameCallback) -> FrameCallback:
-        """Decorator: ``func(frame)`` gets each RGB ``uint8 (h, w, 3)`` frame of this track."""
+    def on_frame(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: ``func(frame)`` gets each RGB ``uint8 (h, w, 3)`` frame of a video
+        track; on an audio track ``func(frame, sample_rate, num_channels, timestamp_us)``
+        (as many as it takes) gets int16 ``(samples, channels)`` PCM.  Before the model's
+        declaration is known it is registered for whichever kind the track turns out to be.
+        """
         self._require(TrackDirection.RECVONLY, "on_frame()")
-        self._reactor.set_frame_callback(func, track=self._name)
+        kind = self.kind
+        if kind is not TrackKind.AUDIO:
+            self._reactor.set_frame_callback(func, track=self._name)
+        if kind is not TrackKind.VIDEO:
+            self._reactor.set_audio_callback(func, track=self._name)
         return func
 
     def off_frame(self) -> None:
         self._reactor.set_frame_callback(None, track=self._name)
+        self._reactor.set_audio_callback(None, track=self._name)
 
     async def pause(self) -> None:
         await self._reactor.pause_track(self._name)
@@ -123,13 +140,26 @@ class Track:
 
     # ---- sending ---------------------------------------------------------------------
 
-    async def publish(self, *, fps: float = 30.0) -> Track:
-        """Claim this sendonly track; frames pushed afterwards go to the model."""
+    async def publish(self, *, fps: float = 30.0, source: Any = None,
+                      buffer_ms: int = DEFAULT_SEND_BUFFER_MS) -> Track:
+        """Claim this sendonly track; frames pushed afterwards go to the model.  An audio
+        track sends pushed PCM (at most ``buffer_ms`` waiting, oldest dropped), or
+        ``source``, an aiortc audio ``MediaStreamTrack``, instead."""
         self._require(TrackDirection.SENDONLY, "publish()")
-        self._source = NdarrayVideoTrack(fps=fps)
-        await self._reactor.publish_track(self._name, self._source)
+        if self.kind is TrackKind.AUDIO:
+            audio = source if source is not None else PcmAudioTrack(buffer_ms=buffer_ms)
+            await self._reactor.publish_track(self._name, audio)
+            self._audio_source = audio
+        else:
+            self._source = NdarrayVideoTrack(fps=fps)
+            await self._reactor.publish_track(self._name, self._source)
         self._published = True
         return self
+
+    @property
+    def audio_source(self) -> Any:
+        """What this published audio track sends (a ``PcmAudioTrack`` unless you gave one)."""
+        return self._audio_source if self._published else None
 
     def unpublish(self) -> None:
         """Give the track back (synchronous, as in 1.13.0); nothing when not published."""
@@ -138,16 +168,23 @@ class Track:
             return
         self._published = False
         self._source = None
+        self._audio_source = None  # the driver detaches it from the sender, as for video
         reactor = self._reactor
         reactor._feed(lambda now: reactor._machine.unpublish_track(self._name, now))
 
-    def push_frame(self, frame: np.ndarray[Any, Any], capture_time_us: int | None = None,
-                   user_data: bytes | None = None) -> None:
-        """Send an RGB ``uint8 (h, w, 3)`` frame (stepped: buffer it for the next step)."""
+    def push_frame(self, frame: np.ndarray[Any, Any] | bytes,
+                   capture_time_us: int | None = None, user_data: bytes | None = None, *,
+                   sample_rate: int = 48_000, num_channels: int = 1) -> None:
+        """Send an RGB ``uint8 (h, w, 3)`` frame (stepped: buffer it for the next step), or
+        on an audio track interleaved PCM: int16 (or float in [-1, 1]) ``(n,)`` or
+        ``(n, num_channels)``, at 8-48 kHz (resampled to 48 kHz)."""
         self._require(TrackDirection.SENDONLY, "push_frame()")
         if not self.published:
             raise InvalidStateError(f"push_frame() on track {self._name!r}: publish() it "
                                     "first")
+        if self.kind is TrackKind.AUDIO:
+            self._push_audio(frame, capture_time_us, user_data, sample_rate, num_channels)
+            return
         machine = self._reactor._machine
         if machine.config.generation == "stepped":
             machine.push_step_frame(self._name, input_frame(
@@ -155,7 +192,22 @@ class Track:
                 capture_time_us=capture_time_us))
             return
         assert self._source is not None
-        self._source.push(frame)
+        self._source.push(frame)  # type: ignore[arg-type]
+
+    def _push_audio(self, pcm: Any, capture_time_us: int | None, user_data: bytes | None,
+                    sample_rate: int, num_channels: int) -> None:
+        if user_data is not None or capture_time_us is not None:
+            field = "user_data" if user_data is not None else "capture_time_us"
+            raise AudioFormatError(f"push_frame({field}=...) on audio track {self._name!r}: "
+                                   "audio frames carry no tag or capture time", field=field)
+        if self._reactor._machine.config.generation == "stepped":
+            raise InvalidStateError(f"push_frame() on audio track {self._name!r}: stepped "
+                                    "sessions take no audio yet")
+        source = self._audio_source
+        if not isinstance(source, PcmAudioTrack):
+            raise InvalidStateError(f"push_frame() on track {self._name!r}: it sends the "
+                                    "MediaStreamTrack given to publish(source=...)")
+        source.push(pcm, sample_rate=sample_rate, num_channels=num_channels)
 
 
 def declared(machine: ClientMachine, name: str) -> TrackCapability | None:
@@ -178,6 +230,8 @@ class ReactorTracks:
 
     if TYPE_CHECKING:
         def set_frame_callback(self, callback: FrameCallback | None, *,
+                               track: str | None = None) -> None: ...
+        def set_audio_callback(self, callback: Callable[..., Any] | None, *,
                                track: str | None = None) -> None: ...
         def _feed(self, call: Callable[[float], Any]) -> Any: ...
 

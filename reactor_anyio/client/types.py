@@ -112,6 +112,26 @@ class ConnectionTimings:
 
 
 @dataclasses.dataclass(frozen=True)
+class AudioTrackStats:
+    """One audio track's counters.  Received (``recvonly``): frames received, handed to the
+    handler, dropped (oldest first) because the handler fell behind, and waiting now.
+    Published (``sendonly``): 20 ms frames sent (``silent_frames`` of them silence, nothing
+    having been pushed), samples pushed and dropped (a burst over the buffer, or trimmed:
+    ``samples_trimmed``, a queue that stood for a second), at 48 kHz."""
+
+    direction: TrackDirection
+    frames_received: int = 0
+    frames_delivered: int = 0
+    frames_dropped: int = 0
+    frames_buffered: int = 0
+    frames_sent: int = 0
+    silent_frames: int = 0
+    samples_pushed: int = 0
+    samples_dropped: int = 0
+    samples_trimmed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class ConnectionStats:
     """WebRTC statistics, with the documented units.
 
@@ -130,12 +150,19 @@ class ConnectionStats:
     available_outgoing_bitrate: float | None = None
     connection_timings: ConnectionTimings | None = None
     details: Any = None
+    #: per audio track name (ours; see docs/guide/audio.md)
+    audio: dict[str, AudioTrackStats] = dataclasses.field(default_factory=dict)
 
     @property
     def frames_dropped(self) -> int:
         """Frames this client dropped (a slow frame callback), all received tracks."""
         tracks = getattr(self.details, "tracks", None) or {}
         return sum(int(getattr(t, "frames_dropped", 0)) for t in tracks.values())
+
+    @property
+    def audio_frames_dropped(self) -> int:
+        """Received audio frames dropped (oldest first) because a handler fell behind."""
+        return sum(t.frames_dropped for t in self.audio.values())
 
 
 # ---- conversions at the boundary ---------------------------------------------------------
@@ -193,7 +220,8 @@ def core_tracks(tracks: Sequence[CoreTrack | Mapping[str, Any]] | None
 
 
 def stats_from_peer(summary: Any, *, timestamp_ms: float,
-                    timings: ConnectionTimings | None) -> ConnectionStats:
+                    timings: ConnectionTimings | None,
+                    audio: dict[str, AudioTrackStats] | None = None) -> ConnectionStats:
     """Fold the peer's summary (rtt/jitter in seconds, packet counters, per-track fps)."""
     rtt = getattr(summary, "rtt", None)
     lost = getattr(summary, "packets_lost", None)
@@ -211,4 +239,5 @@ def stats_from_peer(summary: Any, *, timestamp_ms: float,
         packet_loss_ratio=ratio,
         connection_timings=timings,
         details=summary,
+        audio=dict(audio or {}),
     )

@@ -25,6 +25,7 @@ from reactor_proto.errors import (
     TransportError,
 )
 
+from .audio_receive import AudioInputs
 from .connection import PeerConnection
 from .convert import RgbArray
 from .heap import release_free_memory
@@ -48,7 +49,7 @@ TRIM_AFTER_CLOSE = 2.0
 ChannelMessage = str | bytes
 
 
-class PeerBase:
+class PeerBase(AudioInputs):
     """Base of :class:`ClientPeer` and :class:`ServerPeer`; not used on its own."""
 
     def __init__(self, *, ice: IceConfig, frame_capacity: int = 2) -> None:
@@ -207,8 +208,10 @@ class PeerBase:
         slot = self._inputs.get(name) if name is not None else None
         if slot is not None and track.kind == "video":
             slot.attach(track)
+        elif name is not None and track.kind == "audio":
+            self._attach_audio(name, track)  # see audio_receive.py
         else:
-            # unmapped or audio: still read it, so aiortc's queue cannot grow
+            # unmapped: still read it, so aiortc's queue cannot grow
             self._spawn(drain(track), name=f"reactor-drain-{mid}")
         if name is not None:
             self._fire(self.on_track, name, track)

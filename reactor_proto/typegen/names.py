@@ -39,6 +39,7 @@ REACTOR_ATTRIBUTES: Final = frozenset({
     # ... and what reactor_anyio.Reactor adds to it.
     "aclose", "commands", "get_schema", "get_stats", "pause_track", "resume_track",
     "request_schema", "send_runtime_message", "timings", "get_waiting_info",
+    "on_audio_frame", "set_audio_callback", "set_audio_buffer",
     # Reserved ahead for the 1.13.0 surface (stepping, track objects, clips), so adding those
     # methods never renames a generated command.
     "step", "clear_step_inputs", "track", "tracks", "generation", "request_clip",
