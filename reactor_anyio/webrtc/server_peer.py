@@ -27,6 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolError, TransportError
 from reactor_proto.runtime.audio import AudioFormat
 
+from .audio_receive import shorten_jitter_buffer
 from .audio_source import AudioInput, PausableAudioTrack, PcmCallback
 from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
@@ -174,13 +175,16 @@ class ServerPeer(PeerBase):
     # ---- audio inputs -------------------------------------------------------------------
 
     def _handle_track(self, track: MediaStreamTrack) -> None:
-        mid = next((t.mid for t in self._pc.getTransceivers() if t.receiver.track is track),
-                   None)
+        transceiver = next((t for t in self._pc.getTransceivers()
+                            if t.receiver.track is track), None)
+        mid = transceiver.mid if transceiver is not None else None
         name = self._mid_names.get(mid) if mid is not None else None
         audio = self._audio_inputs.get(name) if name is not None else None
         if audio is None or track.kind != "audio":
             super()._handle_track(track)
             return
+        if transceiver is not None:  # the model hears a published track 40-60 ms sooner
+            shorten_jitter_buffer(transceiver.receiver)
         self._spawn(audio.run(track), name=f"reactor-audio-in-{name}")
         self._fire(self.on_track, name, track)
 
