@@ -147,6 +147,8 @@ FAILURE_OF: dict[OperationKind, Failure] = {
     OperationKind.SCHEMA: Failure.OTHER,
     # a step keeps its own typed error (StepRefusedError, ...): no documented code
     OperationKind.STEP: Failure.OTHER,
+    # a clip request keeps its RecordingError and its code (§11.1)
+    OperationKind.CLIP: Failure.OTHER,
 }
 
 
