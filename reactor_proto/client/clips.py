@@ -47,14 +47,14 @@ ClipAsk = ClipRequest | RecordingRequest
 
 def check_request(s: ClientState, what: str, duration_seconds: object = None) -> ClipAsk:
     """The request to send, or the typed error naming what is wrong (nothing is sent)."""
+    if s.config.generation == "stepped":
+        raise RecordingError(RecordingErrorCode.RECORDER_DISABLED,
+                             f"{what}: a stepped session is not recorded", recoverable=False)
     if s.phase is not Phase.READY:
         state = "not connected; call connect() first" if s.phase is Phase.IDLE else (
             f"the connection is {s.status.value}, not ready")
         raise RecordingError(RecordingErrorCode.DISCONNECTED, f"{what}: {state}",
                              recoverable=False)
-    if s.config.generation == "stepped":
-        raise RecordingError(RecordingErrorCode.RECORDER_DISABLED,
-                             f"{what}: a stepped session is not recorded", recoverable=False)
     if what.startswith("request_recording"):
         return RecordingRequest()
     return ClipRequest(duration_seconds=check_clip_duration(duration_seconds))
