@@ -11,7 +11,8 @@ a command, :class:`ControlRequestError` for a publish; no reply in time is a
 
 Bad input never stops the connection (§6.8.1): a frame that does not decode, a reply to
 nothing or a chunk error is reported as an ``error`` event and dropped; payloads the client
-never asked for (clips, step results) and unknown kinds are dropped in silence.
+never asked for and unknown kinds are dropped in silence.  A clip request's reply completes
+it with the ``Clip`` or a ``RecordingError`` (``clips.py`` maps them).
 """
 
 from __future__ import annotations
