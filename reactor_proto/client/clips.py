@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..envelope import encode_envelope
-from ..errors import DecodeError, ReactorError
+from ..errors import DecodeError
 from ..recording import (
     Clip,
     ClipFailure,
@@ -65,13 +65,8 @@ def send_v0(s: ClientState, request: ClipAsk, op: int, now: float,
     """v0: the runtime message, then the pending entry (FIFO correlation)."""
     assert s.peer_id is not None
     kind = ClipKind.SNAP if isinstance(request, ClipRequest) else ClipKind.RECORDING
-    clips = s.wire.clips
-    clips.start(str(op), kind, now=now, timeout=timeout)  # raises when too many are pending
-    try:
-        text = encode_envelope(request.to_envelope(), max_bytes=s.max_message_bytes)
-    except ReactorError:
-        clips.disconnected()  # cannot happen for these tiny messages; never leave it pending
-        raise
+    text = encode_envelope(request.to_envelope(), max_bytes=s.max_message_bytes)
+    s.wire.clips.start(str(op), kind, now=now, timeout=timeout)  # raises: too many pending
     act(s, SendChannel(peer_id=s.peer_id, channel="data", text=text))
 
 

@@ -118,3 +118,14 @@ def test_refused_when_not_connected_or_stepped() -> None:
         stepped.request_recording(0.0)
     assert info.value.code == "RECORDER_DISABLED"
     assert stepped.jwt is None
+
+
+def test_pending_requests_are_bounded_on_v0() -> None:
+    net, e = connected("v0")
+    net.faults.drop("up", times=200)  # unanswered: they all stay pending
+    ops = [e.client.request_clip(1, net.now) for _ in range(64)]
+    with pytest.raises(Exception, match="more than 64"):
+        e.client.request_clip(1, net.now)
+    e.client.disconnect(net.now)
+    net.pump()
+    assert {error_of(e, op).code for op in ops} == {"DISCONNECTED"}
