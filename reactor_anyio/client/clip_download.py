@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+import av
 
 from reactor_proto.errors import ReactorError
 from reactor_proto.http import HttpRequest
@@ -140,6 +141,10 @@ def _remux_bytes(data: bytes, path: Path | None) -> bytes:
         return target.read_bytes()
 
 
+#: what PyAV raises for bytes it cannot read or write as MP4 (a disk error stays an OSError)
+_REMUX_ERRORS = (av.error.FFmpegError, ValueError, IndexError)
+
+
 def _remux_error(exc: Exception) -> RecordingError:
     return RecordingError(RecordingErrorCode.INTERNAL_ERROR,
                           f"remuxing the clip to a flat MP4 failed: {type(exc).__name__}: "
@@ -153,7 +158,7 @@ async def finish(data: bytes, path: str | os.PathLike[str] | None, *, remux: boo
             return data
         try:
             return await anyio.to_thread.run_sync(_remux_bytes, data, None)
-        except (OSError, ValueError, RuntimeError) as exc:  # PyAV's errors are OSError/ValueError
+        except _REMUX_ERRORS as exc:
             raise _remux_error(exc) from None
     target = Path(os.fspath(path))
     part = target.with_name(target.name + ".part")
@@ -162,7 +167,7 @@ async def finish(data: bytes, path: str | os.PathLike[str] | None, *, remux: boo
         if remux:
             try:
                 out = await anyio.to_thread.run_sync(_remux_bytes, data, part)
-            except (ValueError, RuntimeError) as exc:
+            except _REMUX_ERRORS as exc:
                 raise _remux_error(exc) from None
         else:
             await anyio.Path(part).write_bytes(data)
