@@ -48,6 +48,8 @@ from reactor_proto.errors import (
     UnsupportedFrameEncodingError,
     VersionMismatchError,
 )
+from reactor_proto.recording import Clip, ClipKind
+from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
 
 from .client.auth import fetch_jwt_token
 from .client.reactor import Reactor
@@ -75,6 +77,8 @@ __all__ = [
     "AbortedError",
     "BadRequestError",
     "Capabilities",
+    "Clip",
+    "ClipKind",
     "CommandCapability",
     "CommandValidationError",
     "ConflictError",
@@ -104,6 +108,8 @@ __all__ = [
     "ReactorEvent",
     "ReactorState",
     "ReactorStatus",
+    "RecordingError",
+    "RecordingErrorCode",
     "RemoteProtocolError",
     "RequestTimeoutError",
     "ServerError",

@@ -6,7 +6,7 @@ at chunks 0, 2 and 4, starts generation and records.  Writes ``DIR/demo.mp4`` an
 ``DIR/contact_sheet.png`` (sampled frames labelled with their time and prompt), shows a live
 status line, and ends with a summary.  Before it disconnects it also asks the runtime for
 the last ``CLIP_SECONDS`` seconds it recorded and saves them as ``DIR/clip.mp4``
-(:mod:`reactor_anyio.demo_clip`; the demo's client speaks the v0 wire for that request).
+(:mod:`reactor_anyio.demo_clip`, with the client's public ``request_clip``).
 """
 
 from __future__ import annotations
@@ -99,8 +99,7 @@ async def run_demo(out: Path, seconds: float, *, stream: TextIO = sys.stdout,
     started = time.monotonic()
     options = {"width": width, "height": height, "fps": fps}
     async with LocalRuntime("helios", model_options=options) as runtime, \
-            Reactor(model_name="helios", local=True, api_url=runtime.url,
-                    wire="v0") as reactor:  # v0: requestClip below (demo_clip)
+            Reactor(model_name="helios", local=True, api_url=runtime.url) as reactor:
         # the playground page joins the running session (reactor_anyio.playground)
         stream.write(f"playground: {runtime.url}/ (live while the demo runs)\n")
         if open_page:

@@ -50,6 +50,7 @@ from .emitter import EventEmitter
 from .events import ReactorEvents, emit_client_event
 from .options import PeerOptions, read_upload
 from .queries import ReactorQueries
+from .recordings import ReactorRecordings
 from .service import ServiceHandle, spawn_service
 from .steps import ReactorSteps
 from .tracks import ReactorTracks
@@ -83,7 +84,8 @@ class _Waiter:
         self.done: OperationCompleted | None = None
 
 
-class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, ReactorAudio):
+class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, ReactorAudio,
+              ReactorRecordings):
     """Connects to a Reactor model and streams it.  See the module docstring."""
 
     def __init__(

@@ -6,8 +6,11 @@ routes.
   ``produce_frame`` the media hub calls: one ``offer`` per produced frame, which never blocks
   and never raises, so a recorder failure can only turn into ``clipFailed``.
 * A session's recording starts with its first frame and stops when the session ends; it
-  stays servable (``linger_seconds``) until the next session starts or the runtime stops,
-  which removes its directory.  Disk use is bounded by the store's cap and retention.
+  stays servable for the store's ``linger_seconds``, or until the next session starts or
+  the runtime stops, whichever comes first.  The linger is driven by a timer on the event
+  loop (armed at the session's end from the store's ``next_deadline``): when it runs out the
+  store expires the recording (its chunks are deleted, ``/clips`` answers 410) and its
+  directory is removed.  Disk use is bounded by the store's cap and retention.
 * Clips are taken from the first output video track (the official runtime records one).
   ``clipReady`` is sent once the boundary chunk is on disk, so the client's first playlist
   fetch is a 200.
@@ -17,8 +20,10 @@ routes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -71,6 +76,7 @@ class Recordings:
         self._ended: dict[str, Recorder] = {}
         self._recording = False
         self._closed = False
+        self._linger: asyncio.TimerHandle | None = None
 
     # ---- frames (the producer threads) ----------------------------------------------------
 
@@ -103,6 +109,7 @@ class Recordings:
     # ---- session life (the event loop) ----------------------------------------------------
 
     def session_started(self) -> None:
+        self._disarm()
         with self._guard:
             old = list(self._ended.values()) + list(self._live.values())
             self._ended, self._live = {}, {}
@@ -117,8 +124,10 @@ class Recordings:
             self._ended = ended
         for recorder in ended.values():
             recorder.stop(timeout=1.0)
+        self._arm()
 
     def close(self) -> None:
+        self._disarm()
         with self._guard:
             self._closed = True
             self._recording = False
@@ -126,6 +135,60 @@ class Recordings:
             self._ended, self._live = {}, {}
         for recorder in every:
             recorder.close()
+
+    # ---- the linger of a finished recording ------------------------------------------------
+
+    @property
+    def linger_armed(self) -> bool:
+        """Whether the linger timer is set (a finished recording waits to expire)."""
+        return self._linger is not None
+
+    def linger_deadline(self) -> float | None:
+        """When the next finished recording expires (``time.monotonic()`` seconds)."""
+        deadlines = []
+        for recorder in list(self._ended.values()):
+            with recorder.lock:
+                deadline = recorder.store.next_deadline()
+            if deadline is not None:
+                deadlines.append(deadline)
+        return min(deadlines, default=None)
+
+    def expire_lingering(self, now: float | None = None) -> int:
+        """Expire the finished recordings whose linger ran out (their chunks and directory
+        are deleted); re-arms the timer for the rest.  Returns how many expired."""
+        self._linger = None
+        expired = []
+        for track, recorder in list(self._ended.items()):
+            recorder.handle_timeout(now)  # the store decides; the recorder deletes the chunks
+            with recorder.lock:
+                gone = recorder.store.expired
+            if gone:
+                expired.append((track, recorder))
+        with self._guard:
+            for track, recorder in expired:
+                if self._ended.get(track) is recorder:
+                    del self._ended[track]
+        for _, recorder in expired:
+            recorder.close()
+        self._arm()
+        return len(expired)
+
+    def _arm(self) -> None:
+        self._disarm()
+        deadline = self.linger_deadline()
+        if deadline is None or self._closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven by hand (no event loop): expire_lingering() is public
+            return
+        self._linger = loop.call_later(max(0.0, deadline - time.monotonic()),
+                                       self.expire_lingering)
+
+    def _disarm(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
 
     def _by_id(self, recording_id: str) -> Recorder | None:
         for recorder in (*self._live.values(), *self._ended.values()):

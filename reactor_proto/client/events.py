@@ -38,6 +38,7 @@ class OperationKind(enum.Enum):
     COMMAND = "send_command"
     SCHEMA = "request_schema"
     STEP = "step"
+    CLIP = "request_clip"
 
 
 @attrs.frozen(kw_only=True)

@@ -9,7 +9,7 @@ from ..envelope import Scope, decode_inbound
 from ..errors import DecodeError, ErrorCode, ReactorError, RequestTimeoutError, TransportError
 from ..schema import parse_openapi
 from ..wire_v1 import Wire, sniff
-from . import v1
+from . import clips, v1
 from .actions import AttachTrack
 from .events import MessageReceived, OperationKind, RuntimeMessageReceived, SchemaReceived
 from .flow import begin_reconnect, is_current, send_runtime
@@ -36,10 +36,10 @@ def channel_message(s: ClientState, peer_id: int, label: str, message: str | byt
         elif label == "control":
             on_control_message(s, whole)
         else:
-            on_data_message(s, whole)
+            on_data_message(s, whole, now)
 
 
-def on_data_message(s: ClientState, message: str | bytes) -> None:
+def on_data_message(s: ClientState, message: str | bytes, now: float = 0.0) -> None:
     try:
         inbound = decode_inbound(message)
     except DecodeError as exc:
@@ -48,6 +48,9 @@ def on_data_message(s: ClientState, message: str | bytes) -> None:
     if inbound.scope is Scope.RUNTIME:
         on_runtime_message(s, inbound.payload)
         emit(s, RuntimeMessageReceived(payload=inbound.payload))
+        if isinstance(inbound.payload, dict):  # after the event, as the reply completes an op
+            clips.on_v0_message(s, inbound.payload.get("type"), inbound.payload.get("data"),
+                                now)
     else:
         emit(s, MessageReceived(payload=inbound.payload))
 

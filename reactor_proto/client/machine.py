@@ -86,6 +86,11 @@ class ClientMachine:
         return self._state.status
 
     @property
+    def jwt(self) -> str | None:
+        """The token the coordinator gave (or the one configured): ``/clips`` needs it."""
+        return self._state.jwt
+
+    @property
     def session_id(self) -> str | None:
         return self._state.session_id
 
@@ -239,6 +244,19 @@ class ClientMachine:
         """Ask the runtime for its OpenAPI command schema; the op completes with the
         document (v1: the correlated ``model_schema``; v0: the next ``modelSchema``)."""
         return wire_ops.request_schema(self._state, now)
+
+    def request_clip(self, duration_seconds: object, now: float, *,
+                     timeout: float | None = None) -> int:
+        """Ask for the last ``duration_seconds`` seconds (§10); the op completes with the
+        :class:`~reactor_proto.recording.Clip` or a typed ``RecordingError``."""
+        return self._guard(Failure.OTHER, lambda: wire_ops.request_clip(
+            self._state, f"request_clip({duration_seconds!r})", duration_seconds, now,
+            timeout))
+
+    def request_recording(self, now: float, *, timeout: float | None = None) -> int:
+        """Ask for the whole session so far, like :meth:`request_clip`."""
+        return self._guard(Failure.OTHER, lambda: wire_ops.request_clip(
+            self._state, "request_recording()", None, now, timeout))
 
     def publish_track(self, name: str, now: float) -> int:
         """Ask for the publisher slot of a sendonly track; AttachTrack follows a grant."""

@@ -7,7 +7,8 @@ state and one input, change the state, and queue actions and events on it:
 * ``responses.py``: HTTP results (retries, polls, successful bodies);
 * ``teardown.py``: ending an attempt, suspending, terminating or forgetting a session;
 * ``operations.py``: the user's operations (connect, disconnect, commands, tracks, upload);
-* ``inbound.py``: channel messages and timers.
+* ``inbound.py``: channel messages and timers;
+* ``clips.py``: clip and recording requests (§10) on either wire.
 
 ``machine.ClientMachine`` is a thin facade over them.  Every phase change goes through
 :func:`goto`, which asks the one table in ``phases.py`` where a trigger leads.
@@ -147,6 +148,8 @@ FAILURE_OF: dict[OperationKind, Failure] = {
     OperationKind.SCHEMA: Failure.OTHER,
     # a step keeps its own typed error (StepRefusedError, ...): no documented code
     OperationKind.STEP: Failure.OTHER,
+    # a clip request keeps its RecordingError and its code (§11.1)
+    OperationKind.CLIP: Failure.OTHER,
 }
 
 

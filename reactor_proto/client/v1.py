@@ -11,7 +11,8 @@ a command, :class:`ControlRequestError` for a publish; no reply in time is a
 
 Bad input never stops the connection (§6.8.1): a frame that does not decode, a reply to
 nothing or a chunk error is reported as an ``error`` event and dropped; payloads the client
-never asked for (clips, step results) and unknown kinds are dropped in silence.
+never asked for and unknown kinds are dropped in silence.  A clip request's reply completes
+it with the ``Clip`` or a ``RecordingError`` (``clips.py`` maps them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..errors import (
     ReactorError,
     RequestTimeoutError,
 )
+from ..recording import ClipRequest
 from ..schema import parse_openapi
 from ..wire_v1 import (
     Channel,
@@ -63,6 +65,7 @@ from ..wire_v1 import (
     decode,
     encode,
 )
+from . import clips
 from .actions import AttachTrack, SendChannel
 from .events import MessageReceived, OperationKind, RuntimeMessageReceived, SchemaReceived
 from .state import ClientState, act, complete, emit, report
@@ -72,7 +75,8 @@ from .wire import CLIENT_STATS_INTERVAL, Purpose, Request, integral
 _NOTICES = {"pause_track": PauseTrack, "resume_track": ResumeTrack,
             "unpublish_track": UnpublishTrack}
 _KINDS = {Purpose.COMMAND: OperationKind.COMMAND, Purpose.SCHEMA: OperationKind.SCHEMA,
-          Purpose.PUBLISH: OperationKind.PUBLISH, Purpose.STEP: OperationKind.STEP}
+          Purpose.PUBLISH: OperationKind.PUBLISH, Purpose.STEP: OperationKind.STEP,
+          Purpose.CLIP: OperationKind.CLIP}
 
 
 # ---- sending -------------------------------------------------------------------------------
@@ -103,7 +107,7 @@ def _request(s: ClientState, purpose: Purpose, name: str, op: int | None, payloa
             request_id=request_id, kind=MessageKind.REQUEST, payload=payload))
     wire.correlator.begin(channel=channel, what=f"{purpose.value} {name}",
                           deadline=now + timeout, request_id=request_id)
-    wire.requests[request_id] = Request(op=op, purpose=purpose, name=name)
+    wire.requests[request_id] = Request(op=op, purpose=purpose, name=name, timeout=timeout)
 
 
 def _notify(s: ClientState, payload: Any) -> None:
@@ -122,6 +126,13 @@ def request_step(s: ClientState, body: RequestStep, op: int, now: float) -> None
     """A step as a REQUEST on ``data`` (§15.3); the deadline is the step timeout."""
     timeout = s.config.step_timeout or DEFAULT_STEP_TIMEOUT
     _request(s, Purpose.STEP, "step", op, body, now, timeout)
+
+
+def request_clip(s: ClientState, request: clips.ClipAsk, op: int, now: float,
+                 timeout: float) -> None:
+    """``request_clip``/``request_recording`` as a REQUEST on ``control`` (§10)."""
+    name = "request_clip" if isinstance(request, ClipRequest) else "request_recording"
+    _request(s, Purpose.CLIP, name, op, request.to_v1(), now, timeout)
 
 
 def request_schema(s: ClientState, op: int | None, now: float) -> None:
@@ -223,7 +234,11 @@ def _on_reply(s: ClientState, reply: DataServerMessage | ControlServerMessage) -
     request = wire.requests.pop(reply.request_id)
     payload = reply.payload
     kind = _KINDS[request.purpose]
-    if isinstance(payload, Error):
+    if request.purpose is Purpose.CLIP:
+        clip, failed = ((None, clips.refused_error(payload.message))
+                        if isinstance(payload, Error) else clips.v1_outcome(payload))
+        complete(s, request.op, kind, value=clip, error=failed)
+    elif isinstance(payload, Error):
         complete(s, request.op, kind, error=_reply_error(request, payload))
     elif request.purpose is Purpose.COMMAND and isinstance(payload, ModelMessage | None):
         value = None if payload is None else _model(payload)
@@ -272,8 +287,12 @@ def expire(s: ClientState, now: float) -> None:
     wire = s.wire
     for pending in wire.correlator.expire(now):
         request = wire.requests.pop(pending.request_id)
-        complete(s, request.op, _KINDS[request.purpose], error=RequestTimeoutError(
-            f"{pending.what}: no reply in time", component="gpu"))
+        error: ReactorError = RequestTimeoutError(f"{pending.what}: no reply in time",
+                                                  component="gpu")
+        if request.purpose is Purpose.CLIP:
+            error = clips.timeout_error(request.name, request.timeout)
+        complete(s, request.op, _KINDS[request.purpose], error=error)
+    clips.expire(s, now)
     while wire.schema_waiters and wire.schema_waiters[0][1] <= now:
         op, _ = wire.schema_waiters.popleft()
         complete(s, op, OperationKind.SCHEMA, error=RequestTimeoutError(
@@ -288,7 +307,9 @@ def abandon(s: ClientState) -> None:
     lost = DisconnectedError("the connection closed before the runtime answered")
     for pending in wire.correlator.abandon_all():
         request = wire.requests.pop(pending.request_id)
-        complete(s, request.op, _KINDS[request.purpose], error=lost)
+        complete(s, request.op, _KINDS[request.purpose],
+                 error=clips.lost_error() if request.purpose is Purpose.CLIP else lost)
+    clips.abandon(s)
     while wire.schema_waiters:
         complete(s, wire.schema_waiters.popleft()[0], OperationKind.SCHEMA, error=lost)
     wire.stats_due = None

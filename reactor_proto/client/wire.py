@@ -31,6 +31,7 @@ import attrs
 
 from ..bodies import SessionSnapshot
 from ..errors import LocalProtocolError, MessageTooLargeError
+from ..recording import ClipRequests
 from ..wire_v1 import ChunkError, ChunkReassembler, Correlator, Wire, split_message
 from ..wire_v1.chunks import NATIVE_CHUNK_SIZE
 from ..wire_v1.negotiation import chunking_line, negotiated_send_limit
@@ -97,6 +98,7 @@ class Purpose(enum.Enum):
     SCHEMA = "schema"
     PUBLISH = "publish"
     STEP = "step"
+    CLIP = "clip"
 
 
 @attrs.frozen(kw_only=True)
@@ -104,6 +106,7 @@ class Request:
     op: int | None
     purpose: Purpose
     name: str  # the command or the track
+    timeout: float = 0.0
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -122,6 +125,8 @@ class ConnectionWire:
     pinged: bool = False
     #: v0 ``request_schema`` operations waiting for the next ``modelSchema``: (op, deadline)
     schema_waiters: deque[tuple[int, float]] = attrs.field(factory=deque)
+    #: v0 clip requests waiting for ``clipReady``/``clipFailed``, in order (clips.py)
+    clips: ClipRequests = attrs.field(factory=ClipRequests)
 
     @property
     def is_v1(self) -> bool:
@@ -177,7 +182,7 @@ class ConnectionWire:
     # ---- timers ------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
-        times = [self.correlator.next_deadline(), self.stats_due]
+        times = [self.correlator.next_deadline(), self.stats_due, self.clips.next_deadline()]
         if self.schema_waiters:
             times.append(min(deadline for _, deadline in self.schema_waiters))
         present = [t for t in times if t is not None]

@@ -16,8 +16,9 @@ from typing import Any
 
 from ..envelope import encode_command
 from ..errors import DataChannelChunkingRequiredError, InvalidStateError, LocalProtocolError
+from ..recording.client import REQUEST_TIMEOUT
 from ..wire_v1 import Frame
-from . import v1
+from . import clips, v1
 from .actions import SendChannel
 from .events import OperationKind
 from .flow import send_runtime
@@ -64,6 +65,21 @@ def schema_arrived(s: ClientState, document: Any) -> None:
     waiters = s.wire.schema_waiters
     while waiters:
         complete(s, waiters.popleft()[0], OperationKind.SCHEMA, value=document)
+
+
+def request_clip(s: ClientState, what: str, duration_seconds: object, now: float,
+                 timeout: float | None) -> int:
+    """A clip (``request_clip(...)``) or the whole recording (``request_recording()``); the
+    op completes with the :class:`~reactor_proto.recording.Clip` or a RecordingError."""
+    request = clips.check_request(s, what, duration_seconds)
+    if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < 1e6):
+        raise LocalProtocolError(f"{what}: timeout: expected seconds above 0, got {timeout!r}")
+    op = new_op(s)
+    if s.wire.is_v1:
+        v1.request_clip(s, request, op, now, REQUEST_TIMEOUT if timeout is None else timeout)
+    else:
+        clips.send_v0(s, request, op, now, timeout)
+    return op
 
 
 def publish_pending(s: ClientState, name: str) -> bool:

@@ -79,6 +79,7 @@ class _Pending:
     request_id: str
     kind: ClipKind
     deadline: float
+    timeout: float
 
 
 class ClipRequests:
@@ -98,15 +99,18 @@ class ClipRequests:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def start(self, request_id: str, kind: ClipKind, *, now: float) -> None:
-        """A request was sent under ``request_id`` (v0: any unique local id)."""
+    def start(self, request_id: str, kind: ClipKind, *, now: float,
+              timeout: float | None = None) -> None:
+        """A request was sent under ``request_id`` (v0: any unique local id); ``timeout``
+        overrides the default deadline for this one request."""
         if request_id in self._pending:
             raise LocalProtocolError(f"request_id: {request_id!r} is already pending")
         if len(self._pending) >= self.max_pending:
             raise LocalProtocolError(f"request_id: more than {self.max_pending} clip requests "
                                      f"pending")
+        wait = self.timeout if timeout is None else timeout
         self._pending[request_id] = _Pending(request_id=request_id, kind=kind,
-                                             deadline=now + self.timeout)
+                                             deadline=now + wait, timeout=wait)
 
     def reply(self, reply: Clip | ClipFailure, *, now: float,
               request_id: str | None = None) -> bool:
@@ -149,7 +153,7 @@ class ClipRequests:
                 self._tombstones.append(now)
             self._events.append(ClipRequestFailed(request_id=pending.request_id, error=(
                 RecordingError(RecordingErrorCode.REQUEST_TIMEOUT,
-                               f"no clip reply within {self.timeout:g} s"))))
+                               f"no clipReady/clipFailed within {pending.timeout:g} s"))))
 
     def disconnected(self) -> None:
         """The connection went away: every pending request fails with ``DISCONNECTED``."""
@@ -213,10 +217,12 @@ class PlaylistPoll:
     prediction is already past and the first fetch is immediate).
     """
 
-    def __init__(self, clip: Clip, *, started_ms: int, live: bool = False) -> None:
+    def __init__(self, clip: Clip, *, started_ms: int, live: bool = False,
+                 slack_ms: int = READY_SLACK_MS) -> None:
         self.predicted_ms = clip.predicted_ready_at_ms or None
         self.started_ms = started_ms
         self.live = live
+        self.slack_ms = slack_ms
         self.tries = 0
 
     @property
@@ -225,7 +231,7 @@ class PlaylistPoll:
             return None
         if self.predicted_ms is None:
             return None
-        return max(self.predicted_ms, self.started_ms) + READY_SLACK_MS
+        return max(self.predicted_ms, self.started_ms) + self.slack_ms
 
     def first(self, now_ms: int) -> FetchNow | WaitThen:
         if self.predicted_ms is None or self.predicted_ms <= now_ms:
