@@ -47,7 +47,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("recording", "11"),
     ("steps", "12"),
     ("step_client", "13"),
-    ("soak", "14"),
+    ("receive_cpu_sdk", "14"),
+    ("soak", "15"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no
