@@ -12,8 +12,8 @@ runtime:
 * **baseline**: the unmodified ``reactor-sdk==1.13.0`` (native libwebrtc decode and RGB
   conversion) with ``Track.on_frame``, in ``.venv-sdk113`` (``bench/sdk113_receive_script.py``).
 
-Each trial starts the stream (``schedule_prompt``, ``start``), lets :data:`WARM_FRAMES` pass,
-then takes the process CPU time (all threads) over the next :data:`MEASURED_FRAMES` frames.
+Each trial starts the stream (``schedule_prompt``, ``start``), lets 30 frames pass, then
+takes the process CPU time (all threads) over the next 90 frames.
 libwebrtc gathers no ICE candidates on loopback, so everything runs in a private network
 namespace (as figures 9 and 12), the runtime on the veth address; trials alternate (ABBA) and
 the figure is the median.  Goal: <= 1.0x.
