@@ -66,10 +66,10 @@ async def _ours(url: str, warm: int, measured: int) -> dict[str, Any]:
         await reactor.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0})
         await reactor.send_command("start", {})
         deadline = time.monotonic() + 60
-        while frames < warm and time.monotonic() < deadline:
+        while frames < warm and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         first, cpu, wall = frames, time.process_time(), time.monotonic()
-        while frames < first + measured and time.monotonic() < deadline:
+        while frames < first + measured and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         got = frames - first
         return {"cpu_ms_per_frame": (time.process_time() - cpu) * 1000 / max(got, 1),
