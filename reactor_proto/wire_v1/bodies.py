@@ -51,10 +51,9 @@ def _put_value(target: struct_pb2.Value, item: Any) -> None:
 
 
 def _put_other(target: struct_pb2.Value, item: Any) -> None:
-    """Subclasses and protobuf containers, by the rules of protobuf's ``Struct.update``."""
-    if isinstance(item, bool):
-        target.bool_value = item
-    elif isinstance(item, str):
+    """Subclasses and protobuf containers, by the rules of protobuf's ``Struct.update`` (no
+    bool here: ``bool`` cannot be subclassed, so :func:`_put_value` has seen them all)."""
+    if isinstance(item, str):
         target.string_value = item
     elif isinstance(item, int | float):
         target.number_value = item
