@@ -128,7 +128,7 @@ class ReactorSctpTransport(RTCSctpTransport):
         await super()._receive_data_chunk(chunk)
 
     async def _receive_forward_tsn_chunk(self, chunk: Any) -> None:
-        self._sack_now = True  # RFC 3758 §3.6: answer a FORWARD TSN at once
+        self._sack_now = True  # answered at once, as aiortc always did: it moves the ack point
         await super()._receive_forward_tsn_chunk(chunk)
 
     async def _send_sack(self) -> None:
