@@ -49,7 +49,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("step_client", "13"),
     ("audio_runtime", "14"),
     ("audio_client", "15"),
-    ("soak", "16"),
+    ("receive_cpu_sdk", "16"),
+    ("soak", "17"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from .common import (
@@ -50,9 +50,10 @@ FIGURE = "9 sdk v1 vs v0"
 
 
 @contextmanager
-def serve_in(ns: Namespace, host: str) -> Iterator[None]:
-    argv = [*ns.exec_prefix(), str(REACTOR_CLI), "serve", "--model", MODEL, "--host", host,
-            "--port", str(PORT), "--ice-host-address", host]
+def serve_in(ns: Namespace, host: str, *, model: str = MODEL,
+             extra: Sequence[str] = ()) -> Iterator[None]:
+    argv = [*ns.exec_prefix(), str(REACTOR_CLI), "serve", "--model", model, "--host", host,
+            "--port", str(PORT), "--ice-host-address", host, *extra]
     proc = subprocess.Popen(argv, cwd=REPO, env=child_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:

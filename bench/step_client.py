@@ -3,8 +3,9 @@
 * **a step with one 640x360 frame out**: the median wall time of ``await reactor.step()``
   (no input; the echo model's 640x360 card out) of our ``Reactor(generation="stepped")``
   against ``reactor serve`` (a child process) on loopback; goal <= 10 ms (issue 24).  The
-  1.13.0 client against the same runtime is figure 12 (~30 ms, mostly aiortc's SCTP on the
-  runtime's side sending the 675 KiB result).
+  1.13.0 client against the same runtime is figure 12.  Both ends run aiortc's SCTP (through
+  ``reactor_anyio/webrtc/sctp.py``): the 675 KiB result is ~600 packets, each a DTLS record
+  and a UDP datagram in pure Python on both sides, which is most of the figure.
 * **a step with one 32x16 frame out**: the same at 32x16: the cost of a step apart from
   moving the frame.
 * **push_frame CPU per frame**: this process's CPU per pushed 640x360 frame at 30 fps on a

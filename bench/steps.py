@@ -8,7 +8,9 @@ runtime.
   so the goal is "no slower than 16 ms".
 * **a step with one 32x16 frame out**: the same, against the echo model at 32x16: what a
   step costs apart from moving the frame (aiortc's SCTP sends a 640x360 RGB result as ~600
-  packets of 1200 bytes, which is most of the figure above).
+  packets of 1200 bytes, which is most of the figure above; our peers run aiortc's SCTP
+  through ``reactor_anyio/webrtc/sctp.py``, which takes out its per-packet scans and
+  acknowledges every second packet, as RFC 9260 §6.2 allows).
 * **100 steps in a row**: the runtime samples itself (RSS, asyncio tasks, open file
   descriptors, threads) after every completed step; the figure is the growth from step 10
   to step 100, which should be none (RSS within 4 MiB: the allocator keeps some slack).

@@ -26,7 +26,8 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.runtime_cpu", "bench.reconnect", "bench.official_connect",
                  "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames",
                  "bench.client_v1", "bench.recording", "bench.steps", "bench.soak",
-                 "bench.step_client", "bench.audio_runtime", "bench.audio_client")
+                 "bench.step_client", "bench.audio_runtime", "bench.audio_client",
+                 "bench.receive_cpu_sdk")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)

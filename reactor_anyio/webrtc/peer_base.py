@@ -26,12 +26,12 @@ from reactor_proto.errors import (
 )
 
 from .audio_receive import AudioInputs
-from .connection import PeerConnection
 from .convert import RgbArray
 from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
 from .mailbox import LatestWinsMailbox
 from .receiver import FrameCallback, InputSlot, drain
+from .sctp import SctpTunedPeerConnection
 from .stats import PeerStats, summarize
 from .tracks import PausableTrack, ProducerVideoTrack
 
@@ -61,7 +61,7 @@ class PeerBase(AudioInputs):
             ) from None
         self._ice = ice
         self._frame_capacity = frame_capacity
-        self._pc = PeerConnection(rtc_configuration(ice))
+        self._pc = SctpTunedPeerConnection(rtc_configuration(ice))
         self._channels: dict[str, RTCDataChannel] = {}
         self._inputs: dict[str, InputSlot] = {}
         self._mid_names: dict[str, str] = {}

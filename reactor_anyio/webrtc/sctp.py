@@ -1,0 +1,232 @@
+"""aiortc's SCTP association with its per-packet costs taken out (issue 24).
+
+A stepped session moves big messages: one 640x360 RGB result is 675 KiB, which aiortc's SCTP
+sends as ~600 DATA chunks, one per packet.  Profiles of a step on both of our ends showed
+three costs that grow with the number of packets *in flight or in reassembly*, not with the
+bytes, so a big message costs O(n^2) in pure Python:
+
+* **Receiver, reassembly.**  ``InboundStream.pop_messages`` walks the whole reassembly
+  buffer from its first fragment after *every* DATA chunk, looking for a complete message.
+  A fragment appended after all others that is not a message's last fragment cannot
+  complete anything, so :class:`FastInboundStream` skips the walk for it.
+* **Receiver, one SACK per packet.**  aiortc acknowledges every packet at once: each SACK
+  is another DTLS record to encrypt and send here, and to decrypt, parse and process on the
+  sender.  RFC 9260 §6.2 (as RFC 4960 before it) asks for a SACK for at least every second
+  packet carrying DATA and within 200 ms of an unacknowledged one, and at once for
+  out-of-order or duplicate DATA (§6.7) or a chunk with the I bit (RFC 7053).
+  :class:`ReactorSctpTransport` does exactly that, with a :data:`DELAYED_SACK_TIMEOUT`
+  timer far below the 200 ms bound (libwebrtc's receiver delays the same way).
+* **Sender, retransmission scan.**  ``_transmit`` runs after every SACK and first walks the
+  whole sent queue looking for chunks marked for retransmission.  Chunks are only ever
+  marked by a SACK with gap reports or by the T3 timer, so the walk is done only after one
+  of those; otherwise only the new-data part of aiortc's ``_transmit`` runs.
+
+The wire behaviour stays the RFC's (the same chunks, congestion control and timers as
+aiortc; only fewer SACKs, within what the RFC allows), so it interoperates with any peer:
+our own client and runtime, browsers, and the unmodified libwebrtc of reactor-sdk 1.13.0
+(tests/interop/test_sdk113_stepped.py).  The subclass relies on aiortc private attributes;
+:func:`compatible` checks them, and a peer built on an aiortc without them keeps aiortc's
+own transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from aiortc import RTCSctpTransport
+from aiortc import rtcsctptransport as _sctp
+from aiortc.utils import uint32_gt as _uint32_gt
+
+from .connection import PeerConnection
+
+logger = logging.getLogger(__name__)
+
+#: how long a lone unacknowledged DATA packet waits for a second one before its SACK goes
+#: out (RFC 9260 §6.2: at most 200 ms; short, so the sender's RTT samples stay honest)
+DELAYED_SACK_TIMEOUT = 0.02
+#: DATA chunks received before a SACK is due (RFC 9260 §6.2: at least every second packet)
+SACK_EVERY = 2
+#: the I bit of a DATA chunk: the sender asks for a SACK without delay (RFC 7053)
+SACK_IMMEDIATELY = 0x08
+
+_LAST_FRAGMENT = _sctp.SCTP_DATA_LAST_FRAG
+_tsn_plus_one = _sctp.tsn_plus_one
+
+#: the aiortc internals the subclass reads or overrides
+_EXPECTED = ("_sent_queue", "_outbound_queue", "_flight_size", "_cwnd", "_t3_handle",
+             "_sack_misordered", "_sack_duplicates", "_sack_needed", "_last_received_tsn",
+             "_inbound_streams", "_fast_recovery_exit", "_forward_tsn_chunk")
+_METHODS = ("_transmit", "_send_sack", "_receive_data_chunk", "_receive_sack_chunk",
+            "_t3_expired", "_t3_start", "_send_chunk", "_flight_size_increase",
+            "_mark_received", "_get_inbound_stream", "_handle_data")
+
+
+class FastInboundStream(_sctp.InboundStream):
+    """aiortc's reassembly, without the walk that cannot find anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._nothing_to_pop = False
+
+    def add_chunk(self, chunk: Any) -> None:
+        appended = not self.reassembly or _uint32_gt(chunk.tsn, self.reassembly[-1].tsn)
+        super().add_chunk(chunk)
+        # Appended after every fragment held and not a last fragment: every message it
+        # belongs to still misses its last fragment, and the rest is as the previous walk
+        # (run right after the previous chunk) left it.
+        self._nothing_to_pop = appended and not chunk.flags & _LAST_FRAGMENT
+
+    def pop_messages(self) -> Iterator[tuple[int, int, bytes]]:
+        if self._nothing_to_pop:  # one-shot: aiortc pops right after each add_chunk
+            self._nothing_to_pop = False
+            return iter(())
+        return super().pop_messages()
+
+    def prune_chunks(self, tsn: int) -> int:
+        self._nothing_to_pop = False
+        return int(super().prune_chunks(tsn))
+
+
+class ReactorSctpTransport(RTCSctpTransport):
+    """``RTCSctpTransport`` with delayed SACKs, cheap reassembly and a cheap ``_transmit``.
+
+    Made by :func:`adopt` from the transport aiortc's peer connection creates (aiortc builds
+    it in a private method, so the class is switched right after, before it starts)."""
+
+    def _init_fast_paths(self) -> None:
+        self._data_since_sack = 0
+        self._sack_now = False
+        self._sack_timer: asyncio.TimerHandle | None = None
+        self._may_retransmit = False
+        self.sacks_sent = 0
+        self.sacks_delayed = 0
+
+    # ---- receiving: reassembly and delayed SACK ----------------------------------------
+
+    def _get_inbound_stream(self, stream_id: int) -> Any:
+        stream = self._inbound_streams.get(stream_id)
+        if stream is None:
+            stream = self._inbound_streams[stream_id] = FastInboundStream()
+        return stream
+
+    def _mark_received(self, tsn: int) -> bool:
+        last = self._last_received_tsn
+        if (last is not None and tsn == _tsn_plus_one(last) and not self._sack_misordered
+                and not self._sack_duplicates):
+            self._last_received_tsn = tsn  # in order, nothing pending: aiortc's outcome
+            return False
+        return bool(super()._mark_received(tsn))
+
+    async def _receive_data_chunk(self, chunk: Any) -> None:
+        self._data_since_sack += 1
+        if chunk.flags & SACK_IMMEDIATELY:
+            self._sack_now = True
+        await super()._receive_data_chunk(chunk)
+
+    async def _receive_forward_tsn_chunk(self, chunk: Any) -> None:
+        self._sack_now = True  # answered at once, as aiortc always did: it moves the ack point
+        await super()._receive_forward_tsn_chunk(chunk)
+
+    async def _send_sack(self) -> None:
+        """Called by aiortc after each packet that made a SACK due: send it now, or let it
+        wait for a second DATA packet or the timer."""
+        due_now = (self._sack_now or self._data_since_sack >= SACK_EVERY
+                   or self._sack_misordered or self._sack_duplicates
+                   or self._association_state != self.State.ESTABLISHED)
+        if not due_now:
+            self.sacks_delayed += 1
+            if self._sack_timer is None:
+                self._sack_timer = asyncio.get_running_loop().call_later(
+                    DELAYED_SACK_TIMEOUT, self._sack_timer_expired)
+            return
+        self._cancel_sack_timer()
+        self._data_since_sack = 0
+        self._sack_now = False
+        self.sacks_sent += 1
+        await super()._send_sack()
+
+    def _sack_timer_expired(self) -> None:
+        self._sack_timer = None
+        if self._sack_needed and self._association_state == self.State.ESTABLISHED:
+            self._sack_now = True
+            task = asyncio.ensure_future(self._send_sack())
+            task.add_done_callback(_log_failure)
+
+    def _cancel_sack_timer(self) -> None:
+        if self._sack_timer is not None:
+            self._sack_timer.cancel()
+            self._sack_timer = None
+
+    def _set_state(self, state: Any) -> None:
+        if state == self.State.CLOSED:
+            self._cancel_sack_timer()
+        super()._set_state(state)
+
+    # ---- sending: retransmission scan only when something may need it -----------------
+
+    async def _receive_sack_chunk(self, chunk: Any) -> None:
+        if chunk.gaps:  # gap reports are what strikes chunks for fast retransmit
+            self._may_retransmit = True
+        await super()._receive_sack_chunk(chunk)
+
+    def _t3_expired(self) -> None:
+        self._may_retransmit = True  # every outstanding chunk gets marked
+        super()._t3_expired()
+
+    async def _transmit(self) -> None:
+        if self._may_retransmit or self._forward_tsn_chunk is not None:
+            await super()._transmit()
+            self._may_retransmit = any(chunk._retransmit for chunk in self._sent_queue)
+            return
+        # No chunk is marked for retransmission: what is left of aiortc's _transmit is
+        # sending new data within the burst limit and the congestion window.
+        burst = (2 if self._fast_recovery_exit is not None else _sctp.SCTP_MAX_BURST)
+        cwnd = min(self._flight_size + burst * _sctp.USERDATA_MAX_LENGTH, self._cwnd)
+        while self._outbound_queue and self._flight_size < cwnd:
+            chunk = self._outbound_queue.popleft()
+            self._sent_queue.append(chunk)
+            self._flight_size_increase(chunk)
+            chunk._sent_count += 1
+            chunk._sent_time = time.time()
+            await self._send_chunk(chunk)
+            if not self._t3_handle:
+                self._t3_start()
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("delayed SACK not sent", exc_info=task.exception())
+
+
+def compatible(transport: object) -> bool:
+    """True when ``transport`` is aiortc's own SCTP transport with the internals the
+    subclass relies on (checked per transport: aiortc is pinned only from below)."""
+    return (type(transport) is RTCSctpTransport
+            and all(hasattr(transport, name) for name in _EXPECTED)
+            and all(callable(getattr(RTCSctpTransport, name, None)) for name in _METHODS)
+            and hasattr(_sctp, "InboundStream"))
+
+
+def adopt(transport: Any) -> bool:
+    """Turn aiortc's freshly made ``RTCSctpTransport`` into a :class:`ReactorSctpTransport`
+    (before it starts); False, and nothing changed, when aiortc is not as expected."""
+    if not compatible(transport) or transport.state != "new":
+        return False
+    transport.__class__ = ReactorSctpTransport
+    transport._init_fast_paths()
+    return True
+
+
+class SctpTunedPeerConnection(PeerConnection):
+    """Our :class:`PeerConnection` whose SCTP transport is a :class:`ReactorSctpTransport`."""
+
+    # aiortc creates the transport in ``self.__createSctpTransport()``; see connection.py
+    # for why the mangled name is the one to override.
+    def _RTCPeerConnection__createSctpTransport(self) -> None:
+        super()._RTCPeerConnection__createSctpTransport()  # type: ignore[misc]
+        if not adopt(self.sctp):
+            logger.debug("aiortc's SCTP transport kept: its internals are not as expected")
