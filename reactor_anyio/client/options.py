@@ -21,6 +21,7 @@ from reactor_proto.errors import LocalProtocolError
 from reactor_proto.http import parse_url
 
 from ..webrtc import LOOPBACK_HOST_ADDRESSES, IceConfig, Peer, PeerFactory, peer_factory_builder
+from ..webrtc.client_peer import warm_up_in_background
 from ..webrtc.convert import DEFAULT_PIXEL_FORMAT, check_pixel_format
 from ..webrtc.receiver import FormattedCallback, FrameCallback
 
@@ -52,6 +53,8 @@ class PeerOptions:
             raise LocalProtocolError(f"peer_factory: expected a callable, got "
                                      f"{type(peer_factory).__name__}")
         ice = IceConfig(host_addresses=ice_host_addresses, ice_servers=ice_servers or ())
+        if peer_factory is None:
+            warm_up_in_background()  # the built-in peers: their first certificate, ahead
         return cls(ice=ice, frame_buffer=frame_buffer, factory=peer_factory,
                    frame_format=check_pixel_format(frame_format, field="frame_format"))
 
