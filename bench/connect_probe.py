@@ -101,7 +101,7 @@ def install() -> None:
             set_state(self, state)
 
         sctp_state.__probe__ = True  # type: ignore[attr-defined]
-        sctp._set_state = sctp_state
+        sctp._set_state = sctp_state  # type: ignore[method-assign]
 
     channel = rtcdatachannel.RTCDataChannel
     ready = channel._setReadyState
@@ -112,4 +112,4 @@ def install() -> None:
             ready(self, state)
 
         channel_state.__probe__ = True  # type: ignore[attr-defined]
-        channel._setReadyState = channel_state
+        channel._setReadyState = channel_state  # type: ignore[method-assign]

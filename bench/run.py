@@ -47,6 +47,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("recording", "11"),
     ("steps", "12"),
     ("step_client", "13"),
+    ("many_sessions", "15"),
     ("soak", "14"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
