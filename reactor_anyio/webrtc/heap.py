@@ -14,10 +14,11 @@ under the arena locks, about a millisecond per 10 MB, so it is called where a sh
 harmless: two seconds after a peer has closed, every :data:`STREAMING_INTERVAL` seconds from
 the runtime's producer thread, and, for frame receivers, by :class:`PeriodicTrim`: one daemon
 thread per process that trims every :data:`STREAMING_INTERVAL` seconds while at least one
-receiver holds a :class:`TrimLease`.  A receiver takes a lease when its track starts and
-returns it when it closes, so the media path itself does nothing per frame (issue 20: it used
-to take a lock and read the clock on every frame, and trim on the event loop), and the thread
-ends when the last receiver closes (no thread outlives the sessions).
+receiver holds a :class:`TrimLease`.  A receiver takes a lease a second after its track
+starts (so that starting the thread never lands inside a connect) and returns it when it
+closes, so the media path itself does nothing per frame (issue 20: it used to take a lock
+and read the clock on every frame, and trim on the event loop), and the thread ends when the
+last receiver closes (no thread outlives the sessions).
 """
 
 from __future__ import annotations

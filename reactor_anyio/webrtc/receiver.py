@@ -50,6 +50,10 @@ FrameCallback = Callable[[Any], None]
 SLOW_CALLBACK = 0.004
 #: Consecutive quick calls after which an offloaded callback returns to the loop.
 QUICK_STREAK = 30
+#: Seconds after a track starts before the slot takes its trim lease: starting the trim
+#: thread waits for the thread to run (up to ~15 ms on a loaded machine), which must not
+#: land in the middle of a connect.
+TRIM_LEASE_DELAY = 1.0
 
 
 @attrs.frozen
@@ -128,6 +132,7 @@ class InputSlot:
         self._pull_task: asyncio.Task[None] | None = None
         self._deliver_task: asyncio.Task[None] | None = None
         self._trim = TrimLease()
+        self._trim_later: asyncio.TimerHandle | None = None
         #: True while the callback runs in a worker thread because it was slow.
         self.offloaded = False
         self._quick = 0  # consecutive quick calls of an offloaded callback
@@ -145,7 +150,9 @@ class InputSlot:
         if self._pull_task is not None:
             self._pull_task.cancel()
         self.track = track
-        self._trim.acquire()
+        if not self._trim.held and self._trim_later is None:
+            self._trim_later = asyncio.get_running_loop().call_later(
+                TRIM_LEASE_DELAY, self._take_trim_lease)
 
         def deliver(frame: av.VideoFrame) -> Coroutine[Any, Any, None]:
             # aiortc's decoder thread: convert here, off the loop, unless replaced or disabled
@@ -163,6 +170,16 @@ class InputSlot:
         self._pull_task = asyncio.get_running_loop().create_task(
             self._pull(track), name=f"reactor-pull-{self.name}"
         )
+
+    def _take_trim_lease(self) -> None:
+        self._trim_later = None
+        self._trim.acquire()
+
+    def _drop_trim_lease(self) -> None:
+        if self._trim_later is not None:
+            self._trim_later.cancel()
+            self._trim_later = None
+        self._trim.release()
 
     async def _arrived(self, track: MediaStreamTrack, prepared: _Prepared) -> None:
         """On the loop: count a frame the decoder thread prepared and hand it on."""
@@ -200,7 +217,7 @@ class InputSlot:
                                                          value=None))
         finally:
             if self.track is track:
-                self._trim.release()
+                self._drop_trim_lease()
 
     def set_callback(self, callback: FrameCallback | None) -> None:
         """Deliver each frame to ``callback`` (on the loop while it is quick, in a worker
@@ -268,7 +285,7 @@ class InputSlot:
         return time.perf_counter() - started
 
     async def aclose(self) -> None:
-        self._trim.release()
+        self._drop_trim_lease()
         self.track = None
         self.mailbox.close()
         tasks = [t for t in (self._pull_task, self._deliver_task) if t is not None]

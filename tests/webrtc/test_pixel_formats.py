@@ -174,3 +174,28 @@ def test_unknown_formats_are_typed_errors() -> None:
     assert unwrap_callback(None) == (None, "rgb24")
     assert unwrap_callback(print) == (print, "rgb24")
     FormattedCallback(print, "gray")(np.zeros(1))  # calls through
+
+
+async def test_the_trim_lease_is_taken_after_the_track_starts_and_returned(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from reactor_anyio.webrtc import heap, receiver
+
+    trimmer = heap.PeriodicTrim(interval=3600.0, trim=lambda: None)
+    monkeypatch.setattr(heap, "STREAMING_TRIM", trimmer)
+    monkeypatch.setattr(receiver, "TRIM_LEASE_DELAY", 0.01)
+    slot = InputSlot("main_video", capacity=2)
+    slot.attach(RemoteStreamTrack(kind="video"))
+    assert trimmer.holders == 0  # not inside the connect
+    for _ in range(200):
+        if trimmer.holders:
+            break
+        await asyncio.sleep(0.01)
+    assert trimmer.holders == 1 and trimmer.running
+    await slot.aclose()
+    assert trimmer.holders == 0 and not trimmer.running
+    # closed before the delay: the lease is never taken
+    early = InputSlot("main_video", capacity=2)
+    early.attach(RemoteStreamTrack(kind="video"))
+    await early.aclose()
+    await asyncio.sleep(0.05)
+    assert trimmer.holders == 0
