@@ -111,13 +111,43 @@ async def connect_once(url: str) -> dict[str, Any]:
             "core_steps": dict(timings.steps) if timings is not None else {}}
 
 
+async def raw_connect_once(url: str) -> dict[str, Any]:
+    """A raw aiortc connect (``bench.frame_path.bare_connect``: registered connection, our
+    codec order, urllib in a thread for HTTP): connect -> both channels open."""
+    from .frame_path import bare_connect, http_json
+
+    opened = asyncio.Event()
+    started = time.monotonic()
+    pc, _, _ = await bare_connect(url, ("video/H264", "video/VP8"), register=True,
+                                   channels_open=opened)
+    await asyncio.wait_for(opened.wait(), 20)
+    ready_ms = (time.monotonic() - started) * 1000
+    await pc.close()
+    await asyncio.to_thread(http_json, f"{url}/stop_session", "POST")
+    return {"ready_ms": ready_ms, "steps": [], "first_frame_ms": None}
+
+
 def child_main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bench.connect_ready --url URL``: connects of our client, step by step."""
+    """``python -m bench.connect_ready --url URL``: connects of our client, step by step
+    (``--raw``: of a raw aiortc client instead)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default=LOCAL_URL)
     parser.add_argument("--connects", type=int, default=1)
+    parser.add_argument("--raw", action="store_true")
     opts = parser.parse_args(argv)
     from . import connect_probe
+
+    if opts.raw:
+        from .frame_path import restrict_ice_to_loopback
+
+        restrict_ice_to_loopback()
+
+        async def raw_connects() -> list[dict[str, Any]]:
+            return [await raw_connect_once(opts.url) for _ in range(opts.connects)]
+
+        raw = asyncio.run(raw_connects())
+        emit_result({"ready_ms": [r["ready_ms"] for r in raw], "connects": raw})
+        return 0
 
     connect_probe.install()
     started = time.monotonic()
@@ -139,6 +169,11 @@ def child_main(argv: Sequence[str] | None = None) -> int:
 
 def ours_trial() -> dict[str, Any]:
     return run_child(["-m", "bench.connect_ready", "--url", LOCAL_URL, "--connects",
+                      str(CONNECTS)], timeout=60)
+
+
+def raw_trial() -> dict[str, Any]:
+    return run_child(["-m", "bench.connect_ready", "--url", LOCAL_URL, "--raw", "--connects",
                       str(CONNECTS)], timeout=60)
 
 
@@ -224,14 +259,15 @@ def run(quick: bool = False) -> list[Row]:
     else:
         return [Row(figure=figure, metric="median", unit="ms", ours=float("nan"),
                     note=f"port {OFFICIAL_PORT} is taken; the official client can use no other")]
-    cold: dict[str, list[float]] = {"ours": [], "baseline": []}
-    warm: dict[str, list[float]] = {"ours": [], "baseline": []}
-    results: dict[str, list[dict[str, Any]]] = {"ours": [], "baseline": []}
+    cold: dict[str, list[float]] = {"ours": [], "baseline": [], "raw": []}
+    warm: dict[str, list[float]] = {"ours": [], "baseline": [], "raw": []}
+    results: dict[str, list[dict[str, Any]]] = {"ours": [], "baseline": [], "raw": []}
     failures: list[str] = []
+    trial_of = {"ours": ours_trial, "baseline": official_trial, "raw": raw_trial}
     with serve("helios", port=OFFICIAL_PORT):
-        for side in abba_order(trials):
+        for side in abba_order(trials, ("ours", "baseline", "raw")):
             try:
-                result = ours_trial() if side == "ours" else official_trial()
+                result = trial_of[side]()
             except ChildFailed as exc:
                 failures.append(f"{side}: {str(exc).splitlines()[-1]}")
                 continue
@@ -240,10 +276,12 @@ def run(quick: bool = False) -> list[Row]:
             cold[side].append(first)
             warm[side].extend(later)
     print("\n".join(["connect -> READY -> first frame, step by step:",
-                     *step_table(results, 0), *step_table(results, 1),
+                     *step_table({k: results[k] for k in ("ours", "baseline")}, 0),
+                     *step_table({k: results[k] for k in ("ours", "baseline")}, 1),
                      *core_table(results["ours"])]), flush=True)
-    note = "; ".join(f"{'ours' if side == 'ours' else 'official'} min-max {min(v):.0f}-"
-                     f"{max(v):.0f} ms" for side, v in cold.items() if v)
+    names = {"ours": "ours", "baseline": "official", "raw": "raw aiortc"}
+    note = "; ".join(f"{names[side]} min-max {min(v):.0f}-{max(v):.0f} ms"
+                     for side, v in cold.items() if v)
     note += f"; {trials} processes each"
     if failures:
         note += f"; {len(failures)} failed trial(s), first: {failures[0]}"
@@ -254,6 +292,10 @@ def run(quick: bool = False) -> list[Row]:
                   baseline=median(samples["baseline"]), baseline_name="reactor-sdk 0.8.0",
                   goal="<= 0.85x", note=row_note)
         rows.append(judge(row, row.ratio <= 0.85))
+        raw_row = Row(figure=figure, metric=f"{label}, vs raw aiortc", unit="ms",
+                      ours=median(samples["ours"]), baseline=median(samples["raw"]),
+                      baseline_name="raw aiortc (urllib in a thread)", goal="<= 1.15x")
+        rows.append(judge(raw_row, raw_row.ratio <= 1.15))
     imports = {side: [float(r["import_ms"]) for r in results[side] if "import_ms" in r]
                for side in results}
     firsts = {side: [float(c["first_frame_ms"]) - float(c["ready_ms"]) for r in results[side]

@@ -242,8 +242,8 @@ def http_json(url: str, method: str, body: Any = None) -> tuple[int, Any]:
         return response.status, json.loads(raw) if raw else None
 
 
-async def bare_connect(url: str, codecs: Sequence[str], *, register: bool = False
-                       ) -> tuple[Any, Any, str]:
+async def bare_connect(url: str, codecs: Sequence[str], *, register: bool = False,
+                       channels_open: asyncio.Event | None = None) -> tuple[Any, Any, str]:
     """A plain RTCPeerConnection receiving ``main_video``; returns (pc, remote video track,
     session id).  Signalled by hand: over the legacy flat routes (connection 1001, whose
     outputs the runtime resumes itself), or with ``register`` over a registered connection
@@ -263,7 +263,14 @@ async def bare_connect(url: str, codecs: Sequence[str], *, register: bool = Fals
     transceiver.setCodecPreferences(
         preferred + [c for c in available if c.mimeType == "video/rtx"])
     control = pc.createDataChannel("control")
-    pc.createDataChannel("data")
+    data = pc.createDataChannel("data")
+    if channels_open is not None:
+        def opened() -> None:
+            if control.readyState == data.readyState == "open":
+                channels_open.set()
+
+        control.on("open", opened)
+        data.on("open", opened)
     if register:
         resume = {"type": "notification", "event": "resume_track",
                   "data": {"name": "main_video"}}
