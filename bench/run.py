@@ -50,7 +50,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("audio_runtime", "14"),
     ("audio_client", "15"),
     ("receive_cpu_sdk", "16"),
-    ("soak", "17"),
+    ("many_sessions", "17"),
+    ("soak", "18"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

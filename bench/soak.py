@@ -1,4 +1,4 @@
-"""Figure 17: memory over time and over sessions (issue 21): does anything grow?
+"""Figure 18: memory over time and over sessions (issue 21): does anything grow?
 
 A driver process (the client: our ``Reactor``) starts ``helios`` at 24 fps in a runtime
 process of its own (``python -m bench.soak --serve``, which answers resource queries on
@@ -41,7 +41,7 @@ from typing import Any
 from .common import REPO, VENV_PYTHON, Row, child_env, emit_result, run_child
 
 NAME = "soak"
-TITLE = "17. soak: memory while streaming and across sessions"
+TITLE = "18. soak: memory while streaming and across sessions"
 MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
 FPS = 24
 SESSION_WARMUP = 3
@@ -378,7 +378,7 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
     judged_stream = minutes >= JUDGED_MINUTES
     judged_sessions = sessions >= JUDGED_SESSIONS
     fps = (samples[-1]["frames"] - samples[0]["frames"]) / max(samples[-1]["t"], 1e-9)
-    figure = f"17 soak {round(minutes, 1):g} min, {sessions} sessions"
+    figure = f"18 soak {round(minutes, 1):g} min, {sessions} sessions"
     rows = []
     for side in ("runtime", "client"):
         growth = slope(hours, [s[side] for s in samples])

@@ -27,7 +27,7 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames",
                  "bench.client_v1", "bench.recording", "bench.steps", "bench.soak",
                  "bench.step_client", "bench.audio_runtime", "bench.audio_client",
-                 "bench.receive_cpu_sdk")
+                 "bench.receive_cpu_sdk", "bench.many_sessions", "bench.connect_probe")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -39,7 +39,8 @@ def test_every_bench_module_imports(name: str) -> None:
 @pytest.mark.parametrize("name", [m for m in BENCH_MODULES if m.count(".") == 1
                                   and m.split(".")[1] not in ("common", "run",
                                                               "official_connect",
-                                                              "official_frames")])
+                                                              "official_frames",
+                                                              "connect_probe")])
 def test_every_figure_has_a_runner_and_title(name: str) -> None:
     module = importlib.import_module(name)
     assert callable(module.run)

@@ -21,6 +21,15 @@ from reactor_proto.errors import LocalProtocolError
 from reactor_proto.http import parse_url
 
 from ..webrtc import LOOPBACK_HOST_ADDRESSES, IceConfig, Peer, PeerFactory, peer_factory_builder
+from ..webrtc.client_peer import warm_up_in_background
+from ..webrtc.convert import DEFAULT_PIXEL_FORMAT, check_pixel_format
+from ..webrtc.receiver import FormattedCallback, FrameCallback
+
+# The first DTLS certificate of a process costs 10-25 ms (see warm_up_in_background).  Started
+# with the client's import, the thread overlaps with the rest of the import and the caller's
+# start-up; started at construction it would compete with a connect() that follows at once
+# (measured: the first connect's first request 17 ms instead of 6 ms).
+warm_up_in_background()
 
 
 @attrs.frozen(kw_only=True)
@@ -35,11 +44,14 @@ class PeerOptions:
     ice: IceConfig
     frame_buffer: int
     factory: PeerFactory | None = None
+    #: the pixel format frame callbacks get unless ``set_frame_callback(format=...)`` says
+    frame_format: str = DEFAULT_PIXEL_FORMAT
 
     @classmethod
     def create(cls, api_url: str, *, ice_host_addresses: Sequence[str] | None,
                ice_servers: Sequence[Any] | None, frame_buffer: int,
-               peer_factory: PeerFactory | None) -> PeerOptions:
+               peer_factory: PeerFactory | None,
+               frame_format: str = DEFAULT_PIXEL_FORMAT) -> PeerOptions:
         """Check the constructor's options; LocalProtocolError names the bad one."""
         if ice_host_addresses is None and is_loopback_host(parse_url(api_url).host):
             ice_host_addresses = LOOPBACK_HOST_ADDRESSES  # a local session stays local
@@ -47,7 +59,22 @@ class PeerOptions:
             raise LocalProtocolError(f"peer_factory: expected a callable, got "
                                      f"{type(peer_factory).__name__}")
         ice = IceConfig(host_addresses=ice_host_addresses, ice_servers=ice_servers or ())
-        return cls(ice=ice, frame_buffer=frame_buffer, factory=peer_factory)
+        return cls(ice=ice, frame_buffer=frame_buffer, factory=peer_factory,
+                   frame_format=check_pixel_format(frame_format, field="frame_format"))
+
+    def frame_callback(self, callback: FrameCallback | None,
+                       pixel_format: str | None = None) -> FrameCallback | None:
+        """``callback`` tagged with the pixel format it consumes (``pixel_format``, else
+        :attr:`frame_format`): the receiver converts each frame to it once, in aiortc's
+        decoder thread.  :class:`~reactor_anyio.webrtc.convert.PixelFormatError` for a
+        format not in :data:`~reactor_anyio.webrtc.convert.PIXEL_FORMATS`."""
+        chosen = self.frame_format if pixel_format is None else check_pixel_format(
+            pixel_format, field="format")
+        if callback is None:
+            return None
+        if isinstance(callback, FormattedCallback):
+            callback = callback.callback
+        return FormattedCallback(callback, chosen)
 
     def bind(self) -> PeerFactory:
         """The factory this connect uses: the caller's, or the running library's bridge

@@ -103,6 +103,7 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
         model_tracks: Sequence[TrackCapability | TrackDict] | None = None,
         queue: bool = True,
         frame_buffer: int = 1,
+        frame_format: str = "rgb24",
         rng: random.Random | None = None,
         peer_factory: PeerFactory | None = None,
         **options: Any,
@@ -119,7 +120,8 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
         self._machine = ClientMachine(self._config, rng=rng or random.Random())
         self._peer_options = PeerOptions.create(
             self._config.api_url, ice_host_addresses=ice_host_addresses,
-            ice_servers=ice_servers, frame_buffer=frame_buffer, peer_factory=peer_factory)
+            ice_servers=ice_servers, frame_buffer=frame_buffer, peer_factory=peer_factory,
+            frame_format=frame_format)
         self._peer_factory: PeerFactory | None = None  # bound at each connect
         self._emitter = EventEmitter()
         self._service: ServiceHandle | None = None
@@ -338,8 +340,10 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
     # ---- frames and tracks -------------------------------------------------------------
 
     def set_frame_callback(self, callback: FrameCallback | None, *,
-                           track: str | None = None) -> None:
-        """Receive RGB uint8 (H, W, 3) frames; per track, or for every video track."""
+                           track: str | None = None, format: str | None = None) -> None:
+        """Receive frames (RGB uint8 (H, W, 3) unless ``format`` or the constructor's
+        ``frame_format`` says otherwise); per track, or for every video track."""
+        callback = self._peer_options.frame_callback(callback, format)
         if track is None:
             self._frame_callback = callback
         else:

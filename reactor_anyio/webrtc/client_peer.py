@@ -8,19 +8,26 @@ munged) answer to :meth:`ClientPeer.apply_answer`.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import logging
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
 import attrs
 from aiortc import RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcdtlstransport import RTCCertificate
 
 from reactor_proto.constants import CLIENT_ICE_GATHERING_TIMEOUT, CONTROL_CHANNEL, DATA_CHANNEL
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, TransportError
 
 from .codecs import DEFAULT_VIDEO_CODEC_ORDER, apply_video_codec_preferences
 from .ice import IceConfig, restricted_host_addresses
+from .ice_pacing import end_pacing_when_idle_all
 from .peer_base import PeerBase
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("video", "audio")
 CLIENT_DIRECTIONS = ("recvonly", "sendonly")
@@ -62,6 +69,36 @@ def check_tracks(tracks: Sequence[TrackLike], field: str = "tracks") -> None:
             raise LocalProtocolError(
                 f"{where}.direction must be one of {CLIENT_DIRECTIONS}: {track.direction!r}"
             )
+
+
+_warm_up_started = False
+
+
+def warm_up_in_background() -> bool:
+    """Once per process, in a daemon thread: pay what the first peer would pay cold.
+
+    aiortc makes a fresh DTLS certificate for every peer; the first one in a process costs
+    10-25 ms (cryptography loads its OpenSSL backend and key-generation code), the later ones
+    0.2-0.6 ms (the DTLS handshake then loads cryptography's serializers, a few ms more).
+    The client calls this when it is imported (:mod:`reactor_anyio.client.options`), so
+    that cost overlaps with the rest of the import and the caller's own start-up instead of
+    sitting in front of the first offer (issue 20).  True when this call started the thread.
+    """
+    global _warm_up_started
+    if _warm_up_started:
+        return False
+    _warm_up_started = True
+
+    def warm() -> None:
+        try:
+            # the fingerprints (SDP) and the DTLS handshake load cryptography's serializers
+            RTCCertificate.generateCertificate().getFingerprints()
+            importlib.import_module("cryptography.hazmat.primitives.serialization")
+        except Exception:  # pragma: no cover - only speed is lost
+            logger.debug("warm-up failed", exc_info=True)
+
+    threading.Thread(target=warm, name="reactor-warm-up", daemon=True).start()
+    return True
 
 
 class ClientPeer(PeerBase):
@@ -120,6 +157,7 @@ class ClientPeer(PeerBase):
                 raise TransportError(
                     f"ICE gathering did not complete within {self._gathering_timeout} s"
                 ) from None
+        end_pacing_when_idle_all(self._ice_connections())  # before the checks start
         mids: dict[str, str] = {}
         for name, transceiver in self._transceivers.items():
             if transceiver.mid is None:  # pragma: no cover - aiortc assigns mids on offer

@@ -12,11 +12,19 @@ size        on the event loop run_in_executor (wall, incl. hop)
 libswscale is fast enough that below ~0.5 Mpixel the thread hop costs about as much as the
 conversion, so small frames are converted on the loop and larger ones in a worker thread
 (:func:`convert_off_loop`), which keeps the media loop's per-frame stall near the hop cost.
+A receiver normally needs neither: it converts in aiortc's decoder thread, as each frame is
+decoded (:mod:`.receiver`), so the event loop never pays for it and no extra hop is made.
+
+A consumer picks the pixel format it works in (:data:`PIXEL_FORMATS`): one conversion per
+frame, straight from the decoder's ``yuv420p`` to what the consumer uses (``bgr24`` for
+OpenCV, ``gray``, the ``yuv420p`` planes as one (H*3/2, W) array, or the decoded
+``av.VideoFrame`` itself with no conversion at all).
 """
 
 from __future__ import annotations
 
 import fractions
+from typing import Any
 
 import av
 import numpy as np
@@ -25,6 +33,29 @@ import numpy.typing as npt
 from reactor_proto.errors import LocalProtocolError
 
 RgbArray = npt.NDArray[np.uint8]
+
+#: what a frame consumer may ask for; "frame" is the decoded ``av.VideoFrame`` unconverted
+PIXEL_FORMATS: tuple[str, ...] = ("rgb24", "bgr24", "gray", "yuv420p", "frame")
+DEFAULT_PIXEL_FORMAT = "rgb24"
+
+
+class PixelFormatError(LocalProtocolError):
+    """A pixel format the frame path does not offer (see :data:`PIXEL_FORMATS`)."""
+
+
+def check_pixel_format(value: object, *, field: str = "pixel_format") -> str:
+    """``value`` if it is one of :data:`PIXEL_FORMATS`, else :class:`PixelFormatError`."""
+    if not isinstance(value, str) or value not in PIXEL_FORMATS:
+        raise PixelFormatError(f"{field} must be one of {PIXEL_FORMATS}, got {value!r}")
+    return value
+
+
+def convert_frame(frame: av.VideoFrame, pixel_format: str) -> Any:
+    """``frame`` in ``pixel_format`` (checked by :func:`check_pixel_format` beforehand): a
+    new ``uint8`` array, or ``frame`` itself for ``"frame"``."""
+    if pixel_format == "frame":
+        return frame
+    return frame.to_ndarray(format=pixel_format)
 
 #: frames with at least this many pixels are converted in a worker thread
 OFF_LOOP_MIN_PIXELS = 500_000

@@ -1,10 +1,21 @@
-"""Incoming video: one slot per named remote track, fed by a pull task.
+"""Incoming video: one slot per named remote track.
 
-The pull task reads the aiortc track continuously, so aiortc's unbounded queue never grows,
-converts each frame to RGB (off the loop for large frames, see :mod:`.convert`) and puts it in
-the slot's :class:`LatestWinsMailbox`.  A slot exists from the moment the track's name is
-known (offer or answer), so a frame callback may be set before or after the track arrives
-(F26); each track has its own callback and its own mailbox (F27).
+A slot exists from the moment the track's name is known (offer or answer), so a frame
+callback may be set before or after the track arrives (F26); each track has its own callback
+and its own mailbox (F27).  Frames reach the slot's :class:`LatestWinsMailbox`, converted to
+the pixel format its consumer asked for (``rgb24`` unless told otherwise, see
+:data:`~.convert.PIXEL_FORMATS`).
+
+Where the work happens (issue 20): aiortc decodes in a thread of its own and hands each frame
+to the track's queue by calling ``queue.put(frame)`` *in that thread* (the coroutine it
+returns is then run on the loop).  The slot hooks that call (:func:`_hook_decoder_output`):
+the one conversion runs right there, in the decoder thread, and the coroutine given to the
+loop only counts the frame and puts the result in the mailbox.  So the event loop neither
+converts nor pays a thread hop for it, and aiortc's unbounded queue is bypassed.  A track
+that cannot be hooked (not aiortc's queue) is read by the pull task and converted as before
+(on the loop for small frames, in a worker thread for large ones, see :mod:`.convert`).
+Nothing runs per frame for memory housekeeping: the slot holds a :class:`~.heap.TrimLease`
+while its track is attached.
 """
 
 from __future__ import annotations
@@ -13,25 +24,55 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
+import attrs
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from .convert import RgbArray, convert_off_loop, frame_to_rgb
-from .heap import STREAMING_INTERVAL, release_free_memory
+from .convert import (
+    DEFAULT_PIXEL_FORMAT,
+    check_pixel_format,
+    convert_frame,
+    convert_off_loop,
+)
+from .heap import TrimLease
 from .mailbox import LatestWinsMailbox
 from .stats import FpsMeter, TrackFrameStats
 
 logger = logging.getLogger(__name__)
 
-FrameCallback = Callable[[RgbArray], None]
+FrameCallback = Callable[[Any], None]
 
 #: A frame callback slower than this (seconds) is moved off the event loop.
 SLOW_CALLBACK = 0.004
 #: Consecutive quick calls after which an offloaded callback returns to the loop.
 QUICK_STREAK = 30
+#: Seconds after a track starts before the slot takes its trim lease: starting the trim
+#: thread waits for the thread to run (up to ~15 ms on a loaded machine), which must not
+#: land in the middle of a connect.
+TRIM_LEASE_DELAY = 1.0
+
+
+@attrs.frozen
+class FormattedCallback:
+    """A frame callback with the pixel format it consumes (checked at construction)."""
+
+    callback: FrameCallback
+    pixel_format: str = attrs.field(default=DEFAULT_PIXEL_FORMAT,
+                                    validator=lambda _i, _a, v: check_pixel_format(v))
+
+    def __call__(self, value: Any) -> None:
+        self.callback(value)
+
+
+def unwrap_callback(callback: FrameCallback | None) -> tuple[FrameCallback | None, str]:
+    """``(plain callback, pixel format)`` of a callback that may be a :class:`FormattedCallback`."""
+    if isinstance(callback, FormattedCallback):
+        return callback.callback, callback.pixel_format
+    return callback, DEFAULT_PIXEL_FORMAT
 
 
 async def drain(track: MediaStreamTrack) -> None:
@@ -41,21 +82,61 @@ async def drain(track: MediaStreamTrack) -> None:
             await track.recv()
 
 
+def _hook_decoder_output(track: MediaStreamTrack,
+                         deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]]) -> bool:
+    """Route the decoded frames of an aiortc ``RemoteStreamTrack`` through ``deliver``.
+
+    aiortc's decoder thread calls ``track._queue.put(frame)`` (private, aiortc 1.x) in its own
+    thread and runs the returned coroutine on the loop; an instance attribute shadows the
+    method, so the hook works whether the thread has started or not.  ``deliver`` is called
+    in the decoder thread and returns the coroutine for the loop.  End of stream (``None``)
+    still goes to the queue, so ``recv()`` ends as before.  False when ``track`` is not
+    hookable (another track class): the caller then pulls it with ``recv()``.
+    """
+    queue = getattr(track, "_queue", None)
+    if not isinstance(queue, asyncio.Queue):
+        return False
+    original = queue.put
+
+    def put(item: Any) -> Coroutine[Any, Any, None]:
+        if isinstance(item, av.VideoFrame):
+            return deliver(item)
+        return original(item)
+
+    queue.put = put  # type: ignore[method-assign]
+    return True
+
+
+@attrs.frozen
+class _Prepared:
+    """A frame converted in the decoder thread (``value`` None: not converted)."""
+
+    frame: av.VideoFrame
+    pixel_format: str
+    value: Any
+
+
 class InputSlot:
     """Frames of one named remote video track."""
 
     def __init__(self, name: str, *, capacity: int, enabled: bool = True) -> None:
         self.name = name
-        self.mailbox: LatestWinsMailbox[RgbArray] = LatestWinsMailbox(capacity)
+        self.mailbox: LatestWinsMailbox[Any] = LatestWinsMailbox(capacity)
         self.enabled = enabled
+        #: what frames are converted to (set with the callback, see :class:`FormattedCallback`)
+        self.pixel_format = DEFAULT_PIXEL_FORMAT
         self.track: MediaStreamTrack | None = None
         self.frames_received = 0
         self._fps = FpsMeter()
         self._callback: FrameCallback | None = None
         self._pull_task: asyncio.Task[None] | None = None
         self._deliver_task: asyncio.Task[None] | None = None
+        self._trim = TrimLease()
+        self._trim_later: asyncio.TimerHandle | None = None
         #: True while the callback runs in a worker thread because it was slow.
         self.offloaded = False
+        self._quick = 0  # consecutive quick calls of an offloaded callback
+        self._idle = False  # the delivery task waits on an empty mailbox
 
     def stats(self) -> TrackFrameStats:
         return TrackFrameStats(
@@ -65,36 +146,84 @@ class InputSlot:
         )
 
     def attach(self, track: MediaStreamTrack) -> None:
-        """Start pulling ``track`` (a later track replaces an earlier one)."""
+        """Start receiving ``track`` (a later track replaces an earlier one)."""
         if self._pull_task is not None:
             self._pull_task.cancel()
         self.track = track
+        if not self._trim.held and self._trim_later is None:
+            self._trim_later = asyncio.get_running_loop().call_later(
+                TRIM_LEASE_DELAY, self._take_trim_lease)
+
+        def deliver(frame: av.VideoFrame) -> Coroutine[Any, Any, None]:
+            # aiortc's decoder thread: convert here, off the loop, unless replaced or disabled
+            if self.track is not track or not self.enabled:
+                return self._arrived(track, _Prepared(frame=frame, pixel_format="", value=None))
+            pixel_format = self.pixel_format
+            try:
+                value = convert_frame(frame, pixel_format)
+            except Exception:  # pragma: no cover - a corrupt frame: the loop side retries
+                value = None
+            return self._arrived(track, _Prepared(frame=frame, pixel_format=pixel_format,
+                                                  value=value))
+
+        _hook_decoder_output(track, deliver)
         self._pull_task = asyncio.get_running_loop().create_task(
             self._pull(track), name=f"reactor-pull-{self.name}"
         )
 
+    def _take_trim_lease(self) -> None:
+        self._trim_later = None
+        self._trim.acquire()
+
+    def _drop_trim_lease(self) -> None:
+        if self._trim_later is not None:
+            self._trim_later.cancel()
+            self._trim_later = None
+        self._trim.release()
+
+    async def _arrived(self, track: MediaStreamTrack, prepared: _Prepared) -> None:
+        """On the loop: count a frame the decoder thread prepared and hand it on."""
+        if self.track is not track:
+            return  # a replaced track's late frame
+        self.frames_received += 1
+        self._fps.tick(time.monotonic())
+        if not self.enabled:
+            return
+        if prepared.value is None or prepared.pixel_format != self.pixel_format:
+            # converted for another format (changed meanwhile) or not at all: do it here
+            await self._convert_and_put(prepared.frame)
+        else:
+            self._hand_on(prepared.value)
+
+    async def _convert_and_put(self, frame: av.VideoFrame) -> None:
+        pixel_format = self.pixel_format
+        if pixel_format != "frame" and convert_off_loop(frame.width, frame.height):
+            loop = asyncio.get_running_loop()
+            value = await loop.run_in_executor(None, convert_frame, frame, pixel_format)
+        else:
+            value = convert_frame(frame, pixel_format)
+        self._hand_on(value)
+
     async def _pull(self, track: MediaStreamTrack) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            self.frames_received += 1
-            self._fps.tick(time.monotonic())
-            release_free_memory(min_interval=STREAMING_INTERVAL)  # issue 21: see heap.py
-            if not self.enabled or not isinstance(frame, av.VideoFrame):
-                continue
-            if convert_off_loop(frame.width, frame.height):
-                array = await loop.run_in_executor(None, frame_to_rgb, frame)
-            else:
-                array = frame_to_rgb(frame)
-            self.mailbox.put(array)
+        # Hooked tracks only deliver the end of the stream here; others deliver every frame.
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                if isinstance(frame, av.VideoFrame):
+                    await self._arrived(track, _Prepared(frame=frame, pixel_format="",
+                                                         value=None))
+        finally:
+            if self.track is track:
+                self._drop_trim_lease()
 
     def set_callback(self, callback: FrameCallback | None) -> None:
         """Deliver each frame to ``callback`` (on the loop while it is quick, in a worker
         thread once it is slow); ``None`` stops it (frames then wait in the mailbox, latest
-        wins)."""
+        wins).  A :class:`FormattedCallback` also sets the pixel format frames arrive in."""
+        callback, self.pixel_format = unwrap_callback(callback)
         self._callback = callback
         if callback is None:
             if self._deliver_task is not None:
@@ -110,37 +239,54 @@ class InputSlot:
         # takes longer than SLOW_CALLBACK is moved to a worker thread, so a slow consumer can
         # never stall the loop that reads the network (the latest-wins mailbox then drops
         # frames instead of latency growing in the kernel's queues); it moves back once it
-        # has been quick for QUICK_STREAK frames in a row.
+        # has been quick for QUICK_STREAK frames in a row.  While this task is idle, a frame
+        # for a quick callback skips the mailbox (:meth:`_hand_on`).
         loop = asyncio.get_running_loop()
-        offloaded = False
-        quick = 0
+        self._quick = 0
         while True:
+            self._idle = True
             try:
-                array = await self.mailbox.get()
+                value = await self.mailbox.get()
             except anyio.EndOfStream:
                 return
+            finally:
+                self._idle = False
             callback = self._callback
             if callback is None:  # pragma: no cover - the task is cancelled with the callback
                 return
-            if offloaded:
-                took = await loop.run_in_executor(None, self._invoke, callback, array)
-                quick = quick + 1 if took < SLOW_CALLBACK / 4 else 0
-                offloaded = quick < QUICK_STREAK
+            if self.offloaded:
+                took = await loop.run_in_executor(None, self._invoke, callback, value)
+                self._quick = self._quick + 1 if took < SLOW_CALLBACK / 4 else 0
+                self.offloaded = self._quick < QUICK_STREAK
             else:
-                offloaded = self._invoke(callback, array) > SLOW_CALLBACK
-                quick = 0
-            self.offloaded = offloaded
+                self._judge(self._invoke(callback, value))
 
-    def _invoke(self, callback: FrameCallback, array: RgbArray) -> float:
+    def _judge(self, took: float) -> None:
+        """After a call on the loop: a slow one moves the callback to a worker thread."""
+        self.offloaded = took > SLOW_CALLBACK
+        self._quick = 0
+
+    def _hand_on(self, value: Any) -> None:
+        """A new frame: straight to a quick callback when nothing is queued before it (saves
+        waking the delivery task, about a tenth of our per-frame cost), else the mailbox."""
+        callback = self._callback
+        if callback is not None and self._idle and not self.offloaded and not len(self.mailbox):
+            self._judge(self._invoke(callback, value))
+        else:
+            self.mailbox.put(value)
+
+    def _invoke(self, callback: FrameCallback, value: Any) -> float:
         """Run the callback; returns how long it took (seconds)."""
         started = time.perf_counter()
         try:
-            callback(array)
+            callback(value)
         except Exception:
             logger.exception("frame callback for track %r raised", self.name)
         return time.perf_counter() - started
 
     async def aclose(self) -> None:
+        self._drop_trim_lease()
+        self.track = None
         self.mailbox.close()
         tasks = [t for t in (self._pull_task, self._deliver_task) if t is not None]
         for task in tasks:

@@ -32,6 +32,7 @@ from .audio_source import AudioInput, PausableAudioTrack, PcmCallback
 from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
 from .ice import IceConfig, restricted_host_addresses
+from .ice_pacing import end_pacing_when_idle_all
 from .pacing import ChannelPacer
 from .peer_base import CHANNEL_LABELS, CLOSE_TIMEOUT, ChannelMessage, PeerBase
 from .resync import SenderResync
@@ -136,6 +137,7 @@ class ServerPeer(PeerBase):
         except Exception as exc:
             raise DecodeError(f"offer rejected by aiortc: {exc!r}", field="sdp_offer",
                               value=offer_sdp[:200]) from exc
+        end_pacing_when_idle_all(self._ice_connections())  # issue 20: see ice_pacing.py
         transceivers = {t.mid: t for t in self._pc.getTransceivers()}
         for index, entry in enumerate(self._mapping):
             transceiver = transceivers.get(entry.mid)

@@ -103,7 +103,7 @@ def test_requests_schema_when_descriptor_has_none() -> None:
 
 def test_answer_poll_schedule_is_fast_then_capped() -> None:
     h = scripted_client()
-    h.server.answer_after_polls = 8
+    h.server.answer_after_polls = 40
     op = h.connect()
     times: list[float] = []
     while h.completed(op) is None:
@@ -113,10 +113,12 @@ def test_answer_poll_schedule_is_fast_then_capped() -> None:
         times.append(deadline)
         h.machine.handle_timeout(h.now)
         h.pump()
-    assert h.server.answer_polls == 9
+    assert h.server.answer_polls == 41
     gaps = [round(b - a, 4) for a, b in zip([0.0, *times], times, strict=False)]
-    assert gaps[:6] == [0.025, 0.05, 0.1, 0.2, 0.4, 0.8]
-    assert gaps[6:8] == [1.0, 1.0]
+    # every 8 ms for the first quarter second (issue 20), then the backoff, capped
+    assert gaps[:32] == [0.008] * 32
+    assert gaps[32:38] == [0.025, 0.05, 0.1, 0.2, 0.4, 0.8]
+    assert gaps[38:40] == [1.0, 1.0]
 
 
 def test_answer_that_never_comes_fails_at_the_deadline_without_a_wasted_sleep() -> None:
