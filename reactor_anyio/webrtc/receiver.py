@@ -82,29 +82,67 @@ async def drain(track: MediaStreamTrack) -> None:
             await track.recv()
 
 
-def _hook_decoder_output(track: MediaStreamTrack,
-                         deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]]) -> bool:
-    """Route the decoded frames of an aiortc ``RemoteStreamTrack`` through ``deliver``.
+class _DecoderHook:
+    """Routes the decoded frames of an aiortc ``RemoteStreamTrack`` through ``deliver``.
 
     aiortc's decoder thread calls ``track._queue.put(frame)`` (private, aiortc 1.x) in its own
     thread and runs the returned coroutine on the loop; an instance attribute shadows the
     method, so the hook works whether the thread has started or not.  ``deliver`` is called
-    in the decoder thread and returns the coroutine for the loop.  End of stream (``None``)
-    still goes to the queue, so ``recv()`` ends as before.  False when ``track`` is not
-    hookable (another track class): the caller then pulls it with ``recv()``.
+    in the decoder thread and returns the coroutine for the loop.
+
+    The track stays usable by an application that reads it itself (``get_remote_tracks()``,
+    ``on_track``: documented as raw tracks): while someone awaits ``track.recv()`` (counted by
+    a wrapper), a frame also goes to aiortc's queue, so ``recv()`` returns the next frame
+    instead of never.  Nobody waiting: nothing is queued, so an application that holds the
+    track without reading it cannot make aiortc's unbounded queue grow.  End of stream
+    (``None``) always goes to the queue, sets :attr:`ended` and ends the track.
     """
+
+    def __init__(self, queue: asyncio.Queue[Any], track: MediaStreamTrack,
+                 deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]]) -> None:
+        self.ended = asyncio.Event()
+        self.readers = 0  # application recv() calls in progress (read in the decoder thread)
+        self._deliver = deliver
+        self._track = track
+        self._queue_put = queue.put
+        self._track_recv = track.recv
+        queue.put = self._put  # type: ignore[method-assign]
+        track.recv = self._recv  # type: ignore[method-assign]
+
+    def _put(self, item: Any) -> Coroutine[Any, Any, None]:
+        if isinstance(item, av.VideoFrame):
+            delivered = self._deliver(item)
+            return self._also_queue(delivered, item) if self.readers else delivered
+        return self._end(item)
+
+    async def _also_queue(self, delivered: Coroutine[Any, Any, None], item: Any) -> None:
+        await delivered
+        if self.readers:  # still waiting once on the loop
+            await self._queue_put(item)
+
+    async def _end(self, item: Any) -> None:
+        self.ended.set()
+        await self._queue_put(item)
+        if not self.readers:  # what aiortc's recv() does on reading the end: end the track
+            self._track.stop()
+
+    async def _recv(self) -> Any:
+        self.readers += 1
+        try:
+            return await self._track_recv()
+        finally:
+            self.readers -= 1
+
+
+def _hook_decoder_output(track: MediaStreamTrack,
+                         deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]]
+                         ) -> _DecoderHook | None:
+    """Hook ``track``'s decoder output (see :class:`_DecoderHook`); None when ``track`` is not
+    aiortc's remote track class: the caller then pulls it with ``recv()``."""
     queue = getattr(track, "_queue", None)
     if not isinstance(queue, asyncio.Queue):
-        return False
-    original = queue.put
-
-    def put(item: Any) -> Coroutine[Any, Any, None]:
-        if isinstance(item, av.VideoFrame):
-            return deliver(item)
-        return original(item)
-
-    queue.put = put  # type: ignore[method-assign]
-    return True
+        return None
+    return _DecoderHook(queue, track, deliver)
 
 
 @attrs.frozen
@@ -166,9 +204,10 @@ class InputSlot:
             return self._arrived(track, _Prepared(frame=frame, pixel_format=pixel_format,
                                                   value=value))
 
-        _hook_decoder_output(track, deliver)
+        hook = _hook_decoder_output(track, deliver)
+        pull = self._pull(track) if hook is None else self._until_ended(track, hook)
         self._pull_task = asyncio.get_running_loop().create_task(
-            self._pull(track), name=f"reactor-pull-{self.name}"
+            pull, name=f"reactor-pull-{self.name}"
         )
 
     def _take_trim_lease(self) -> None:
@@ -204,8 +243,17 @@ class InputSlot:
             value = convert_frame(frame, pixel_format)
         self._hand_on(value)
 
+    async def _until_ended(self, track: MediaStreamTrack, hook: _DecoderHook) -> None:
+        # A hooked track delivers through the hook; here we only learn that it ended, without
+        # reading it (its recv() belongs to the application, see _DecoderHook).
+        try:
+            await hook.ended.wait()
+        finally:
+            if self.track is track:
+                self._drop_trim_lease()
+
     async def _pull(self, track: MediaStreamTrack) -> None:
-        # Hooked tracks only deliver the end of the stream here; others deliver every frame.
+        # A track that could not be hooked: read every frame here.
         try:
             while True:
                 try:
