@@ -88,7 +88,7 @@ export class AudioOutputs {
   add(name, track) {
     if (this.tracks.has(name)) this.remove(name);
     const stream = new MediaStream([track]);
-    const element = el("audio", { autoplay: true, dataset: { track: name } });
+    const element = el("audio", { dataset: { track: name } });
     element.srcObject = stream;
     element.muted = this.muted;
     // Chromium feeds a remote track to Web Audio only while a media element plays it: the
