@@ -28,6 +28,7 @@ STATIC_FILES: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "playground.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "audio.js": "text/javascript; charset=utf-8",
     "client.js": "text/javascript; charset=utf-8",
     "flows.js": "text/javascript; charset=utf-8",
     "forms.js": "text/javascript; charset=utf-8",
@@ -49,8 +50,8 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-cache"),
-    # camera use is up to the page itself (echo-like models ask for it)
-    ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
+    # camera and microphone use is up to the page itself (echo-like models ask for them)
+    ("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()"),
 )
 
 

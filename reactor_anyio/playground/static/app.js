@@ -1,6 +1,7 @@
-// The playground page: status, video, generated command forms, message log, stats and
+// The playground page: status, video, audio, generated command forms, message log, stats and
 // published inputs, on top of PlaygroundClient.  Model strings only ever become text.
 
+import { AudioOutputs, watchLevel } from "./audio.js";
 import { PlaygroundClient } from "./client.js";
 import { commandsFrom, renderCommands } from "./forms.js";
 import { inputTrack } from "./media.js";
@@ -16,11 +17,14 @@ const ui = {
   video: $("video"), preview: $("preview"), inputs: $("inputs"), source: $("source"),
   inputState: $("input-state"), stats: $("stats"), commands: $("commands"),
   commandsNote: $("commands-note"), log: $("log"), keyRow: $("key-row"), apiKey: $("api-key"),
-  modelName: $("model-name"),
+  modelName: $("model-name"), inputLevels: $("input-levels"),
 };
 
+const audio = new AudioOutputs({ section: $("audio"), list: $("audio-tracks"),
+                                 toggle: $("audio-toggle") });
+
 const state = { client: null, config: { mode: "local", model: null }, statsTimer: null,
-                published: [], log: [] };
+                published: [], log: [], audio };
 
 function showError(err) {
   const error = asPlaygroundError(err);
@@ -82,20 +86,31 @@ function renderStats(stats) {
 
 async function publishInputs(client) {
   const inputs = client.tracks.filter((t) => t.direction === "sendonly");
+  const publishing = [];
   for (const track of inputs) {
     const media = await inputTrack(ui.source.value, track.kind);
     state.published.push(media);
-    ui.preview.srcObject = media.stream;
+    if (track.kind === "audio") {
+      media.level = watchLevel(media.stream);
+      ui.inputLevels.append(el("li", {}, el("code", {}, track.name), " ", media.level.node));
+    } else {
+      ui.preview.srcObject = media.stream;
+    }
     await client.publish(track.name, media.track);
-    ui.inputState.textContent = `publishing ${media.source} on ${track.name}`;
+    publishing.push(`${media.source} on ${track.name}`);
+    ui.inputState.textContent = `publishing ${publishing.join(", ")}`;
     addLog("sent", `published ${track.name} (${media.source})`);
   }
 }
 
 function stopInputs() {
-  for (const media of state.published) media.stop();
+  for (const media of state.published) {
+    if (media.level) media.level.stop();
+    media.stop();
+  }
   state.published = [];
   ui.preview.srcObject = null;
+  ui.inputLevels.replaceChildren();
   ui.inputState.textContent = "";
 }
 
@@ -115,6 +130,7 @@ function newClient() {
     if (event.detail === "disconnected") {
       clearInterval(state.statsTimer);
       stopInputs();
+      audio.clear();
       ui.video.srcObject = null;
     }
   });
@@ -130,6 +146,10 @@ function newClient() {
       ui.video.srcObject = event.detail.stream;
       // autoplay alone may leave a muted stream paused; a refused play() is not an error here
       ui.video.play().catch(() => {});
+    }
+    if (event.detail.track.kind === "audio") {
+      audio.add(event.detail.name, event.detail.track);
+      addLog("status", `playing audio ${event.detail.name}`);
     }
   });
   client.addEventListener("message", (event) => addLog("message", describe(event.detail)));

@@ -1,5 +1,11 @@
-// What the page publishes on a model's input tracks: the camera, or a synthetic canvas
-// stream (a moving pattern with a clock) when there is no camera or the user asks for it.
+// What the page publishes on a model's input tracks: the camera or the microphone, or a
+// synthetic source (a canvas with a moving pattern and a clock; a sine tone) when there is
+// no device or the user asks for it.
+
+import { audioContext } from "./audio.js";
+
+/** Hertz of the synthetic tone published on audio inputs. */
+export const SYNTHETIC_HZ = 660;
 
 /** A canvas-backed video track that changes every frame; `stop()` ends its animation. */
 export function syntheticTrack({ width = 640, height = 360, fps = 30 } = {}) {
@@ -31,8 +37,41 @@ export function syntheticTrack({ width = 640, height = 360, fps = 30 } = {}) {
   return { track, stream, stop, source: "canvas" };
 }
 
-/** The camera when `source` allows it and one answers, else the synthetic stream. */
+/** A sine of `hz` from the page's AudioContext as an audio track; `stop()` ends it. */
+export function syntheticAudioTrack({ hz = SYNTHETIC_HZ, gain = 0.3 } = {}) {
+  const context = audioContext();
+  const oscillator = new OscillatorNode(context, { frequency: hz });
+  const level = new GainNode(context, { gain });
+  const destination = context.createMediaStreamDestination();
+  oscillator.connect(level).connect(destination);
+  oscillator.start();
+  const { stream } = destination;
+  const [track] = stream.getAudioTracks();
+  const stop = () => {
+    track.stop();
+    try { oscillator.stop(); oscillator.disconnect(); level.disconnect(); } catch { /* done */ }
+  };
+  return { track, stream, stop, source: "tone" };
+}
+
+async function microphoneTrack(source) {
+  if (source !== "canvas" && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      const [track] = stream.getAudioTracks();
+      return { track, stream, stop: () => track.stop(), source: "microphone" };
+    } catch (err) {
+      if (source === "camera") throw err;
+    }
+  }
+  return syntheticAudioTrack();
+}
+
+/** For `video`: the camera when `source` allows it and one answers, else the synthetic
+ * canvas; for `audio`: the microphone, else the synthetic tone (`source` is `auto`,
+ * `camera` (devices only) or `canvas` (synthetic only)). */
 export async function inputTrack(source, kind = "video") {
+  if (kind === "audio") return microphoneTrack(source);
   if (kind !== "video") throw new Error(`${kind} inputs are not supported by the playground`);
   if (source !== "canvas" && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
     try {
