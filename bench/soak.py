@@ -2,25 +2,34 @@
 
 A driver process (the client: our ``Reactor``) starts ``helios`` at 24 fps in a runtime
 process of its own (``python -m bench.soak --serve``, which answers resource queries on
-stdin) and measures two phases:
+stdin) and measures three phases:
 
 * **streaming**: one session streams for ``--minutes`` (``python -m bench --only soak
   --minutes 30``; 1 minute by default, 3 s with ``--quick``).  After a warm-up, the RSS of
   both processes is sampled every minute (every second in the quick run); the growth is the
-  least-squares slope, in MB per hour.
+  least-squares slope, in MB per hour.  Each sample also reads both heaps after a trim
+  (:func:`heap_reading`), reported in the notes.
 * **sessions**: N sequential sessions (connect, one command, disconnect; 300 by default,
-  6 with ``--quick``).  After a warm-up of 3 sessions, each session's end records both
+  6 with ``--quick``) after a warm-up of a tenth of them (3 to 50: bounded caches fill,
+  executor threads start, library pages are touched once).  Each session's end records both
   processes' RSS, threads and file descriptors and the asyncio tasks of each loop; the
   counts must come back to their warm-up values (polled for up to 2 s after the
-  disconnect, the runtime closes peers in the background).  Growth: MB per 1,000 sessions.
+  disconnect, the runtime closes peers in the background).  Every tenth of the run both
+  processes read their heaps after a full collection and ``malloc_trim(0)``: RSS, glibc's
+  bytes in use (``mallinfo2``) and the Python allocator's live blocks.  Growth: MB per
+  1,000 sessions of the RSS after a trim (the memory really kept); the raw RSS slope is in
+  the notes (it also counts freed chunks glibc had not yet given back).
+* **sessions, mmap threshold pinned**: the session phase again against a new runtime
+  process, with glibc's mmap threshold pinned at 128 KiB in both processes (glibc otherwise
+  raises it up to 32 MiB, and the per-frame buffers then fragment the heap): the same run,
+  before and after, side by side.
 
-``tracemalloc`` runs in both processes in a window of its own after each phase (a tenth of
-it: its bookkeeping would otherwise count as growth); the notes name the top growth sites
-(source lines whose live allocations grew most in that window).  Each phase also reports
-the RSS after ``malloc_trim(0)`` at its start and end: the memory really retained, without
-the freed chunks glibc keeps.  Goals (judged only on runs of at least
-10 minutes and 300 sessions; the short runs are a smoke test): under 2 MB per hour of
-streaming, under 2 MB per 1,000 sessions, and no thread, descriptor or task left behind.
+``tracemalloc`` runs in both processes in a window of its own after the first two phases (a
+tenth of it: its bookkeeping would otherwise count as growth); the notes name the top growth
+sites (source lines whose live allocations grew most in that window).  Goals (judged only on
+runs of at least 10 minutes and 300 sessions; the short runs are a smoke test): under 2 MB
+per hour of streaming, under 2 MB per 1,000 sessions, and no thread, descriptor or task left
+behind.
 """
 
 from __future__ import annotations
