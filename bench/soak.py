@@ -53,6 +53,8 @@ from .common import REPO, VENV_PYTHON, Row, child_env, emit_result, run_child
 NAME = "soak"
 TITLE = "14. soak: memory while streaming and across sessions"
 MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
+#: a file to write the whole result to (every sample and heap reading)
+DUMP_ENV = "REACTOR_BENCH_SOAK_DUMP"
 FPS = 24
 #: sessions before the session phase's reference point: caches that fill up to their bound
 #: (``urlsplit``'s LRU, helios' strip cache, the executor's threads, library pages touched
@@ -433,7 +435,12 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     if opts.serve:
         asyncio.run(serve_main(opts.mmap_threshold))
         return 0
-    emit_result(asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions)))
+    result = asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions))
+    dump = os.environ.get(DUMP_ENV)
+    if dump:  # every sample, for a long run's write-up
+        with open(dump, "w") as out:
+            json.dump(result, out)
+    emit_result(result)
     return 0
 
 
