@@ -29,13 +29,13 @@ from reactor_anyio.runtime import LocalRuntime
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")]
 
-WARMUP = 6
-WINDOW = 12
+WARMUP = 5
+WINDOW = 10
 #: Python allocations a window of sessions may leave alive (the bounded caches filling);
-#: one leaked session (its client or its peer) is ~60 KiB, so 16 of them are far above it
+#: one leaked session (its client and its peer) is about 200 KiB
 PYTHON_BOUND = 160 * 1024
-#: glibc's bytes in use a window may add: one leaked 640x360 frame is 675 KiB, so a frame
-#: per session is 8 MiB
+#: glibc's bytes in use a window may add (a buffer still in flight reads as up to about
+#: 1 MiB): one leaked 640x360 frame is 675 KiB, so a frame per session is 6.6 MiB
 NATIVE_BOUND = 3 * 1024 * 1024
 
 #: aiortc and adapter objects one session creates; none may outlive it
