@@ -36,7 +36,7 @@ WINDOW = 10
 PYTHON_BOUND = 160 * 1024
 #: glibc's bytes in use a window may add (a buffer still in flight reads as up to about
 #: 1 MiB): one leaked 640x360 frame is 675 KiB, so a frame per session is 6.6 MiB
-NATIVE_BOUND = 3 * 1024 * 1024
+NATIVE_BOUND = 4 * 1024 * 1024
 
 #: aiortc and adapter objects one session creates; none may outlive it
 TRACKED = ("RTCPeerConnection", "RTCDtlsTransport", "RTCSctpTransport", "RTCDataChannel",
