@@ -2,31 +2,41 @@
 
 A driver process (the client: our ``Reactor``) starts ``helios`` at 24 fps in a runtime
 process of its own (``python -m bench.soak --serve``, which answers resource queries on
-stdin) and measures two phases:
+stdin) and measures three phases:
 
 * **streaming**: one session streams for ``--minutes`` (``python -m bench --only soak
   --minutes 30``; 1 minute by default, 3 s with ``--quick``).  After a warm-up, the RSS of
   both processes is sampled every minute (every second in the quick run); the growth is the
-  least-squares slope, in MB per hour.
+  least-squares slope, in MB per hour.  Each sample also reads both heaps after a trim
+  (:func:`heap_reading`), reported in the notes.
 * **sessions**: N sequential sessions (connect, one command, disconnect; 300 by default,
-  6 with ``--quick``).  After a warm-up of 3 sessions, each session's end records both
+  6 with ``--quick``) after a warm-up of a tenth of them (3 to 50: bounded caches fill,
+  executor threads start, library pages are touched once).  Each session's end records both
   processes' RSS, threads and file descriptors and the asyncio tasks of each loop; the
   counts must come back to their warm-up values (polled for up to 2 s after the
-  disconnect, the runtime closes peers in the background).  Growth: MB per 1,000 sessions.
+  disconnect, the runtime closes peers in the background).  Every tenth of the run both
+  processes read their heaps after a full collection and ``malloc_trim(0)``: RSS, glibc's
+  bytes in use (``mallinfo2``) and the Python allocator's live blocks.  Growth: MB per
+  1,000 sessions of the RSS after a trim (the memory really kept); the raw RSS slope is in
+  the notes (it also counts freed chunks glibc had not yet given back).
+* **sessions, mmap threshold pinned**: the session phase again against a new runtime
+  process, with glibc's mmap threshold pinned at 128 KiB in both processes (glibc otherwise
+  raises it up to 32 MiB, and the per-frame buffers then fragment the heap): the same run,
+  before and after, side by side.
 
-``tracemalloc`` runs in both processes in a window of its own after each phase (a tenth of
-it: its bookkeeping would otherwise count as growth); the notes name the top growth sites
-(source lines whose live allocations grew most in that window).  Each phase also reports
-the RSS after ``malloc_trim(0)`` at its start and end: the memory really retained, without
-the freed chunks glibc keeps.  Goals (judged only on runs of at least
-10 minutes and 300 sessions; the short runs are a smoke test): under 2 MB per hour of
-streaming, under 2 MB per 1,000 sessions, and no thread, descriptor or task left behind.
+``tracemalloc`` runs in both processes in a window of its own after the first two phases (a
+tenth of it: its bookkeeping would otherwise count as growth); the notes name the top growth
+sites (source lines whose live allocations grew most in that window).  Goals (judged only on
+runs of at least 10 minutes and 300 sessions; the short runs are a smoke test): under 2 MB
+per hour of streaming, under 2 MB per 1,000 sessions, and no thread, descriptor or task left
+behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
 import os
@@ -43,8 +53,18 @@ from .common import REPO, VENV_PYTHON, Row, child_env, emit_result, run_child
 NAME = "soak"
 TITLE = "18. soak: memory while streaming and across sessions"
 MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
+#: a file to write the whole result to (every sample and heap reading)
+DUMP_ENV = "REACTOR_BENCH_SOAK_DUMP"
 FPS = 24
-SESSION_WARMUP = 3
+#: sessions before the session phase's reference point: caches that fill up to their bound
+#: (``urlsplit``'s LRU, helios' strip cache, the executor's threads, library pages touched
+#: once) settle in the first few dozen; a tenth of the run, at least 3 and at most 50
+SESSION_WARMUP = (3, 50)
+#: glibc's mmap threshold for the "fixed threshold" variant: its own starting value, kept
+#: (glibc otherwise raises it to the largest block freed, up to 32 MiB, and per-frame buffers
+#: of hundreds of KiB then land in the heap, between small long-lived objects)
+MMAP_THRESHOLD = 128 * 1024
+_M_MMAP_THRESHOLD = -3
 #: long enough for a verdict; shorter runs report the figures without judging them
 JUDGED_MINUTES = 10.0
 JUDGED_SESSIONS = 300
@@ -53,10 +73,10 @@ JUDGED_SESSIONS = 300
 # ---- resource readings (any process, from /proc) ----------------------------------------------
 
 
-def rss_mb(pid: int | str = "self") -> float:
+def rss_mb(pid: int | str = "self", field: str = "VmRSS:") -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -104,12 +124,54 @@ def census() -> dict[str, int]:
 
 def malloc_trim() -> bool:
     """Return free heap memory to the OS (glibc); how much RSS was only fragmentation."""
-    import ctypes
-
     try:
         return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+
+def heap_reading() -> dict[str, float]:
+    """After a full collection and a trim: RSS, glibc's bytes in use (``mallinfo2``: arena
+    chunks in use plus mmapped chunks), its free bytes, and the Python object allocator's
+    live blocks.  RSS growing while ``inuse`` and ``blocks`` stay flat is fragmentation,
+    not a leak."""
+    gc.collect()
+    malloc_trim()
+    reading = {"rss": rss_mb(), "anon": rss_mb(field="RssAnon:"),
+               "blocks": float(sys.getallocatedblocks()),
+               "inuse": float("nan"), "free": float("nan")}
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return reading
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    reading["inuse"] = (info.uordblks + info.hblkhd) / 2**20
+    reading["free"] = info.fordblks / 2**20
+    return reading
+
+
+def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
+    """Pin glibc's mmap threshold (which also turns off its dynamic raise): blocks of
+    ``size`` bytes or more are mapped on their own and returned to the OS when freed."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, size))
+
+
+def session_warmup(sessions: int) -> int:
+    low, high = SESSION_WARMUP
+    return max(low, min(high, sessions // 10))
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -124,13 +186,16 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
 # ---- the runtime process --------------------------------------------------------------------
 
 
-async def serve_main() -> None:
+async def serve_main(mmap_threshold: bool = False) -> None:
     """``--serve``: LocalRuntime(helios) set up as ``reactor serve`` sets it up (malloc arenas
-    capped); each stdin line is a query answered on stdout."""
+    capped; with ``mmap_threshold``, glibc's mmap threshold pinned as well); each stdin line
+    is a query answered on stdout."""
     from reactor_anyio.runtime import LocalRuntime
     from reactor_anyio.webrtc.heap import limit_arenas
 
     limit_arenas()
+    if mmap_threshold:
+        fix_mmap_threshold()
 
     loop = asyncio.get_running_loop()
     snapshot: list[tracemalloc.Snapshot] = []
@@ -151,6 +216,8 @@ async def serve_main() -> None:
             return {}
         if command == "census":
             return census()
+        if command == "heap":
+            return heap_reading()
         if command == "trim":
             return {"rss_before": rss_mb(), "trimmed": malloc_trim(), "rss": rss_mb()}
         return {"error": command}
@@ -175,9 +242,11 @@ async def _on_loop(answer: Any, command: str) -> dict[str, Any]:
 
 
 class RuntimeProcess:
-    def __init__(self) -> None:
+    def __init__(self, mmap_threshold: bool = False) -> None:
+        extra = ["--mmap-threshold"] if mmap_threshold else []
         self.proc = subprocess.Popen(
-            [str(VENV_PYTHON), "-m", "bench.soak", "--serve"], cwd=REPO, env=child_env(),
+            [str(VENV_PYTHON), "-m", "bench.soak", "--serve", *extra], cwd=REPO,
+            env=child_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -216,7 +285,7 @@ async def stream_phase(runtime: RuntimeProcess, minutes: float, period: float,
     frames = [0]
     reactor = Reactor(model_name="helios", local=True, api_url=runtime.url)
     reactor.set_frame_callback(lambda _frame: frames.__setitem__(0, frames[0] + 1))
-    samples: list[dict[str, float]] = []
+    samples: list[dict[str, Any]] = []
     try:
         await reactor.connect()
         await asyncio.sleep(warmup)
@@ -226,7 +295,8 @@ async def stream_phase(runtime: RuntimeProcess, minutes: float, period: float,
         while True:
             now = time.monotonic()
             samples.append({"t": now - start, "client": rss_mb(),
-                            "runtime": runtime.ask("stats")["rss"], "frames": frames[0]})
+                            "runtime": runtime.ask("stats")["rss"], "frames": frames[0],
+                            "heap": {"client": heap_reading(), "runtime": runtime.ask("heap")}})
             if now >= end:
                 break
             await asyncio.sleep(min(period, end - now))
@@ -298,12 +368,16 @@ async def settle_counts(runtime: RuntimeProcess, reference: dict[str, dict[str, 
         await asyncio.sleep(0.05)
 
 
-async def session_phase(runtime: RuntimeProcess, sessions: int) -> dict[str, Any]:
-    for _ in range(SESSION_WARMUP):
+async def session_phase(runtime: RuntimeProcess, sessions: int,
+                        trace: bool = True) -> dict[str, Any]:
+    """``sessions`` sessions after a warm-up; raw RSS after each, and every tenth of the run
+    both processes' heap readings (:func:`heap_reading`: after a trim)."""
+    for _ in range(session_warmup(sessions)):
         await one_session(runtime.url)
     await asyncio.sleep(0.5)
     reference = {"client": client_stats(), "runtime": runtime.ask("stats")}
-    retained = {"start": trimmed(runtime)}
+    every = max(1, sessions // 10)
+    heap = [{"n": 0, "client": heap_reading(), "runtime": runtime.ask("heap")}]
     rows = []
     excess = {side: {key: 0 for key in ("threads", "fds", "tasks")} for side in reference}
     for index in range(sessions):
@@ -314,16 +388,23 @@ async def session_phase(runtime: RuntimeProcess, sessions: int) -> dict[str, Any
                 excess[side][key] = max(excess[side][key], reading[key] - reference[side][key])
         rows.append({"n": index + 1, "client": now["client"]["rss"],
                      "runtime": now["runtime"]["rss"]})
-    retained["end"] = trimmed(runtime)
-    before = start_tracing(runtime)
-    for _ in range(max(3, sessions // 10)):
-        await one_session(runtime.url)
-    client_top, runtime_top = stop_tracing(runtime, before)
-    return {"reference": reference, "rows": rows, "excess": excess, "retained": retained,
-            "client_top": client_top, "runtime_top": runtime_top}
+        if (index + 1) % every == 0:
+            heap.append({"n": index + 1, "client": heap_reading(),
+                         "runtime": runtime.ask("heap")})
+    result: dict[str, Any] = {"reference": reference, "rows": rows, "excess": excess,
+                              "heap": heap, "client_top": [], "runtime_top": []}
+    if trace:
+        before = start_tracing(runtime)
+        for _ in range(max(3, sessions // 10)):
+            await one_session(runtime.url)
+        result["client_top"], result["runtime_top"] = stop_tracing(runtime, before)
+    return result
 
 
 async def drive(minutes: float, period: float, warmup: float, sessions: int) -> dict[str, Any]:
+    """The streaming phase and the session phase as shipped, then the session phase again
+    with glibc's mmap threshold pinned in both processes (a new runtime process; the client
+    pins it from then on): the same run, before and after."""
     from .frame_path import restrict_ice_to_loopback
 
     restrict_ice_to_loopback()
@@ -333,21 +414,33 @@ async def drive(minutes: float, period: float, warmup: float, sessions: int) -> 
         churn = await session_phase(runtime, sessions)
     finally:
         runtime.close()
-    return {"stream": stream, "sessions": churn}
+    fix_mmap_threshold()
+    runtime = RuntimeProcess(mmap_threshold=True)
+    try:
+        pinned = await session_phase(runtime, sessions, trace=False)
+    finally:
+        runtime.close()
+    return {"stream": stream, "sessions": churn, "sessions_pinned": pinned}
 
 
 def child_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--mmap-threshold", action="store_true")
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--period", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--sessions", type=int, default=300)
     opts = parser.parse_args(argv)
     if opts.serve:
-        asyncio.run(serve_main())
+        asyncio.run(serve_main(opts.mmap_threshold))
         return 0
-    emit_result(asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions)))
+    result = asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions))
+    dump = os.environ.get(DUMP_ENV)
+    if dump:  # every sample, for a long run's write-up
+        with open(dump, "w") as out:
+            json.dump(result, out)
+    emit_result(result)
     return 0
 
 
@@ -362,13 +455,77 @@ def run(quick: bool = False) -> list[Row]:
     sessions = 6 if quick else 300
     result = run_child(["-m", "bench.soak", "--minutes", str(minutes), "--period", str(period),
                         "--warmup", str(warmup), "--sessions", str(sessions)],
-                       timeout=minutes * 60 + warmup + sessions * 5 + 120)
+                       timeout=minutes * 60 + warmup + sessions * 10 + 180)
     return rows_from(result, minutes, sessions)
 
 
 def retained_note(retained: dict[str, dict[str, float]], side: str) -> str:
     start, end = retained["start"][side], retained["end"][side]
     return f"after malloc_trim {start:.1f} -> {end:.1f} MB ({end - start:+.1f})"
+
+
+def per_thousand(readings: Sequence[dict[str, Any]], side: str, key: str) -> float:
+    """Least-squares growth of ``key`` per 1,000 sessions over the heap readings."""
+    return slope([r["n"] for r in readings], [r[side][key] for r in readings]) * 1000
+
+
+def session_rows(figure: str, side: str, churn: dict[str, Any], pinned: dict[str, Any] | None,
+                 judged: bool) -> list[Row]:
+    """One side's session figures: RSS after a trim (the retained memory), as shipped and
+    with the mmap threshold pinned; glibc's bytes in use; what a session left behind."""
+    heap, raw = churn["heap"], churn["rows"]
+    trimmed_growth = per_thousand(heap, side, "rss")
+    raw_growth = slope([r["n"] for r in raw], [r[side] for r in raw]) * 1000
+    inuse = per_thousand(heap, side, "inuse")
+    blocks = per_thousand(heap, side, "blocks") / 1000
+    excess = churn["excess"][side]
+    left = ", ".join(f"{k} +{v}" for k, v in excess.items() if v > 0) or "none"
+    prefix = "" if judged else "too few sessions to judge; "
+    first, last = heap[0][side], heap[-1][side]
+    rows = [Row(
+        figure=figure, metric=f"{side} RSS growth per 1,000 sessions", unit="MB",
+        ours=trimmed_growth, goal="< 2" if judged else "",
+        met=(trimmed_growth < 2) if judged else None,
+        note=(prefix + f"RSS after a trim, every tenth of the run: {first['rss']:.1f} -> "
+              f"{last['rss']:.1f} MB; raw RSS (no trim) {raw[0][side]:.1f} -> "
+              f"{raw[-1][side]:.1f} MB, slope {raw_growth:+.1f} MB per 1,000; Python "
+              f"objects {blocks:+.1f} blocks per session; left behind after a session: "
+              f"{left}; top growth: {'; '.join(churn[side + '_top'][:3])}"))]
+    rows.append(Row(
+        figure=figure, metric=f"{side} native heap in use per 1,000 sessions", unit="MB",
+        ours=inuse, goal="< 2" if judged else "", met=(inuse < 2) if judged else None,
+        note=(prefix + f"glibc mallinfo2 (arena chunks in use + mmapped) after a trim: "
+              f"{first['inuse']:.2f} -> {last['inuse']:.2f} MB; free in the heap "
+              f"{first['free']:.1f} -> {last['free']:.1f} MB")))
+    if pinned is not None:
+        pinned_heap = pinned["heap"]
+        growth = per_thousand(pinned_heap, side, "rss")
+        p_first, p_last = pinned_heap[0][side], pinned_heap[-1][side]
+        rows.append(Row(
+            figure=figure, metric=f"{side} RSS growth per 1,000 sessions, mmap threshold "
+            "pinned", unit="MB", ours=growth, baseline=trimmed_growth,
+            baseline_name="glibc as shipped", goal="< 2" if judged else "",
+            met=(growth < 2) if judged else None,
+            note=(prefix + f"M_MMAP_THRESHOLD {MMAP_THRESHOLD // 1024} KiB in both "
+                  f"processes (a new runtime process): RSS after a trim {p_first['rss']:.1f}"
+                  f" -> {p_last['rss']:.1f} MB, in use {p_first['inuse']:.2f} -> "
+                  f"{p_last['inuse']:.2f} MB, free in the heap {p_first['free']:.1f} -> "
+                  f"{p_last['free']:.1f} MB")))
+    rows.append(Row(
+        figure=figure, metric=f"{side} threads/fds/tasks left per session", unit="count",
+        ours=float(sum(excess.values())), goal="0", met=sum(excess.values()) == 0))
+    return rows
+
+
+def stream_heap_note(samples: Sequence[dict[str, Any]], hours: Sequence[float],
+                     side: str) -> str:
+    """The streaming growth after a trim and of glibc's bytes in use, per hour."""
+    if not all("heap" in s for s in samples):
+        return ""
+    trimmed_growth = slope(hours, [s["heap"][side]["rss"] for s in samples])
+    inuse = slope(hours, [s["heap"][side]["inuse"] for s in samples])
+    return (f"sampled after a trim {trimmed_growth:+.1f} MB/h, native heap in use "
+            f"{inuse:+.2f} MB/h; ")
 
 
 def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row]:
@@ -388,25 +545,12 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
             goal="< 2" if judged_stream else "", met=(growth < 2) if judged_stream else None,
             note=(("" if judged_stream else "too short to judge, a smoke run; ")
                   + f"{side} RSS {first:.1f} -> {last:.1f} MB over {samples[-1]['t'] / 60:.1f} "
-                  f"min; {retained_note(stream['retained'], side)}; top growth: "
+                  f"min; {retained_note(stream['retained'], side)}; "
+                  f"{stream_heap_note(samples, hours, side)}top growth: "
                   f"{'; '.join(stream[side + '_top'][:3])}")))
-    per_session = churn["rows"]
+    pinned = result.get("sessions_pinned")
     for side in ("runtime", "client"):
-        growth = slope([r["n"] for r in per_session], [r[side] for r in per_session]) * 1000
-        excess = churn["excess"][side]
-        left = ", ".join(f"{k} +{v}" for k, v in excess.items() if v > 0) or "none"
-        rows.append(Row(
-            figure=figure, metric=f"{side} RSS growth per 1,000 sessions", unit="MB",
-            ours=growth, goal="< 2" if judged_sessions else "",
-            met=(growth < 2) if judged_sessions else None,
-            note=(("" if judged_sessions else "too few sessions to judge; ")
-                  + f"{side} RSS {per_session[0][side]:.1f} -> {per_session[-1][side]:.1f} MB; "
-                  f"{retained_note(churn['retained'], side)}; "
-                  f"left behind after a session: {left}; top growth: "
-                  f"{'; '.join(churn[side + '_top'][:3])}")))
-        rows.append(Row(
-            figure=figure, metric=f"{side} threads/fds/tasks left per session", unit="count",
-            ours=float(sum(excess.values())), goal="0", met=sum(excess.values()) == 0))
+        rows.extend(session_rows(figure, side, churn, pinned, judged_sessions))
     rows.append(Row(figure=figure, metric="delivered fps while streaming", unit="fps",
                     ours=fps, baseline=float(FPS), baseline_name="model frame rate"))
     return rows

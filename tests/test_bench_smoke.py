@@ -178,6 +178,7 @@ def test_soak_figures_from_a_result() -> None:
     assert rss_mb() > 0 and counts()["threads"] >= 1
     assert census()["RTCPeerConnection"] >= 0
     sample = {"client": 90.0, "runtime": 100.0}
+    heap = {"rss": 90.0, "anon": 40.0, "blocks": 1000.0, "inuse": 20.0, "free": 5.0}
     result = {
         "stream": {"samples": [{"t": 0.0, "frames": 0, **sample},
                                {"t": 1800.0, "frames": 43_200, "client": 90.5,
@@ -188,13 +189,21 @@ def test_soak_figures_from_a_result() -> None:
                                                   "runtime": 100.0}],
                      "excess": {"client": {"threads": 0, "fds": 0, "tasks": 0},
                                 "runtime": {"threads": 0, "fds": 1, "tasks": 0}},
-                     "retained": {"start": sample, "end": sample},
+                     "heap": [{"n": 0, "client": heap, "runtime": heap},
+                              {"n": 1000, "client": {**heap, "rss": 91.001},
+                               "runtime": heap}],
                      "client_top": [], "runtime_top": []}}
     rows = {r.metric: r for r in rows_from(result, 30.0, 1000)}
     assert rows["runtime RSS growth streaming"].ours == pytest.approx(1.0)
     assert rows["runtime RSS growth streaming"].met is True
     assert rows["client RSS growth per 1,000 sessions"].ours == pytest.approx(1.001, rel=1e-2)
+    assert rows["client native heap in use per 1,000 sessions"].ours == pytest.approx(0.0)
+    assert "client RSS growth per 1,000 sessions, mmap threshold pinned" not in rows
     assert rows["runtime threads/fds/tasks left per session"].met is False
     assert rows["delivered fps while streaming"].ours == pytest.approx(24.0)
+    pinned = {r.metric: r for r in rows_from({**result, "sessions_pinned": result["sessions"]},
+                                             30.0, 1000)}
+    both = pinned["client RSS growth per 1,000 sessions, mmap threshold pinned"]
+    assert both.ours == pytest.approx(both.baseline) and both.met is True
     short = {r.metric: r for r in rows_from(result, 0.1, 10)}
     assert short["runtime RSS growth streaming"].met is None  # too short to judge

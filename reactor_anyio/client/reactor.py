@@ -134,6 +134,7 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
         self._frame_callback: FrameCallback | None = None
         self._track_callbacks: dict[str, FrameCallback | None] = {}
         self._peer: Peer | None = None
+        self._peer_id: int | None = None
 
     def __repr__(self) -> str:
         return (f"Reactor(model_name={self._config.model_name!r}, "
@@ -398,13 +399,16 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
 
     def _on_peer(self, peer_id: int, peer: Peer | None) -> None:
         if peer is None:
-            if self._peer is not None and self._machine.peer_id != peer_id:
+            # an older peer closing after its successor arrived leaves the successor; the
+            # current one is let go even when the machine has moved on (a disconnect), so a
+            # closed client keeps no peer connection alive (issue 21)
+            if peer_id != self._peer_id:
                 return
-            self._peer = None
+            self._peer = self._peer_id = None
             self._remote_tracks.clear()
             self._audio_peer_changed(None)
             return
-        self._peer = peer
+        self._peer, self._peer_id = peer, peer_id
         peer.on_track = self._on_remote_track
         self._apply_frame_callbacks()
         self._audio_peer_changed(peer)
