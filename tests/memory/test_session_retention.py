@@ -4,10 +4,10 @@ A runtime and our ``Reactor`` client share this process and run sequential sessi
 loopback (connect, one command, disconnect).  After a warm-up, ``tracemalloc`` compares the
 Python allocations alive before and after a window of sessions, and glibc's ``mallinfo2``
 compares the native bytes in use over two windows (less tracemalloc's own bookkeeping).  A
-session that left
-its peer connection, its client, a frame or a per-session record behind would retain tens of
-KiB of Python objects or hundreds of KiB of native memory each time; what remains is the
-bounded caches still filling (``urlsplit``'s LRU keeps up to 128 URLs, a few KiB).
+session that left its peer connection, its client, a frame or a per-session record behind
+would retain tens of KiB of Python objects or hundreds of KiB of native memory each time;
+what remains is the bounded caches still filling (``urlsplit``'s LRU keeps up to 128 URLs,
+a few KiB).
 
 The soak (``python -m bench --only soak``) measures the same thing over hundreds of sessions
 in separate processes; this is its fast, deterministic guard.
