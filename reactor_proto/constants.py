@@ -47,3 +47,8 @@ SERVER_PING_CHECK_PERIOD: Final = 2.0
 ORPHAN_TIMEOUT: Final = 30.0
 CONTROL_REQUEST_TIMEOUT: Final = 10.0
 CLIENT_ICE_GATHERING_TIMEOUT: Final = 5.0
+#: our client's hard bound on gathering.  aioice itself stops waiting for STUN/TURN servers
+#: after 5 s and completes with what it has (host candidates), which is the official clients'
+#: "proceed with what was gathered after 5 s"; a bound at 5 s would race that and fail the
+#: connect when a server the runtime hands out is unreachable (an offline machine).
+CLIENT_ICE_GATHERING_DEADLINE: Final = 10.0

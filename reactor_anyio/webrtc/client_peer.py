@@ -19,7 +19,7 @@ from aiortc import RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCCertificate
 
-from reactor_proto.constants import CLIENT_ICE_GATHERING_TIMEOUT, CONTROL_CHANNEL, DATA_CHANNEL
+from reactor_proto.constants import CLIENT_ICE_GATHERING_DEADLINE, CONTROL_CHANNEL, DATA_CHANNEL
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, TransportError
 
 from .codecs import DEFAULT_VIDEO_CODEC_ORDER, apply_video_codec_preferences
@@ -112,7 +112,7 @@ class ClientPeer(PeerBase):
         video_codecs: Sequence[str] = DEFAULT_VIDEO_CODEC_ORDER,
         exclusive_codecs: bool = False,
         frame_capacity: int = 2,
-        gathering_timeout: float = CLIENT_ICE_GATHERING_TIMEOUT,
+        gathering_timeout: float = CLIENT_ICE_GATHERING_DEADLINE,
     ) -> None:
         check_tracks(tracks)
         super().__init__(ice=ice or IceConfig(), frame_capacity=frame_capacity)
@@ -130,8 +130,10 @@ class ClientPeer(PeerBase):
 
     async def create_offer(self) -> tuple[str, dict[str, str]]:
         """Build transceivers and channels, gather candidates and return ``(sdp, {track name:
-        mid})``.  Gathering is bounded by ``gathering_timeout``: aiortc gathers inside
-        ``setLocalDescription``, so a timeout raises :class:`TransportError` (there is no
+        mid})``.  aioice waits at most 5 s for STUN/TURN servers and then completes with the
+        host candidates (an unreachable server costs those 5 s, not the connect).  Gathering
+        is also bounded by ``gathering_timeout``: aiortc gathers inside
+        ``setLocalDescription``, so that timeout raises :class:`TransportError` (there is no
         partial description to fall back on)."""
         self._check_open()
         if self._offered:

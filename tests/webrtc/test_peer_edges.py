@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -131,3 +133,23 @@ async def test_a_second_track_for_a_name_replaces_the_first() -> None:
     finally:
         await pair.client.close()
         await pair.server.close()
+
+
+async def test_an_unreachable_stun_server_costs_time_not_the_offer() -> None:
+    """The official runtime hands out a public STUN server; offline it never answers.  aioice
+    gives up on it after 5 s and the offer goes out with the host candidates (the official
+    clients proceed with what was gathered after 5 s), instead of failing the connect."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # a bound socket that never answers
+    port = silent.getsockname()[1]
+    client = ClientPeer([TrackSpec(name="main_video")],
+                        ice=IceConfig(host_addresses=("127.0.0.1",),
+                                      ice_servers=(f"stun:127.0.0.1:{port}",)))
+    try:
+        started = time.monotonic()
+        offer, _ = await client.create_offer()
+        assert "a=candidate:" in offer and "typ host" in offer
+        assert time.monotonic() - started < 9
+    finally:
+        await client.close()
+        silent.close()
