@@ -1,0 +1,154 @@
+"""The recorder keeps the model's audio beside the video: ``tone`` is recorded end to end, a
+clip is asked for over the wire and downloaded, and PyAV finds an AAC stream in it whose
+frequency is the one commanded (440 Hz, then 1000 Hz after ``set_frequency``) and whose
+length matches the video's.  Plus the pieces: the placer's gaps and overlaps, a recorder fed
+by hand, a remux that keeps both streams, and a clip of a model without audio that stays
+video only."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import anyio
+import av
+import numpy as np
+import pytest
+
+from reactor_anyio.client.reactor import Reactor
+from reactor_anyio.demo_clip import fetch_clip
+from reactor_anyio.recording import AudioFeed, Recorder, remux
+from reactor_anyio.recording.audio import AAC_DELAY, AudioPlacer
+from reactor_anyio.runtime import LocalRuntime
+from reactor_proto.recording import ClipPlan, RecordingConfig
+
+from .conftest import counter_frame
+
+RATE = 48_000
+
+
+def dominant_hz(samples: np.ndarray[Any, Any], rate: int = RATE) -> float:
+    samples = samples.astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    spectrum[0] = 0.0
+    return float(np.argmax(spectrum) * rate / len(samples))
+
+
+def streams_of(data: bytes | str) -> tuple[float, float, np.ndarray[Any, Any], float]:
+    """(video seconds, audio seconds, mono audio samples, audio start - video start)."""
+    source: Any = io.BytesIO(data) if isinstance(data, bytes) else data
+    with av.open(source) as container:
+        assert len(container.streams.audio) == 1, "no audio stream"
+        video_times = [float(f.time or 0.0) for f in container.decode(video=0)]
+    with av.open(io.BytesIO(data) if isinstance(data, bytes) else data) as container:
+        frames = list(container.decode(audio=0))
+    assert frames and video_times
+    rate = frames[0].sample_rate
+    samples = np.concatenate([f.to_ndarray()[0] for f in frames])
+    fps_step = (video_times[-1] - video_times[0]) / max(1, len(video_times) - 1)
+    video_seconds = video_times[-1] - video_times[0] + fps_step
+    audio_seconds = len(samples) / rate
+    offset = float(frames[0].time or 0.0) - video_times[0]
+    return video_seconds, audio_seconds, samples, offset
+
+
+def sine(hz: float, count: int, start: int = 0) -> np.ndarray[Any, Any]:
+    t = (np.arange(count) + start) / RATE
+    return (np.sin(2 * np.pi * hz * t) * 12_000).astype(np.int16).reshape(-1, 1)
+
+
+# ---- end to end: tone -----------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_tone_clip_has_the_commanded_audio(anyio_backend: str, tmp_path: Path) -> None:
+    async with LocalRuntime("tone", model_options={"fps": 30}, chunk_seconds=1.0,
+                            recording_dir=str(tmp_path)) as runtime, \
+            Reactor(model_name="tone", local=True, api_url=runtime.url,
+                    wire="v0") as reactor:
+        await reactor.connect()
+        await reactor.send_command("set_frequency", {"hz": 440})
+        await anyio.sleep(2.5)
+        await reactor.send_command("set_frequency", {"hz": 1000})
+        await anyio.sleep(2.0)
+        clip, data = await fetch_clip(reactor, runtime.url, 4.0)
+        await reactor.disconnect()
+    assert clip.duration_seconds >= 4.0
+    video_seconds, audio_seconds, samples, offset = streams_of(data)
+    print("FIG", video_seconds, audio_seconds, offset, clip.duration_seconds)
+    assert video_seconds >= 3.9
+    assert abs(video_seconds - audio_seconds) < 0.2, (video_seconds, audio_seconds)
+    assert abs(offset) < 0.2, offset
+    # the clip starts >= 0.5 s before the switch and ends ~2 s after it
+    head = samples[round(0.05 * RATE):round(0.45 * RATE)]
+    tail = samples[-round(1.5 * RATE):-round(0.3 * RATE)]
+    assert dominant_hz(head) == pytest.approx(440, abs=10)
+    assert dominant_hz(tail) == pytest.approx(1000, abs=10)
+    flat = remux(data, tmp_path / "clip.mp4")
+    video_flat, audio_flat, _, _ = streams_of(str(flat))
+    assert abs(video_flat - audio_flat) < 0.2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_model_without_audio_records_video_only(anyio_backend: str) -> None:
+    async with LocalRuntime("helios", model_options={"fps": 30}, chunk_seconds=1.0
+                            ) as runtime, \
+            Reactor(model_name="helios", local=True, api_url=runtime.url,
+                    wire="v0") as reactor:
+        await reactor.connect()
+        await anyio.sleep(1.5)
+        _, data = await fetch_clip(reactor, runtime.url, 1.0)
+        await reactor.disconnect()
+    with av.open(io.BytesIO(data)) as container:
+        assert len(container.streams.video) == 1 and not container.streams.audio
+
+
+# ---- the pieces -----------------------------------------------------------------------------
+
+
+def test_placer_follows_fills_gaps_and_cuts_overlaps() -> None:
+    placer = AudioPlacer(RATE, 1, max_gap=1.0)
+    pcm = sine(440, 960)
+    ((_, first),) = placer.place(pcm, 0.0)
+    assert first == AAC_DELAY  # no negative timestamps for the encoder's delay
+    ((_, second),) = placer.place(pcm, 0.0205)  # jitter: stays contiguous
+    assert second == AAC_DELAY + 960
+    parts = placer.place(pcm, 0.5)  # a gap: silence, then the frame where it belongs
+    assert [p for _, p in parts] == [AAC_DELAY + 1920, round(0.5 * RATE)]
+    assert not parts[0][0].any()
+    assert placer.place(pcm, 0.3) == []  # far behind: cut
+    assert placer.cut_samples == 960
+    parts = placer.place(pcm, 30.0)  # a long gap: silence bounded by max_gap
+    assert len(parts[0][0]) == RATE
+
+
+def test_recorder_records_fed_audio_and_closes_chunks_without_it(tmp_path: Path) -> None:
+    feed = AudioFeed("main_audio", sample_rate=RATE, channels=1, epoch=0.0)
+    config = RecordingConfig(chunk_seconds=1.0)
+    with Recorder(config, parent_dir=tmp_path, audio=feed) as recorder:
+        for n in range(75):  # 2.5 s of video, audio for the first 2 s only
+            recorder.offer(counter_frame(n), pts_seconds=n / 30)
+            if n < 60 and n % 3 == 0:
+                start = round(n / 30 * RATE)
+                feed(sine(440, 1600, start), start)
+            assert recorder.idle()
+        plan = recorder.request_clip(2.0)
+        assert isinstance(plan, ClipPlan)
+        for n in range(75, 80):
+            recorder.offer(counter_frame(n), pts_seconds=n / 30)
+        assert recorder.idle()
+        deadline = 50
+        while recorder.answer(plan.clip.start_marker, plan.clip.end_marker).__class__.__name__ \
+                != "PlaylistReady" and deadline:
+            import time
+
+            time.sleep(0.05)
+            deadline -= 1
+        data = recorder.clip_bytes(plan.clip.start_marker, plan.clip.end_marker)
+        assert recorder.audio_dropped == 0
+    video_seconds, audio_seconds, samples, _ = streams_of(data)
+    assert abs(video_seconds - audio_seconds) < 0.25, (video_seconds, audio_seconds)
+    assert dominant_hz(samples[:RATE // 2]) == pytest.approx(440, abs=10)
