@@ -76,19 +76,66 @@ async def test_tone_clip_has_the_commanded_audio(anyio_backend: str, tmp_path: P
         clip, data = await fetch_clip(reactor, runtime.url, 4.0)
         await reactor.disconnect()
     assert clip.duration_seconds >= 4.0
+    # the clip starts >= 0.5 s before the switch and ends ~2 s after it
+    check_tone_clip(data)
+    flat = remux(data, tmp_path / "clip.mp4")
+    video_flat, audio_flat, _, _ = streams_of(str(flat))
+    assert abs(video_flat - audio_flat) < 0.2
+
+
+def check_tone_clip(data: bytes) -> None:
+    """Both streams, as long as each other, 440 Hz at the start and 1000 Hz at the end."""
     video_seconds, audio_seconds, samples, offset = streams_of(data)
-    print("FIG", video_seconds, audio_seconds, offset, clip.duration_seconds)
     assert video_seconds >= 3.9
     assert abs(video_seconds - audio_seconds) < 0.2, (video_seconds, audio_seconds)
     assert abs(offset) < 0.2, offset
-    # the clip starts >= 0.5 s before the switch and ends ~2 s after it
     head = samples[round(0.05 * RATE):round(0.45 * RATE)]
     tail = samples[-round(1.5 * RATE):-round(0.3 * RATE)]
     assert dominant_hz(head) == pytest.approx(440, abs=10)
     assert dominant_hz(tail) == pytest.approx(1000, abs=10)
-    flat = remux(data, tmp_path / "clip.mp4")
-    video_flat, audio_flat, _, _ = streams_of(str(flat))
-    assert abs(video_flat - audio_flat) < 0.2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_tone_clip_over_the_v1_control_channel(anyio_backend: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The v1 wire's ``RequestClip`` (1.x clients) gets the same clip, audio included; a
+    hand-driven v1 connection (the e2e tests' client) resumes both outputs."""
+    from reactor_anyio.http import HttpClient
+    from reactor_anyio.webrtc import ClientPeer, TrackSpec
+    from reactor_proto.recording import Clip
+    from reactor_proto.wire_v1 import ClipReady, RequestClip, ResumeTrack
+    from tests.e2e import test_runtime_v1
+    from tests.e2e.test_runtime_clips import fetch_clip as fetch_ready
+
+    monkeypatch.setattr(test_runtime_v1, "ECHO_TRACKS", (
+        TrackSpec(name="main_video", kind="video", direction="recvonly"),
+        TrackSpec(name="main_audio", kind="audio", direction="recvonly")))
+    video_only = ClientPeer.set_frame_callback  # that client counts video frames only
+    monkeypatch.setattr(ClientPeer, "set_frame_callback", lambda peer, name, callback: (
+        None if name == "main_audio" else video_only(peer, name, callback)))
+    async with LocalRuntime("tone", model_options={"fps": 30}, chunk_seconds=1.0
+                            ) as runtime, HttpClient() as http:
+        client = test_runtime_v1.V1Client(runtime, http, chunked=False)
+        try:
+            await client.start_session()
+            await client.connect()
+            client.control_v1(ResumeTrack(name="main_video"))
+            client.control_v1(ResumeTrack(name="main_audio"))
+            client.command_v1("set_frequency", {"hz": 440}, "c1")
+            await anyio.sleep(2.5)
+            client.command_v1("set_frequency", {"hz": 1000}, "c2")
+            await anyio.sleep(2.0)
+            client.control_v1(RequestClip(duration_seconds=4.0), "k1")
+            with anyio.fail_after(10):
+                while client.control_reply("k1") is None:
+                    await anyio.sleep(0.05)
+            reply = client.control_reply("k1")
+            assert reply is not None and isinstance(reply.payload, ClipReady), reply
+            data = await fetch_ready(http, runtime.url, Clip.from_v1(reply.payload))
+        finally:
+            await client.aclose()
+    check_tone_clip(data)
 
 
 @pytest.mark.anyio
