@@ -8,6 +8,7 @@ video only."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from reactor_anyio.demo_clip import fetch_clip
 from reactor_anyio.recording import AudioFeed, Recorder, remux
 from reactor_anyio.recording.audio import AAC_DELAY, AudioPlacer
 from reactor_anyio.runtime import LocalRuntime
-from reactor_proto.recording import ClipPlan, RecordingConfig
+from reactor_proto.recording import ClipPlan, PlaylistReady, RecordingConfig
 
 from .conftest import counter_frame
 
@@ -106,6 +107,7 @@ async def test_tone_clip_over_the_v1_control_channel(anyio_backend: str,
     from reactor_proto.recording import Clip
     from reactor_proto.wire_v1 import ClipReady, RequestClip, ResumeTrack
     from tests.e2e import test_runtime_v1
+    from tests.e2e.conftest import wait_for
     from tests.e2e.test_runtime_clips import fetch_clip as fetch_ready
 
     monkeypatch.setattr(test_runtime_v1, "ECHO_TRACKS", (
@@ -127,9 +129,7 @@ async def test_tone_clip_over_the_v1_control_channel(anyio_backend: str,
             client.command_v1("set_frequency", {"hz": 1000}, "c2")
             await anyio.sleep(2.0)
             client.control_v1(RequestClip(duration_seconds=4.0), "k1")
-            with anyio.fail_after(10):
-                while client.control_reply("k1") is None:
-                    await anyio.sleep(0.05)
+            await wait_for(lambda: client.control_reply("k1") is not None)
             reply = client.control_reply("k1")
             assert reply is not None and isinstance(reply.payload, ClipReady), reply
             data = await fetch_ready(http, runtime.url, Clip.from_v1(reply.payload))
@@ -187,13 +187,11 @@ def test_recorder_records_fed_audio_and_closes_chunks_without_it(tmp_path: Path)
         for n in range(75, 80):
             recorder.offer(counter_frame(n), pts_seconds=n / 30)
         assert recorder.idle()
-        deadline = 50
-        while recorder.answer(plan.clip.start_marker, plan.clip.end_marker).__class__.__name__ \
-                != "PlaylistReady" and deadline:
-            import time
-
+        for _ in range(50):  # audio stopped: the recorder pads it so the chunk closes
+            if isinstance(recorder.answer(plan.clip.start_marker, plan.clip.end_marker),
+                          PlaylistReady):
+                break
             time.sleep(0.05)
-            deadline -= 1
         data = recorder.clip_bytes(plan.clip.start_marker, plan.clip.end_marker)
         assert recorder.audio_dropped == 0
     video_seconds, audio_seconds, samples, _ = streams_of(data)
