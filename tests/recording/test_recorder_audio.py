@@ -23,8 +23,13 @@ from reactor_anyio.recording import AudioFeed, Recorder, remux
 from reactor_anyio.recording.audio import AAC_DELAY, AudioPlacer
 from reactor_anyio.runtime import LocalRuntime
 from reactor_proto.recording import ClipPlan, PlaylistReady, RecordingConfig
+from tests.interop.netns import Namespace
+from tests.interop.test_sdk113_client import PORT, Served, netns, require_sdk
+from tests.interop.test_sdk113_clip import run_clip
 
 from .conftest import counter_frame
+
+__all__ = ["netns"]  # the fixture, imported for pytest
 
 RATE = 48_000
 
@@ -197,3 +202,25 @@ def test_recorder_records_fed_audio_and_closes_chunks_without_it(tmp_path: Path)
     video_seconds, audio_seconds, samples, _ = streams_of(data)
     assert abs(video_seconds - audio_seconds) < 0.25, (video_seconds, audio_seconds)
     assert dominant_hz(samples[:RATE // 2]) == pytest.approx(440, abs=10)
+
+
+# ---- the official 1.13.0 client (v1 wire) -----------------------------------------------------
+
+
+def test_sdk113_downloads_a_tone_clip_with_audio(netns: Namespace, tmp_path: Path) -> None:
+    """The unmodified ``reactor-sdk==1.13.0`` (which receives ``tone``'s audio) asks
+    ``reactor serve --model tone`` for ``download_clip(4)``: the file has both streams, of
+    the same length, the audio at the default 440 Hz.  Same set-up as the interop clip test
+    (side venv, network namespace)."""
+    python = require_sdk()
+    served = Served(netns, "serve", "--model", "tone", "--host", netns.server_address,
+                    "--port", str(PORT), "--ice-host-address", netns.server_address)
+    clip = tmp_path / "clip.mp4"
+    try:
+        run_clip(netns, python, f"http://{netns.server_address}:{PORT}", str(clip))
+    finally:
+        served.stop()
+    video_seconds, audio_seconds, samples, _ = streams_of(str(clip))
+    assert video_seconds >= 4.0
+    assert abs(video_seconds - audio_seconds) < 0.2, (video_seconds, audio_seconds)
+    assert dominant_hz(samples[RATE // 2:RATE * 3 // 2]) == pytest.approx(440, abs=10)
