@@ -391,11 +391,13 @@ class Recorder:
         return total
 
     def idle(self, *, timeout: float = 5.0) -> bool:
-        """Wait until every frame offered so far is recorded (or dropped); False on
-        timeout.  For tests and benchmarks: the media side never needs to wait."""
+        """Wait until every frame offered so far (video; audio: taken off its queue) is
+        recorded (or dropped); False on timeout.  For tests and benchmarks: the media side
+        never needs to wait."""
         deadline = time.monotonic() + timeout
         self._wake.set()
-        while self._queue.unfinished_tasks and not self._stopped.is_set():
+        while (self._queue.unfinished_tasks or not self._audio_queue.empty()) and \
+                not self._stopped.is_set():
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.002)
