@@ -25,6 +25,8 @@ Tap = Callable[[Pcm, int], None]
 #: the AAC encoder holds back one frame of 1024 samples: positions start after it, so no
 #: audio packet gets a negative timestamp
 AAC_DELAY = 1024
+#: the most silence written at once when audio has stopped (bounds the array)
+MAX_PAD_SECONDS = 30.0
 
 
 class AudioSink(Protocol):
@@ -120,12 +122,16 @@ class AudioPlacer:
             self.cursor += len(pcm)
         return parts
 
-    def pad_to(self, target: int) -> list[tuple[Pcm, int]]:
-        """Silence from the cursor up to ``target`` (at most ``max_gap``)."""
-        if self.cursor is None:
-            self.cursor = max(target, AAC_DELAY)
-            return []
-        count = min(target - self.cursor, self._max_gap)
+    def pad_to(self, target: int, *, gap: bool = True) -> list[tuple[Pcm, int]]:
+        """Silence from the cursor up to ``target``: at most ``max_gap`` for a ``gap`` in
+        flowing audio, else (audio has stopped: catch up with the video) at most
+        :data:`MAX_PAD_SECONDS`."""
+        if self.cursor is None:  # no audio yet: a gap starts here, a stop from the origin
+            self.cursor = max(target, AAC_DELAY) if gap else AAC_DELAY
+            if gap:
+                return []
+        limit = self._max_gap if gap else round(MAX_PAD_SECONDS * self.sample_rate)
+        count = min(target - self.cursor, limit)
         if count <= 0:
             return []
         position = self.cursor

@@ -195,7 +195,7 @@ class Recorder:
             # past the last video frame by three AAC frames: the encoder lets out a packet
             # after the chunk's keyframe, which lets the keyframe's fragment out
             target = round((self._timeline.marker + self._step) * self._placer.sample_rate)
-            self._encode_audio(self._placer.pad_to(target + 3 * AAC_DELAY))
+            self._encode_audio(self._placer.pad_to(target + 3 * AAC_DELAY, gap=False))
         self._write_ready()
 
     def _record_audio(self, pcm: Pcm, seconds: float) -> None:

@@ -175,6 +175,8 @@ def test_placer_follows_fills_gaps_and_cuts_overlaps() -> None:
     assert placer.cut_samples == 960
     parts = placer.place(pcm, 30.0)  # a long gap: silence bounded by max_gap
     assert len(parts[0][0]) == RATE
+    ((gap, _),) = placer.pad_to(placer.cursor + 5 * RATE, gap=False)  # audio stopped
+    assert len(gap) == 5 * RATE
 
 
 def test_recorder_records_fed_audio_and_closes_chunks_without_it(tmp_path: Path) -> None:
@@ -202,6 +204,30 @@ def test_recorder_records_fed_audio_and_closes_chunks_without_it(tmp_path: Path)
     video_seconds, audio_seconds, samples, _ = streams_of(data)
     assert abs(video_seconds - audio_seconds) < 0.25, (video_seconds, audio_seconds)
     assert dominant_hz(samples[:RATE // 2]) == pytest.approx(440, abs=10)
+
+
+def test_a_recording_whose_audio_never_flows_still_closes_its_chunks(tmp_path: Path) -> None:
+    """An audio output nobody resumed (an old client receives video only): the recorder
+    writes silence as far as the video goes, so a clip is ready at once, 4 s chunks too."""
+    feed = AudioFeed("main_audio", sample_rate=RATE, channels=1, epoch=0.0)
+    with Recorder(RecordingConfig(), parent_dir=tmp_path, audio=feed) as recorder:
+        for n in range(150):
+            recorder.offer(counter_frame(n), pts_seconds=n / 30)
+            if n % 8 == 0:
+                assert recorder.idle()
+        assert recorder.idle()
+        plan = recorder.request_clip(2.0)
+        assert isinstance(plan, ClipPlan)
+        recorder.offer(counter_frame(150), pts_seconds=5.0)
+        asked = time.monotonic()
+        while not isinstance(recorder.answer(plan.clip.start_marker, plan.clip.end_marker),
+                             PlaylistReady):
+            assert time.monotonic() - asked < 1.0, "the boundary chunk did not close"
+            time.sleep(0.02)
+        data = recorder.clip_bytes(plan.clip.start_marker, plan.clip.end_marker)
+    video_seconds, audio_seconds, samples, _ = streams_of(data)
+    assert abs(video_seconds - audio_seconds) < 0.2, (video_seconds, audio_seconds)
+    assert not np.abs(samples).max() > 0.01  # silence
 
 
 # ---- the official 1.13.0 client (v1 wire) -----------------------------------------------------
