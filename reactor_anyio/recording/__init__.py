@@ -2,7 +2,8 @@
 out) and the fragmented-MP4 helpers (concatenate, remux).  The policy is the core's
 (:mod:`reactor_proto.recording`)."""
 
+from reactor_anyio.recording.audio import AudioFeed
 from reactor_anyio.recording.fmp4 import FragmentEncoder, concatenate, remux
 from reactor_anyio.recording.recorder import Recorder
 
-__all__ = ["FragmentEncoder", "Recorder", "concatenate", "remux"]
+__all__ = ["AudioFeed", "FragmentEncoder", "Recorder", "concatenate", "remux"]

@@ -13,6 +13,12 @@ have stopped, the worker repeats the last frame after ``close_wait`` seconds so 
 closes anyway.  Any failure (encoder, disk) becomes the store's ``recorder_failed`` reason,
 answered as ``clipFailed``; chunks already on disk stay servable.  Chunks live in a private
 temporary directory that :meth:`Recorder.close` removes.
+
+With an ``audio`` feed (:mod:`~reactor_anyio.recording.audio`) the model's audio is recorded
+as an AAC track beside the video, on the video's timeline, encoded on the same worker thread;
+a chunk is written once the muxer has let its fragment out (see
+:class:`~reactor_anyio.recording.fmp4.FragmentEncoder`), padding the audio with silence
+when it has stopped.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import anyio
 import av
 import numpy as np
 
+from reactor_anyio.recording.audio import AAC_DELAY, AudioFeed, AudioPlacer, Pcm
 from reactor_anyio.recording.fmp4 import FragmentEncoder, concatenate
 from reactor_proto.recording import (
     ChunkInfo,
@@ -61,7 +68,8 @@ class Recorder:
                  recording_id: str | None = None, parent_dir: str | Path | None = None,
                  queue_frames: int = 16, close_wait: float = 0.1,
                  encoder_options: dict[str, str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 audio: AudioFeed | None = None) -> None:
         self.recording_id = recording_id or str(uuid.uuid4())
         self.store = RecordingStore(self.recording_id, config)
         self.config = self.store.config
@@ -83,8 +91,19 @@ class Recorder:
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._closed = False
+        # audio (None without a feed): 20 ms frames, a bounded queue of its own (2.5 s)
+        self.audio = audio
+        self.audio_dropped = 0
+        self._audio_queue: queue.Queue[tuple[Pcm, float]] = queue.Queue(128)
+        self._placer = (None if audio is None else AudioPlacer(
+            audio.sample_rate, audio.channels, max_gap=self.config.max_gap_seconds))
+        self._audio_arrival = 0.0
+        #: chunks cut whose fragment the muxer has not let out yet (oldest first)
+        self._pending: list[int] = []
         self._thread = threading.Thread(target=self._run, name="reactor-recorder", daemon=True)
         self._thread.start()
+        if audio is not None:
+            audio.attach(self)
 
     # ---- frames in (any thread; never blocks, never raises) ---------------------------
 
@@ -103,6 +122,18 @@ class Recorder:
             return False
         except Exception as exc:
             self._fail(f"bad frame: {type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def offer_audio(self, pcm: Pcm, seconds: float) -> bool:
+        """Queue a frame of int16 PCM whose first sample plays at ``seconds`` (the clock of
+        the video ``pts_seconds``).  Never blocks; False when dropped."""
+        if self._stopping or self.store.failure is not None or self._placer is None:
+            return False
+        try:
+            self._audio_queue.put_nowait((pcm, seconds))
+        except queue.Full:
+            self.audio_dropped += 1
             return False
         return True
 
@@ -125,7 +156,9 @@ class Recorder:
                     repeat = self._repeat_for_close()
                     if repeat is not None:
                         self._record(*repeat)
+                self._drain_audio()
             self._drain()
+            self._drain_audio()
             self._finish()
         except BaseException as exc:
             self._fail(f"recorder thread: {type(exc).__name__}: {exc}")
@@ -145,6 +178,48 @@ class Recorder:
                 count += 1
             finally:
                 self._queue.task_done()
+
+    def _drain_audio(self) -> None:
+        """Encode the queued audio, then write the chunks whose fragment came out; when
+        audio has stopped, pad it with silence so a waiting chunk still closes."""
+        if self._placer is None:
+            return
+        while True:
+            try:
+                pcm, seconds = self._audio_queue.get_nowait()
+            except queue.Empty:
+                break
+            self._audio_arrival = time.monotonic()
+            self._record_audio(pcm, seconds)
+        if self._pending and time.monotonic() - self._audio_arrival > self.close_wait:
+            # past the last video frame by three AAC frames: the encoder lets out a packet
+            # after the chunk's keyframe, which lets the keyframe's fragment out
+            target = round((self._timeline.marker + self._step) * self._placer.sample_rate)
+            self._encode_audio(self._placer.pad_to(target + 3 * AAC_DELAY, gap=False))
+        self._write_ready()
+
+    def _record_audio(self, pcm: Pcm, seconds: float) -> None:
+        last = self._timeline.last_pts
+        if self._encoder is None or last is None or self._placer is None:
+            return  # audio starts with the first video frame, the clip's origin
+        self._encode_audio(self._placer.place(pcm, self._timeline.marker + seconds - last))
+
+    def _encode_audio(self, parts: list[tuple[Pcm, int]]) -> None:
+        if self._encoder is None or self.store.failure is not None:
+            return
+        try:
+            for part, position in parts:
+                self._encoder.encode_audio(part, position)
+        except Exception as exc:
+            self._fail(f"audio: {type(exc).__name__}: {exc}")
+
+    def _write_ready(self) -> None:
+        """Write every cut chunk whose fragment the muxer has let out."""
+        while self._pending and self._encoder is not None:
+            data = self._encoder.sink.take_fragment()
+            if data is None:
+                return
+            self._write_chunk(self._pending.pop(0), data)
 
     def _repeat_for_close(self) -> tuple[Frame, float] | None:
         """Frames stopped while a clip waits for the boundary chunk: repeat the last frame
@@ -174,15 +249,18 @@ class Recorder:
             video = frame if isinstance(frame, av.VideoFrame) else av.VideoFrame.from_ndarray(
                 frame, format="rgb24")
             if self._encoder is None:
-                self._encoder = FragmentEncoder(video.width, video.height,
-                                                options=self._encoder_options)
+                self._encoder = FragmentEncoder(
+                    video.width, video.height, options=self._encoder_options,
+                    audio=None if self.audio is None else (self.audio.sample_rate,
+                                                           self.audio.channels))
             self._encoder.encode(video, marker, keyframe=cut is not None)
             self.frames_recorded += 1
             if not self._has_init and self._encoder.sink.init:
                 (self.directory / INIT_NAME).write_bytes(bytes(self._encoder.sink.init))
                 self._has_init = True
             if cut is not None and cut.closes is not None:
-                self._write_chunk(cut.closes, self._encoder.sink.take_fragments())
+                self._pending.append(cut.closes)
+                self._write_ready()
         except Exception as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
 
@@ -214,9 +292,13 @@ class Recorder:
         try:
             with self._lock:
                 cut = self.store.finish_chunk() if self.store.failure is None else None
-            data = self._encoder.finish()
+            self._encoder.flush()
             if cut is not None and cut.closes is not None:
-                self._write_chunk(cut.closes, data)
+                self._pending.append(cut.closes)
+            self._write_ready()
+            for index in self._pending:  # no fragment came out for it
+                self._write_chunk(index, b"")
+            self._pending.clear()
         except Exception as exc:
             self._encoder.abort()
             self._fail(f"{type(exc).__name__}: {exc}")
@@ -309,11 +391,13 @@ class Recorder:
         return total
 
     def idle(self, *, timeout: float = 5.0) -> bool:
-        """Wait until every frame offered so far is recorded (or dropped); False on
-        timeout.  For tests and benchmarks: the media side never needs to wait."""
+        """Wait until every frame offered so far (video; audio: taken off its queue) is
+        recorded (or dropped); False on timeout.  For tests and benchmarks: the media side
+        never needs to wait."""
         deadline = time.monotonic() + timeout
         self._wake.set()
-        while self._queue.unfinished_tasks and not self._stopped.is_set():
+        while (self._queue.unfinished_tasks or not self._audio_queue.empty()) and \
+                not self._stopped.is_set():
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.002)
@@ -323,6 +407,8 @@ class Recorder:
         """Stop recording (the session ended): queued frames are recorded and the last chunk
         closed; chunks stay servable for ``linger_seconds`` (drive :meth:`handle_timeout`)."""
         self._stopping = True
+        if self.audio is not None:
+            self.audio.detach(self)
         self._wake.set()
         self._stopped.wait(timeout)
         with self._lock:

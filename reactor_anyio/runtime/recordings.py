@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from reactor_anyio.recording import Recorder
+from reactor_anyio.recording import AudioFeed, Recorder
 from reactor_proto.errors import ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.recording import ClipPlan, ClipRequest, RecordingConfig, RecordingStore
@@ -77,6 +77,7 @@ class Recordings:
         self._recording = False
         self._closed = False
         self._linger: asyncio.TimerHandle | None = None
+        self.audio: AudioFeed | None = None  # recorded beside the first video track
 
     # ---- frames (the producer threads) ----------------------------------------------------
 
@@ -99,7 +100,8 @@ class Recordings:
         with self._guard:
             if track not in self._live and self._recording and not self._closed:
                 try:
-                    self._live[track] = Recorder(self.config, parent_dir=self._parent)
+                    self._live[track] = Recorder(self.config, parent_dir=self._parent, audio=(
+                        self.audio if track == self.tracks[0] else None))
                 except OSError as exc:  # no temp dir: the stream goes on unrecorded
                     logger.warning("recording of %r not started: %s", track, exc)
                     self._recording = False

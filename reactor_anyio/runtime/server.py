@@ -39,6 +39,7 @@ import attrs
 from reactor_anyio.http import HttpServer
 from reactor_anyio.models import Model, resolve_model
 from reactor_anyio.playground import playground_response
+from reactor_anyio.recording.audio import audio_feed, set_tap
 from reactor_anyio.webrtc import IceConfig
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse, cors_headers
@@ -130,6 +131,7 @@ class LocalRuntime:
                                audio={t.name: t.audio_format for t in self.model.output_tracks
                                       if t.kind == "audio"},
                                produce_audio=self.model.produce_audio)
+        self._recordings.audio = audio_feed(self._media) if record else None
         config = RuntimeConfig(
             model_name=model_class.name, model_schema=model_class.schema(),
             emission_fps=self.model.frame_rate,
@@ -202,7 +204,7 @@ class LocalRuntime:
     def tap_audio(self, track: str, tap: Callable[[Any, int], None] | None) -> None:
         """Call ``tap(pcm, pts)`` on the audio thread with every frame of audio output
         ``track`` sent while someone listens (``pts`` in samples); None removes it."""
-        self._media.audio[track].tap = tap
+        set_tap(self._media, self._recordings.audio, track, tap)
 
     def latest_input(self, track: str) -> Any:
         return self._host_model.context.latest_input(track)
