@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import gc
 import json
 import os
@@ -49,138 +48,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from .common import REPO, VENV_PYTHON, Row, child_env, emit_result, run_child
+from .heap_probes import (
+    census,
+    counts,
+    fix_mmap_threshold,
+    heap_reading,
+    malloc_trim,
+    rss_mb,
+    top_growth,
+)
+from .soak_rows import FPS, rows_from
 
 NAME = "soak"
 TITLE = "18. soak: memory while streaming and across sessions"
 MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
 #: a file to write the whole result to (every sample and heap reading)
 DUMP_ENV = "REACTOR_BENCH_SOAK_DUMP"
-FPS = 24
 #: sessions before the session phase's reference point: caches that fill up to their bound
 #: (``urlsplit``'s LRU, helios' strip cache, the executor's threads, library pages touched
 #: once) settle in the first few dozen; a tenth of the run, at least 3 and at most 50
 SESSION_WARMUP = (3, 50)
-#: glibc's mmap threshold for the "fixed threshold" variant: its own starting value, kept
-#: (glibc otherwise raises it to the largest block freed, up to 32 MiB, and per-frame buffers
-#: of hundreds of KiB then land in the heap, between small long-lived objects)
-MMAP_THRESHOLD = 128 * 1024
-_M_MMAP_THRESHOLD = -3
-#: long enough for a verdict; shorter runs report the figures without judging them
-JUDGED_MINUTES = 10.0
-JUDGED_SESSIONS = 300
-
-
-# ---- resource readings (any process, from /proc) ----------------------------------------------
-
-
-def rss_mb(pid: int | str = "self", field: str = "VmRSS:") -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def counts(pid: int | str = "self") -> dict[str, int]:
-    return {"threads": len(os.listdir(f"/proc/{pid}/task")),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
-
-
-def top_growth(before: tracemalloc.Snapshot, limit: int = 5) -> list[str]:
-    """The source lines whose live allocations grew most since ``before`` (after a full
-    collection: garbage waiting for the cycle collector is not growth)."""
-    gc.collect()
-    ignore = [tracemalloc.Filter(False, tracemalloc.__file__),
-              tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
-              tracemalloc.Filter(False, "<unknown>")]
-    after = tracemalloc.take_snapshot().filter_traces(ignore)
-    stats = after.compare_to(before.filter_traces(ignore), "lineno")
-    sites = []
-    for stat in stats[:limit]:
-        frame = stat.traceback[0]
-        where = os.path.relpath(frame.filename, REPO) if frame.filename.startswith(str(REPO)) \
-            else "/".join(frame.filename.split("/")[-2:])
-        sites.append(f"{where}:{frame.lineno} {stat.size_diff / 1024:+.0f} KiB "
-                     f"({stat.count_diff:+d} blocks)")
-    return sites
-
-
-#: aiortc objects one session creates; none may outlive it
-TRACKED = ("RTCPeerConnection", "RTCRtpSender", "RTCRtpReceiver", "RTCDtlsTransport",
-           "RTCSctpTransport", "RTCDataChannel", "Connection", "ServerPeer", "ClientPeer",
-           "FanoutTrack", "PausableTrack")
-
-
-def census() -> dict[str, int]:
-    """Live instances of :data:`TRACKED` after a full collection."""
-    gc.collect()
-    found = dict.fromkeys(TRACKED, 0)
-    for obj in gc.get_objects():
-        name = type(obj).__name__
-        if name in found:
-            found[name] += 1
-    return found
-
-
-def malloc_trim() -> bool:
-    """Return free heap memory to the OS (glibc); how much RSS was only fragmentation."""
-    try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-                 "uordblks", "fordblks", "keepcost")]
-
-
-def heap_reading() -> dict[str, float]:
-    """After a full collection and a trim: RSS, glibc's bytes in use (``mallinfo2``: arena
-    chunks in use plus mmapped chunks), its free bytes, and the Python object allocator's
-    live blocks.  RSS growing while ``inuse`` and ``blocks`` stay flat is fragmentation,
-    not a leak."""
-    gc.collect()
-    malloc_trim()
-    reading = {"rss": rss_mb(), "anon": rss_mb(field="RssAnon:"),
-               "blocks": float(sys.getallocatedblocks()),
-               "inuse": float("nan"), "free": float("nan")}
-    try:
-        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
-        return reading
-    mallinfo2.restype = _MallInfo2
-    info = mallinfo2()
-    reading["inuse"] = (info.uordblks + info.hblkhd) / 2**20
-    reading["free"] = info.fordblks / 2**20
-    return reading
-
-
-def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
-    """Pin glibc's mmap threshold (which also turns off its dynamic raise): blocks of
-    ``size`` bytes or more are mapped on their own and returned to the OS when freed."""
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, size))
 
 
 def session_warmup(sessions: int) -> int:
     low, high = SESSION_WARMUP
     return max(low, min(high, sessions // 10))
-
-
-def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
-    """Least-squares slope of ``ys`` over ``xs`` (NaN for fewer than two points)."""
-    if len(xs) < 2:
-        return float("nan")
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    var = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
 
 
 # ---- the runtime process --------------------------------------------------------------------
@@ -457,103 +349,6 @@ def run(quick: bool = False) -> list[Row]:
                         "--warmup", str(warmup), "--sessions", str(sessions)],
                        timeout=minutes * 60 + warmup + sessions * 10 + 180)
     return rows_from(result, minutes, sessions)
-
-
-def retained_note(retained: dict[str, dict[str, float]], side: str) -> str:
-    start, end = retained["start"][side], retained["end"][side]
-    return f"after malloc_trim {start:.1f} -> {end:.1f} MB ({end - start:+.1f})"
-
-
-def per_thousand(readings: Sequence[dict[str, Any]], side: str, key: str) -> float:
-    """Least-squares growth of ``key`` per 1,000 sessions over the heap readings."""
-    return slope([r["n"] for r in readings], [r[side][key] for r in readings]) * 1000
-
-
-def session_rows(figure: str, side: str, churn: dict[str, Any], pinned: dict[str, Any] | None,
-                 judged: bool) -> list[Row]:
-    """One side's session figures: RSS after a trim (the retained memory), as shipped and
-    with the mmap threshold pinned; glibc's bytes in use; what a session left behind."""
-    heap, raw = churn["heap"], churn["rows"]
-    trimmed_growth = per_thousand(heap, side, "rss")
-    raw_growth = slope([r["n"] for r in raw], [r[side] for r in raw]) * 1000
-    inuse = per_thousand(heap, side, "inuse")
-    blocks = per_thousand(heap, side, "blocks") / 1000
-    excess = churn["excess"][side]
-    left = ", ".join(f"{k} +{v}" for k, v in excess.items() if v > 0) or "none"
-    prefix = "" if judged else "too few sessions to judge; "
-    first, last = heap[0][side], heap[-1][side]
-    rows = [Row(
-        figure=figure, metric=f"{side} RSS growth per 1,000 sessions", unit="MB",
-        ours=trimmed_growth, goal="< 2" if judged else "",
-        met=(trimmed_growth < 2) if judged else None,
-        note=(prefix + f"RSS after a trim, every tenth of the run: {first['rss']:.1f} -> "
-              f"{last['rss']:.1f} MB; raw RSS (no trim) {raw[0][side]:.1f} -> "
-              f"{raw[-1][side]:.1f} MB, slope {raw_growth:+.1f} MB per 1,000; Python "
-              f"objects {blocks:+.1f} blocks per session; left behind after a session: "
-              f"{left}; top growth: {'; '.join(churn[side + '_top'][:3])}"))]
-    rows.append(Row(
-        figure=figure, metric=f"{side} native heap in use per 1,000 sessions", unit="MB",
-        ours=inuse, goal="< 2" if judged else "", met=(inuse < 2) if judged else None,
-        note=(prefix + f"glibc mallinfo2 (arena chunks in use + mmapped) after a trim: "
-              f"{first['inuse']:.2f} -> {last['inuse']:.2f} MB; free in the heap "
-              f"{first['free']:.1f} -> {last['free']:.1f} MB")))
-    if pinned is not None:
-        pinned_heap = pinned["heap"]
-        growth = per_thousand(pinned_heap, side, "rss")
-        p_first, p_last = pinned_heap[0][side], pinned_heap[-1][side]
-        rows.append(Row(
-            figure=figure, metric=f"{side} RSS growth per 1,000 sessions, mmap threshold "
-            "pinned", unit="MB", ours=growth, baseline=trimmed_growth,
-            baseline_name="glibc as shipped", goal="< 2" if judged else "",
-            met=(growth < 2) if judged else None,
-            note=(prefix + f"M_MMAP_THRESHOLD {MMAP_THRESHOLD // 1024} KiB in both "
-                  f"processes (a new runtime process): RSS after a trim {p_first['rss']:.1f}"
-                  f" -> {p_last['rss']:.1f} MB, in use {p_first['inuse']:.2f} -> "
-                  f"{p_last['inuse']:.2f} MB, free in the heap {p_first['free']:.1f} -> "
-                  f"{p_last['free']:.1f} MB")))
-    rows.append(Row(
-        figure=figure, metric=f"{side} threads/fds/tasks left per session", unit="count",
-        ours=float(sum(excess.values())), goal="0", met=sum(excess.values()) == 0))
-    return rows
-
-
-def stream_heap_note(samples: Sequence[dict[str, Any]], hours: Sequence[float],
-                     side: str) -> str:
-    """The streaming growth after a trim and of glibc's bytes in use, per hour."""
-    if not all("heap" in s for s in samples):
-        return ""
-    trimmed_growth = slope(hours, [s["heap"][side]["rss"] for s in samples])
-    inuse = slope(hours, [s["heap"][side]["inuse"] for s in samples])
-    return (f"sampled after a trim {trimmed_growth:+.1f} MB/h, native heap in use "
-            f"{inuse:+.2f} MB/h; ")
-
-
-def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row]:
-    stream, churn = result["stream"], result["sessions"]
-    samples = stream["samples"]
-    hours = [s["t"] / 3600 for s in samples]
-    judged_stream = minutes >= JUDGED_MINUTES
-    judged_sessions = sessions >= JUDGED_SESSIONS
-    fps = (samples[-1]["frames"] - samples[0]["frames"]) / max(samples[-1]["t"], 1e-9)
-    figure = f"18 soak {round(minutes, 1):g} min, {sessions} sessions"
-    rows = []
-    for side in ("runtime", "client"):
-        growth = slope(hours, [s[side] for s in samples])
-        first, last = samples[0][side], samples[-1][side]
-        rows.append(Row(
-            figure=figure, metric=f"{side} RSS growth streaming", unit="MB/h", ours=growth,
-            goal="< 2" if judged_stream else "", met=(growth < 2) if judged_stream else None,
-            note=(("" if judged_stream else "too short to judge, a smoke run; ")
-                  + f"{side} RSS {first:.1f} -> {last:.1f} MB over {samples[-1]['t'] / 60:.1f} "
-                  f"min; {retained_note(stream['retained'], side)}; "
-                  f"{stream_heap_note(samples, hours, side)}top growth: "
-                  f"{'; '.join(stream[side + '_top'][:3])}")))
-    pinned = result.get("sessions_pinned")
-    for side in ("runtime", "client"):
-        rows.extend(session_rows(figure, side, churn, pinned, judged_sessions))
-    rows.append(Row(figure=figure, metric="delivered fps while streaming", unit="fps",
-                    ours=fps, baseline=float(FPS), baseline_name="model frame rate"))
-    return rows
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.typegen_speed", "bench.sdk_v1", "bench.official_frames",
                  "bench.client_v1", "bench.recording", "bench.steps", "bench.soak",
                  "bench.step_client", "bench.audio_runtime", "bench.audio_client",
-                 "bench.receive_cpu_sdk", "bench.many_sessions", "bench.connect_probe")
+                 "bench.receive_cpu_sdk", "bench.many_sessions", "bench.connect_probe",
+                 "bench.frame_stamp", "bench.heap_probes", "bench.soak_rows")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -40,7 +41,9 @@ def test_every_bench_module_imports(name: str) -> None:
                                   and m.split(".")[1] not in ("common", "run",
                                                               "official_connect",
                                                               "official_frames",
-                                                              "connect_probe")])
+                                                              "connect_probe",
+                                                              "frame_stamp", "heap_probes",
+                                                              "soak_rows")])
 def test_every_figure_has_a_runner_and_title(name: str) -> None:
     module = importlib.import_module(name)
     assert callable(module.run)
@@ -127,7 +130,7 @@ def test_table_shows_ratio_goal_and_verdict() -> None:
 @given(st.integers(min_value=0, max_value=(1 << 32) - 1),
        st.sampled_from(((640, 360), (1280, 720))))
 def test_frame_stamp_round_trips(value: int, size: tuple[int, int]) -> None:
-    from bench.frame_path import read_stamp, write_stamp
+    from bench.frame_stamp import read_stamp, write_stamp
 
     width, height = size
     frame = np.full((height, width, 3), 90, dtype=np.uint8)
@@ -136,7 +139,7 @@ def test_frame_stamp_round_trips(value: int, size: tuple[int, int]) -> None:
 
 
 def test_smeared_stamp_reads_as_unreadable_and_age_wraps() -> None:
-    from bench.frame_path import age_ms, read_stamp
+    from bench.frame_stamp import age_ms, read_stamp
 
     assert read_stamp(np.full((360, 640, 3), 128, dtype=np.uint8)) is None
     assert age_ms(stamp=(1 << 32) - 1000, now=1000) == 2.0
@@ -170,7 +173,8 @@ def test_unknown_figure_is_refused() -> None:
 
 
 def test_soak_figures_from_a_result() -> None:
-    from bench.soak import census, counts, rows_from, rss_mb, slope
+    from bench.heap_probes import census, counts, rss_mb, slope
+    from bench.soak import rows_from
 
     assert slope([0, 1, 2], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
     assert math.isnan(slope([0], [1.0]))

@@ -1,4 +1,5 @@
-"""The ``Reactor``'s read-only side: status, state, waiting info, session, capabilities.
+"""The ``Reactor``'s read-only side: status, state, waiting info, session, capabilities,
+received tracks.
 
 Split from :mod:`.reactor` along a seam: nothing here drives the machine; it reads the
 machine's public properties and converts them to the documented types (:mod:`.types`).
@@ -7,6 +8,7 @@ machine's public properties and converts them to the documented types (:mod:`.ty
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from reactor_proto.client import ClientMachine, ReactorStatus
 from reactor_proto.errors import ReactorError
@@ -26,6 +28,7 @@ class ReactorQueries:
     """The getters of the official client (and ours: schema, commands, waiting info)."""
 
     _machine: ClientMachine
+    _remote_tracks: dict[str, Any]
 
     def get_status(self) -> ReactorStatus:
         return self._machine.status
@@ -67,3 +70,14 @@ class ReactorQueries:
     def commands(self) -> tuple[str, ...]:
         schema = self._machine.schema
         return schema.command_names() if schema is not None else ()
+
+    def get_remote_track(self) -> Any | None:
+        """The first received video track (the raw aiortc track), or None."""
+        for spec in self._machine.tracks:
+            if spec.kind == "video" and spec.name in self._remote_tracks:
+                return self._remote_tracks[spec.name]
+        return None
+
+    def get_remote_tracks(self) -> dict[str, Any]:
+        """The received tracks by name (raw aiortc tracks; see the Frames guide)."""
+        return dict(self._remote_tracks)

@@ -363,15 +363,6 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
                 except ReactorError as exc:
                     log.warning("frame callback for %r not set: %s", spec.name, exc)
 
-    def get_remote_track(self) -> Any | None:
-        for spec in self._machine.tracks:
-            if spec.kind == "video" and spec.name in self._remote_tracks:
-                return self._remote_tracks[spec.name]
-        return None
-
-    def get_remote_tracks(self) -> dict[str, Any]:
-        return dict(self._remote_tracks)
-
     # ---- getters (the rest: .queries.ReactorQueries) ----------------------------------
 
     async def get_stats(self) -> ConnectionStats | None:

@@ -16,7 +16,6 @@ in separate processes; this is its fast, deterministic guard.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import gc
 import itertools
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from bench.heap_probes import bytes_in_use, census, mallinfo
 from reactor_anyio import Reactor
 from reactor_anyio.runtime import LocalRuntime
 
@@ -46,19 +46,12 @@ TRACKED = ("RTCPeerConnection", "RTCDtlsTransport", "RTCSctpTransport", "RTCData
            "ClientMachine", "FanoutTrack")
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-                 "uordblks", "fordblks", "keepcost")]
-
-
 def native_in_use() -> int:
     """glibc's bytes in use (arena chunks plus mmapped blocks) after a full collection."""
     gc.collect()
-    mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    mallinfo2.restype = _MallInfo2
-    info = mallinfo2()
-    return int(info.uordblks + info.hblkhd)
+    info = mallinfo()
+    assert info is not None, "glibc's mallinfo2 is missing"
+    return bytes_in_use(info)
 
 
 async def steady_native_in_use() -> int:
@@ -72,12 +65,7 @@ async def steady_native_in_use() -> int:
 
 
 def alive(names: tuple[str, ...]) -> dict[str, int]:
-    found = dict.fromkeys(names, 0)
-    for obj in gc.get_objects():
-        name = type(obj).__name__
-        if name in found:
-            found[name] += 1
-    return {name: count for name, count in found.items() if count}
+    return {name: count for name, count in census(names).items() if count}
 
 
 async def one_session(url: str) -> None:
