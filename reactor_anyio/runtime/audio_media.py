@@ -16,7 +16,6 @@ Like video, the thread runs only while a subscriber flows (its output resumed), 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +31,8 @@ from reactor_proto.runtime.audio import (
     ChunkInfo,
     ChunkVerdict,
 )
+
+from .fanout import ProducerFanout
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,14 @@ class PcmBuffer:
         self._parts.clear()
 
 
-class AudioFanout:
+class AudioFanout(ProducerFanout[QueuedAudioTrack]):
     """The producer thread of one audio output and the connections subscribed to it."""
+
+    thread_prefix = "reactor-audio"
 
     def __init__(self, track: str, produce: ProduceAudio, fmt: AudioFormat, *,
                  clock: Clock = time.monotonic, epoch: float | None = None) -> None:
-        self.track = track
+        super().__init__(track)
         self.format = fmt
         self.clock = clock
         self._produce = produce
@@ -108,13 +111,6 @@ class AudioFanout:
         self._opus = OpusPacketizer(fmt)
         #: called on the audio thread with every frame sent and its pts (a recorder's tap)
         self.tap: Callable[[Pcm, int], None] | None = None
-        self._subscribers: list[QueuedAudioTrack] = []
-        self._condition = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._threads: list[threading.Thread] = []
-        self.frames_produced = 0
-        self.errors = 0
 
     @property
     def stats(self) -> AudioStats:
@@ -126,38 +122,10 @@ class AudioFanout:
 
     # ---- subscribers (called on the event loop) -----------------------------------------
 
-    def subscribe(self) -> QueuedAudioTrack:
+    def _new_subscriber(self) -> QueuedAudioTrack:
         track = QueuedAudioTrack()
         track.on_stop = self.unsubscribe
-        with self._condition:
-            self._subscribers.append(track)
         return track
-
-    def unsubscribe(self, track: QueuedAudioTrack) -> None:
-        with self._condition:
-            if track in self._subscribers:
-                self._subscribers.remove(track)
-            track.flowing = False
-
-    def set_flowing(self, track: QueuedAudioTrack, flowing: bool) -> None:
-        with self._condition:
-            track.flowing = flowing and track in self._subscribers
-            if not flowing:
-                track.discard_pending()
-            if track.flowing and self._thread is None and not self._stopping:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"reactor-audio-{self.track}", daemon=True)
-                self._threads = [t for t in self._threads if t.is_alive()]
-                self._threads.append(self._thread)
-                self._thread.start()
-            self._condition.notify_all()
-
-    @property
-    def consumers(self) -> int:
-        with self._condition:
-            return sum(1 for s in self._subscribers if s.flowing)
-
-    # ---- the producer thread ------------------------------------------------------------
 
     def _flowing(self) -> list[QueuedAudioTrack]:
         """The flowing subscribers, after a short grace when there are none; [] ends the
@@ -222,17 +190,3 @@ class AudioFanout:
             now += verdict.keep / self.format.sample_rate
         cut = conformer.cut()
         return self._buffer.take(cut.take, cut.pad)
-
-    def stop(self) -> None:
-        with self._condition:
-            self._stopping = True
-            subscribers = list(self._subscribers)
-            self._condition.notify_all()
-        for subscriber in subscribers:
-            subscriber.stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in list(self._threads):
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)

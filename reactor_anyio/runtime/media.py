@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fractions
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
@@ -32,6 +31,7 @@ from reactor_anyio.webrtc.heap import STREAMING_INTERVAL, release_free_memory
 from reactor_proto.runtime.audio import AudioFormat
 
 from .audio_media import AudioFanout, ProduceAudio
+from .fanout import ProducerFanout
 
 logger = logging.getLogger(__name__)
 
@@ -93,56 +93,19 @@ class FanoutTrack(MediaStreamTrack):
         super().stop()
 
 
-class OutputFanout:
+class OutputFanout(ProducerFanout[FanoutTrack]):
     """The producer thread of one output track and the connections subscribed to it."""
 
     def __init__(self, track: str, produce: Produce, frame_rate: Callable[[], float], *,
                  clock: Clock = time.monotonic) -> None:
-        self.track = track
+        super().__init__(track)
         self.clock = clock
         self.epoch = clock()
         self._produce = produce
         self._frame_rate = frame_rate
-        self._subscribers: list[FanoutTrack] = []
-        self._condition = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._threads: list[threading.Thread] = []
-        self.frames_produced = 0
-        self.errors = 0
 
-    # ---- subscribers (called on the event loop) -----------------------------------------
-
-    def subscribe(self) -> FanoutTrack:
-        track = FanoutTrack(self)
-        with self._condition:
-            self._subscribers.append(track)
-        return track
-
-    def unsubscribe(self, track: FanoutTrack) -> None:
-        with self._condition:
-            if track in self._subscribers:
-                self._subscribers.remove(track)
-            track.flowing = False
-
-    def set_flowing(self, track: FanoutTrack, flowing: bool) -> None:
-        """Start or stop feeding one subscriber; the thread runs while any is flowing."""
-        with self._condition:
-            track.flowing = flowing and track in self._subscribers
-            if not flowing:
-                track.discard_pending()
-            if track.flowing and self._thread is None and not self._stopping:
-                self._thread = threading.Thread(
-                    target=self._run, name=f"reactor-produce-{self.track}", daemon=True)
-                self._threads = [t for t in self._threads if t.is_alive()]
-                self._threads.append(self._thread)
-                self._thread.start()
-            self._condition.notify_all()
-
-    @property
-    def consumers(self) -> int:
-        with self._condition:
-            return sum(1 for s in self._subscribers if s.flowing)
+    def _new_subscriber(self) -> FanoutTrack:
+        return FanoutTrack(self)
 
     # ---- the producer thread ------------------------------------------------------------
 
@@ -189,21 +152,6 @@ class OutputFanout:
             for subscriber in targets:
                 subscriber.offer(array, due)
             due = due + period if targets else None
-
-    def stop(self) -> None:
-        with self._condition:
-            self._stopping = True
-            subscribers = list(self._subscribers)
-            self._condition.notify_all()
-        for subscriber in subscribers:
-            subscriber.stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for every producer thread this fan-out started; True when all are gone."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in list(self._threads):
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
 
 
 #: one connection's subscription to an output track
