@@ -15,6 +15,8 @@ every public method must be called from the trio thread that created it (checked
 * aiortc's callbacks reach trio through ``TrioToken.run_sync_soon`` and are guarded there;
 * frames: the peer's latest-wins mailbox is read by a consumer task in trio (one per track
   with a callback), which calls the frame callback; the media loop never runs user code.
+  The callback's pixel format is sent to the loop, so frames are converted once, in aiortc's
+  decoder thread; a frame converted before a format change is converted again in trio.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ import trio
 
 from reactor_anyio.webrtc import ClientPeer, IceConfig, LatestWinsMailbox, PeerStats, RgbArray
 from reactor_anyio.webrtc.client_peer import TrackLike, check_tracks
+from reactor_anyio.webrtc.convert import convert_frame
 from reactor_anyio.webrtc.peer_base import (
     CHANNEL_LABELS,
     CLOSE_TIMEOUT,
     REMOTE_DEFAULT_MAX_MESSAGE_SIZE,
 )
+from reactor_anyio.webrtc.receiver import TaggedFrame, unwrap_callback
 from reactor_proto.errors import (
     InvalidStateError,
     LocalProtocolError,
@@ -96,7 +100,7 @@ class BridgedClientPeer:
         self._max_message_size = REMOTE_DEFAULT_MAX_MESSAGE_SIZE
         self._offered = False
         self._closing: trio.Event | None = None
-        self._frame_callbacks: dict[str, FrameCallback] = {}
+        self._frame_callbacks: dict[str, tuple[FrameCallback, str]] = {}
         self._consumers: dict[str, trio.CancelScope] = {}
         self._live_consumers = 0
         self._consumers_done = trio.Event()
@@ -105,7 +109,7 @@ class BridgedClientPeer:
         self._inner: ClientPeer | None = None
         self._create_error: BaseException | None = None
         # filled on the loop thread before any run() task can start (FIFO), read in trio
-        self._mailboxes: dict[str, LatestWinsMailbox[RgbArray]] = {}
+        self._mailboxes: dict[str, LatestWinsMailbox[TaggedFrame]] = {}
         # a freshly acquired loop thread is running, so only a caller's own one can fail here
         self._post(self._create_on_loop, ice or IceConfig(), frame_capacity, client_options)
 
@@ -119,7 +123,7 @@ class BridgedClientPeer:
         except BaseException as exc:
             self._create_error = exc
             return
-        self._mailboxes = {t.name: inner.frames(t.name) for t in self._tracks
+        self._mailboxes = {t.name: inner.tagged_frames(t.name) for t in self._tracks
                            if t.direction == "recvonly" and t.kind == "video"}
         to_trio = self._lt.to_trio
         inner.on_connection_state = lambda state: to_trio(self._fire_state, state)
@@ -306,8 +310,10 @@ class BridgedClientPeer:
     # ---- frames -----------------------------------------------------------------------------
 
     def set_frame_callback(self, name: str, callback: FrameCallback | None) -> None:
-        """Call ``callback(rgb)`` in trio for each frame of incoming video track ``name``
-        (latest wins when slower than the stream); ``None`` stops delivery."""
+        """Call ``callback(frame)`` in trio for each frame of incoming video track ``name``
+        (latest wins when slower than the stream), in the pixel format a
+        :class:`~reactor_anyio.webrtc.receiver.FormattedCallback` names (else ``rgb24``);
+        ``None`` stops delivery."""
         self._check_open()
         spec = next((t for t in self._tracks if t.name == name), None)
         if spec is None or spec.direction != "recvonly" or spec.kind != "video":
@@ -319,14 +325,22 @@ class BridgedClientPeer:
             if scope is not None:
                 scope.cancel()
             return
-        self._frame_callbacks[name] = callback
+        plain, pixel_format = unwrap_callback(callback)
+        assert plain is not None  # a None callback returned above
+        self._frame_callbacks[name] = (plain, pixel_format)
+        self._post(self._set_format_on_loop, name, pixel_format)
         if name not in self._consumers:
             scope = self._consumers[name] = trio.CancelScope()
             self._live_consumers += 1
             self._consumers_done = trio.Event()
             self._spawn(lambda: self._consume(name, scope))
 
-    async def _mailbox(self, name: str) -> LatestWinsMailbox[RgbArray]:
+    def _set_format_on_loop(self, name: str, pixel_format: str) -> None:
+        inner = self._inner
+        if inner is not None and not inner.closed:
+            inner.set_pixel_format(name, pixel_format)
+
+    async def _mailbox(self, name: str) -> LatestWinsMailbox[TaggedFrame]:
         mailbox = self._mailboxes.get(name)
         if mailbox is None:  # not created yet: a round trip through the loop orders us after
             await self._lt.run(_noop)
@@ -341,12 +355,16 @@ class BridgedClientPeer:
             with scope:
                 mailbox = await self._mailbox(name)
                 while True:
-                    array = await mailbox.get()
-                    callback = self._frame_callbacks.get(name)
-                    if callback is None:
+                    tagged = await mailbox.get()
+                    entry = self._frame_callbacks.get(name)
+                    if entry is None:
                         return
+                    callback, pixel_format = entry
                     try:
-                        callback(array)
+                        if tagged.pixel_format == pixel_format and tagged.value is not None:
+                            callback(tagged.value)
+                        else:  # converted before the format changed (a transition only)
+                            callback(convert_frame(tagged.frame, pixel_format))
                     except Exception:
                         logger.exception("frame callback for track %r raised", name)
         except anyio.EndOfStream:

@@ -26,11 +26,11 @@ from reactor_proto.errors import (
 )
 
 from .audio_receive import AudioInputs
-from .convert import RgbArray
+from .convert import RgbArray, check_pixel_format
 from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
 from .mailbox import LatestWinsMailbox
-from .receiver import FrameCallback, InputSlot, drain
+from .receiver import FrameCallback, InputSlot, TaggedFrame, drain
 from .sctp import SctpTunedPeerConnection
 from .stats import PeerStats, summarize
 from .tracks import PausableTrack, ProducerVideoTrack
@@ -220,6 +220,18 @@ class PeerBase(AudioInputs):
         """The :class:`LatestWinsMailbox` of RGB frames of incoming video track ``name``, for
         pull consumers (any thread, asyncio or trio).  Do not combine with a callback."""
         return self._input(name).mailbox
+
+    def tagged_frames(self, name: str) -> LatestWinsMailbox[TaggedFrame]:
+        """Like :meth:`frames`, for a consumer on another thread that sets the pixel format
+        itself (:meth:`set_pixel_format`): each item carries its format and decoded frame."""
+        slot = self._input(name)
+        slot.tag_values()
+        return slot.mailbox
+
+    def set_pixel_format(self, name: str, pixel_format: str) -> None:
+        """Convert the frames of incoming track ``name`` to ``pixel_format`` from now on (a
+        pull consumer's choice; a callback carries its own, see :class:`FormattedCallback`)."""
+        self._input(name).pixel_format = check_pixel_format(pixel_format)
 
     def _input(self, name: str) -> InputSlot:
         slot = self._inputs.get(name)

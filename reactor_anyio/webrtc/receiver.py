@@ -146,6 +146,18 @@ def _hook_decoder_output(track: MediaStreamTrack,
 
 
 @attrs.frozen
+class TaggedFrame:
+    """What a tagged slot's mailbox holds (:meth:`InputSlot.tag_values`): the converted
+    ``value``, the ``pixel_format`` it is in, and the decoded ``frame`` it came from, so a
+    consumer on another thread can tell (and mend) a frame converted before its format
+    changed."""
+
+    value: Any
+    pixel_format: str
+    frame: av.VideoFrame
+
+
+@attrs.frozen
 class _Prepared:
     """A frame converted in the decoder thread (``value`` None: not converted)."""
 
@@ -175,6 +187,7 @@ class InputSlot:
         self.offloaded = False
         self._quick = 0  # consecutive quick calls of an offloaded callback
         self._idle = False  # the delivery task waits on an empty mailbox
+        self._tagged = False  # the mailbox holds TaggedFrame (a consumer on another thread)
 
     def stats(self) -> TrackFrameStats:
         return TrackFrameStats(
@@ -232,7 +245,7 @@ class InputSlot:
             # converted for another format (changed meanwhile) or not at all: do it here
             await self._convert_and_put(prepared.frame)
         else:
-            self._hand_on(prepared.value)
+            self._hand_on(prepared.value, prepared.pixel_format, prepared.frame)
 
     async def _convert_and_put(self, frame: av.VideoFrame) -> None:
         pixel_format = self.pixel_format
@@ -241,7 +254,13 @@ class InputSlot:
             value = await loop.run_in_executor(None, convert_frame, frame, pixel_format)
         else:
             value = convert_frame(frame, pixel_format)
-        self._hand_on(value)
+        self._hand_on(value, pixel_format, frame)
+
+    def tag_values(self) -> None:
+        """From now on the mailbox holds :class:`TaggedFrame`s (for a consumer on another
+        thread, which changes the format with the callback and must not be handed a frame
+        converted for the previous one)."""
+        self._tagged = True
 
     async def _until_ended(self, track: MediaStreamTrack, hook: _DecoderHook) -> None:
         # A hooked track delivers through the hook; here we only learn that it ended, without
@@ -314,9 +333,12 @@ class InputSlot:
         self.offloaded = took > SLOW_CALLBACK
         self._quick = 0
 
-    def _hand_on(self, value: Any) -> None:
+    def _hand_on(self, value: Any, pixel_format: str, frame: av.VideoFrame) -> None:
         """A new frame: straight to a quick callback when nothing is queued before it (saves
         waking the delivery task, about a tenth of our per-frame cost), else the mailbox."""
+        if self._tagged:
+            self.mailbox.put(TaggedFrame(value=value, pixel_format=pixel_format, frame=frame))
+            return
         callback = self._callback
         if callback is not None and self._idle and not self.offloaded and not len(self.mailbox):
             self._judge(self._invoke(callback, value))

@@ -1,11 +1,9 @@
-"""Frame callbacks in the pixel format they consume (issue 20), against the local runtime.
-
-asyncio only: the format is applied by the receiver on aiortc's loop; under trio the bridge
-delivers RGB (see docs/guide/frames.md).
-"""
+"""Frame callbacks in the pixel format they consume (issue 20), against the local runtime,
+on both backends (under trio the format travels to the bridge's loop thread)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,17 +16,14 @@ from reactor_anyio import Reactor
 from reactor_anyio.runtime import LocalRuntime
 from reactor_anyio.webrtc.convert import PixelFormatError
 
+from .conftest import hosted
+
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def helios() -> AsyncIterator[LocalRuntime]:
-    async with LocalRuntime("helios", model_options={"fps": 30}) as runtime:
+    async with hosted("helios", model_options={"fps": 30}) as runtime:
         yield runtime
 
 
@@ -66,3 +61,30 @@ async def test_unknown_formats_are_refused_by_name() -> None:
     with pytest.raises(PixelFormatError, match="format"):
         reactor.set_frame_callback(print, format="BGR")
     reactor.set_frame_callback(None, format="gray")  # clearing needs no callback
+
+
+async def test_a_format_change_mid_stream_never_hands_the_old_format(
+        helios: LocalRuntime) -> None:
+    # A frame converted for the previous callback's format may be in flight when the format
+    # changes (in the decoder thread, the mailbox, or under trio on the way to the bridge):
+    # the new callback must still only see its own format.  The old callback holds its thread
+    # for two frame intervals (so a frame converted to gray is waiting), then switches.
+    gray: list[Any] = []
+    bgr: list[Any] = []
+    async with Reactor(model_name="helios", local=True, api_url=helios.url) as reactor:
+
+        def old_callback(frame: Any) -> None:
+            gray.append(frame)
+            if len(gray) == 3:
+                time.sleep(0.07)
+                reactor.set_frame_callback(bgr.append, format="bgr24")
+
+        reactor.set_frame_callback(old_callback, format="gray")
+        await reactor.connect()
+        await reactor.send_command("schedule_prompt", {"prompt": "A forest", "chunk": 0})
+        await reactor.send_command("start", {})
+        with anyio.fail_after(10):
+            while len(bgr) < 10:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+    assert len(gray) == 3 and all(f.shape == (360, 640) for f in gray)
+    assert all(f.shape == (360, 640, 3) for f in bgr), {f.shape for f in bgr}
