@@ -207,11 +207,9 @@ def kept_tail() -> str:
     return "\n" + text[at:] if at >= 0 else ""
 
 
-def write_docs(by_name: dict[str, list[Row]], *, quick: bool) -> None:
+def write_docs(by_name: dict[str, list[Row]], *, quick: bool, when: str, commit: str) -> None:
     """Store the rows just measured (per figure, replacing that figure's earlier rows) and
     render the page from everything stored."""
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    commit = results_store.current_commit()
     measured = {
         name: results_store.FigureEntry(measured=when, commit=commit, quick=quick,
                                         rows=tuple(rows))
@@ -251,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.minutes is not None:
         os.environ["REACTOR_BENCH_SOAK_MINUTES"] = str(opts.minutes)  # read by bench.soak
     started = time.monotonic()
+    # what is measured is the checkout as it is when the run starts
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit = results_store.current_commit()
     by_name = run_figures_by_name(names, opts.quick)
     rows = [row for figure_rows in by_name.values() for row in figure_rows]
     elapsed = time.monotonic() - started
@@ -259,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"* {note}")
     print(f"({len(rows)} rows in {elapsed:.1f} s{', quick' if opts.quick else ''})")
     if opts.write_docs:
-        write_docs(by_name, quick=opts.quick)
+        write_docs(by_name, quick=opts.quick, when=when, commit=commit)
         print(f"wrote {Path(DOCS).relative_to(REPO)}")
     failed = [row.figure for row in rows if row.metric == "(failed)"]
     if failed and opts.strict:
