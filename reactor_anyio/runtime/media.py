@@ -142,6 +142,8 @@ class OutputFanout(ProducerFanout[FanoutTrack]):
             try:
                 array = check_rgb(self._produce(self.track, due),
                                   field=f"produce_frame({self.track!r})")
+                # one conversion to yuv420p for every viewer's encoder and the recorder
+                picture = to_yuv420(array)
             except Exception:
                 self.errors += 1
                 if self.errors <= 3 or self.errors % 100 == 0:
@@ -154,8 +156,6 @@ class OutputFanout(ProducerFanout[FanoutTrack]):
             release_free_memory(min_interval=STREAMING_INTERVAL)
             with self._condition:
                 targets = [s for s in self._subscribers if s.flowing]
-            # one conversion to yuv420p for every viewer's encoder and the recorder (.picture)
-            picture = to_yuv420(array)
             if self._record is not None:
                 self._record(self.track, picture, due)
             for subscriber in targets:

@@ -52,6 +52,7 @@ from reactor_proto.recording.vocabulary import (
 
 logger = logging.getLogger(__name__)
 
+
 def _query(text: str) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
