@@ -152,7 +152,8 @@ class FragmentEncoder:
 
     def encode(self, frame: av.VideoFrame, seconds: float, *, keyframe: bool) -> None:
         """Encode ``frame`` at ``seconds`` on the recording's timeline."""
-        pts = max(round(seconds / TIME_BASE), self._last_pts + 1)
+        # float arithmetic: dividing by the Fraction costs more than the rest of this call
+        pts = max(round(seconds * TIME_BASE.denominator), self._last_pts + 1)
         self._last_pts = pts
         if frame.width != self.width or frame.height != self.height or frame.format.name != (
                 "yuv420p"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import shutil
 import tempfile
@@ -389,6 +390,17 @@ class Recorder:
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
         return total
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU seconds the worker thread has used so far (nan where the platform has no
+        per-thread clock, or once it ended).  For benchmarks."""
+        ident = self._thread.ident
+        try:
+            if ident is None or not self._thread.is_alive():
+                return math.nan
+            return time.clock_gettime(time.pthread_getcpuclockid(ident))
+        except (AttributeError, OSError):
+            return math.nan
 
     def idle(self, *, timeout: float = 5.0) -> bool:
         """Wait until every frame offered so far (video; audio: taken off its queue) is

@@ -32,6 +32,7 @@ from reactor_proto.runtime.audio import AudioFormat
 
 from .audio_media import AudioFanout, ProduceAudio
 from .fanout import ProducerFanout
+from .picture import Picture, to_yuv420, video_frame
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ IDLE_GRACE = 0.5
 STALE_AFTER = 0.5
 
 Produce = Callable[[str, float], RgbArray]
+#: what the recordings get of each produced frame: (track, picture, due)
+Record = Callable[[str, Picture, float], None]
 Clock = Callable[[], float]
 
 
@@ -56,14 +59,15 @@ class FanoutTrack(MediaStreamTrack):
     def __init__(self, fanout: OutputFanout) -> None:
         super().__init__()
         self._fanout = fanout
-        self._frames: LatestWinsMailbox[tuple[RgbArray, float]] = LatestWinsMailbox(1)
+        self._frames: LatestWinsMailbox[tuple[Picture, float]] = LatestWinsMailbox(1)
         self._last_pts = -1
         self.flowing = False
         self.frames_sent = 0
 
-    def offer(self, array: RgbArray, due: float) -> None:
-        """Called from the producer thread; never blocks."""
-        self._frames.put((array, due))
+    def offer(self, picture: Picture, due: float) -> None:
+        """Called from the producer thread; never blocks.  ``picture``: see
+        :mod:`.picture` (converted once by the fan-out, or an RGB array)."""
+        self._frames.put((picture, due))
 
     def discard_pending(self) -> None:
         with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
@@ -74,14 +78,14 @@ class FanoutTrack(MediaStreamTrack):
             raise MediaStreamError
         while True:
             try:
-                array, due = await self._frames.get()
+                picture, due = await self._frames.get()
             except anyio.EndOfStream:
                 raise MediaStreamError from None
             if self._fanout.clock() - due <= STALE_AFTER:
                 break
         pts = max(round((due - self._fanout.epoch) * VIDEO_CLOCK_RATE), self._last_pts + 1)
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+        frame = video_frame(picture)
         frame.pts = pts
         frame.time_base = VIDEO_TIME_BASE
         self.frames_sent += 1
@@ -97,8 +101,9 @@ class OutputFanout(ProducerFanout[FanoutTrack]):
     """The producer thread of one output track and the connections subscribed to it."""
 
     def __init__(self, track: str, produce: Produce, frame_rate: Callable[[], float], *,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, record: Record | None = None) -> None:
         super().__init__(track)
+        self._record = record
         self.clock = clock
         self.epoch = clock()
         self._produce = produce
@@ -137,6 +142,8 @@ class OutputFanout(ProducerFanout[FanoutTrack]):
             try:
                 array = check_rgb(self._produce(self.track, due),
                                   field=f"produce_frame({self.track!r})")
+                # one conversion to yuv420p for every viewer's encoder and the recorder
+                picture = to_yuv420(array)
             except Exception:
                 self.errors += 1
                 if self.errors <= 3 or self.errors % 100 == 0:
@@ -149,8 +156,10 @@ class OutputFanout(ProducerFanout[FanoutTrack]):
             release_free_memory(min_interval=STREAMING_INTERVAL)
             with self._condition:
                 targets = [s for s in self._subscribers if s.flowing]
+            if self._record is not None:
+                self._record(self.track, picture, due)
             for subscriber in targets:
-                subscriber.offer(array, due)
+                subscriber.offer(picture, due)
             due = due + period if targets else None
 
 
@@ -166,8 +175,10 @@ class MediaHub:
     def __init__(self, tracks: Iterable[str], produce: Produce,
                  frame_rate: Callable[[], float], *, clock: Clock = time.monotonic,
                  audio: Mapping[str, AudioFormat] | None = None,
-                 produce_audio: ProduceAudio | None = None) -> None:
-        self.fanouts = {name: OutputFanout(name, produce, frame_rate, clock=clock)
+                 produce_audio: ProduceAudio | None = None, record: Record | None = None
+                 ) -> None:
+        self.fanouts = {name: OutputFanout(name, produce, frame_rate, clock=clock,
+                                           record=record)
                         for name in tracks}
         epoch = min((f.epoch for f in self.fanouts.values()), default=clock())
         self.audio: dict[str, AudioFanout] = {}

@@ -2,9 +2,10 @@
 video track of the running session, the answers to ``PrepareClip`` and the ``/clips``
 routes.
 
-* Frames reach the recorders through :meth:`Recordings.wrap`, which wraps the model's
-  ``produce_frame`` the media hub calls: one ``offer`` per produced frame, which never blocks
-  and never raises, so a recorder failure can only turn into ``clipFailed``.
+* Frames reach the recorders through :meth:`Recordings.offer`, which the media hub calls
+  with each produced frame, already converted to ``yuv420p`` for the viewers' encoders
+  (:mod:`.picture`): one ``offer`` per frame, which never blocks and never raises, so a
+  recorder failure can only turn into ``clipFailed``.
 * A session's recording starts with its first frame and stops when the session ends; it
   stays servable for the store's ``linger_seconds``, or until the next session starts or
   the runtime stops, whichever comes first.  The linger is driven by a timer on the event
@@ -24,11 +25,11 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from reactor_anyio.recording import AudioFeed, Recorder
+from reactor_anyio.runtime.picture import Picture, video_frame
 from reactor_proto.errors import ReactorError
 from reactor_proto.http import HttpRequest, HttpResponse
 from reactor_proto.recording import ClipPlan, ClipRequest, RecordingConfig, RecordingStore
@@ -50,8 +51,6 @@ from reactor_proto.recording.vocabulary import (
 )
 
 logger = logging.getLogger(__name__)
-
-Produce = Callable[[str, float], Any]
 
 
 def _query(text: str) -> dict[str, str]:
@@ -81,15 +80,12 @@ class Recordings:
 
     # ---- frames (the producer threads) ----------------------------------------------------
 
-    def wrap(self, produce: Produce) -> Produce:
-        """``produce`` with each frame also offered to the track's recorder."""
-        def produce_and_record(track: str, due: float) -> Any:
-            frame = produce(track, due)
-            recorder = self._recorder(track)
-            if recorder is not None:
-                recorder.offer(frame, pts_seconds=due)
-            return frame
-        return produce_and_record
+    def offer(self, track: str, picture: Picture, due: float) -> None:
+        """A frame of ``track`` the media hub produced (converted once for the viewers'
+        encoders and the recorder, see :mod:`.picture`), offered to the track's recorder."""
+        recorder = self._recorder(track)
+        if recorder is not None:
+            recorder.offer(video_frame(picture), pts_seconds=due)
 
     def _recorder(self, track: str) -> Recorder | None:
         if not self._recording or track not in self.tracks:

@@ -126,11 +126,11 @@ class LocalRuntime:
             chunk_seconds=chunk_seconds, clip_max_seconds=clip_max_seconds),
             parent_dir=recording_dir)
         produce = self.model.produce_frame
-        self._media = MediaHub(videos, self._recordings.wrap(produce) if record else produce,
-                               lambda: self.model.frame_rate,
+        self._media = MediaHub(videos, produce, lambda: self.model.frame_rate,
                                audio={t.name: t.audio_format for t in self.model.output_tracks
                                       if t.kind == "audio"},
-                               produce_audio=self.model.produce_audio)
+                               produce_audio=self.model.produce_audio,
+                               record=self._recordings.offer if record else None)
         self._recordings.audio = audio_feed(self._media) if record else None
         config = RuntimeConfig(
             model_name=model_class.name, model_schema=model_class.schema(),

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from reactor_anyio.runtime.picture import to_yuv420
 from reactor_anyio.runtime.recordings import Recordings
 from reactor_proto.http import HttpRequest
 from reactor_proto.recording import Clip, ClipRequest, RecordingConfig
@@ -31,10 +32,9 @@ def anyio_backend() -> str:
 
 
 async def record(recordings: Recordings, frames: int) -> None:
-    produce = recordings.wrap(lambda track, due: counter_frame(int(due * FPS),
-                                                               pts_seconds=due))
     for n in range(frames):
-        produce("main_video", n / FPS)
+        picture = to_yuv420(counter_frame(n).to_ndarray(format="rgb24"))
+        recordings.offer("main_video", picture, n / FPS)  # as the media hub does
         if n % 10 == 9:
             await anyio.sleep(0.02)  # let the recorder's worker keep up (its queue is small)
 
