@@ -49,6 +49,8 @@ IDLE_GRACE = 0.5
 #: more than the frame's work in it, so 20 ms frames cost a third of the wake-ups, for up
 #: to 40 ms more latency (the batch's first frame waits for its last)
 BATCH_MS = 60
+#: a producer this late (seconds, after its batch's last frame was due) skips ahead
+MAX_LAG = 0.1
 
 ProduceAudio = Callable[[str, float], Any]
 Clock = Callable[[], float]
@@ -126,7 +128,10 @@ class AudioFanout(ProducerFanout[QueuedAudioTrack]):
         self.batch = max(1, batch_ms // fmt.frame_ms)
         self.clock = clock
         self._produce = produce
-        self._audio_clock = AudioClock(fmt, epoch=clock() if epoch is None else epoch)
+        # a batch's first frame is taken (batch - 1) frames late by design: the tolerance
+        # before skipping ahead counts from the batch's last frame, as it did per frame
+        self._audio_clock = AudioClock(fmt, epoch=clock() if epoch is None else epoch,
+                                       max_lag=MAX_LAG + (self.batch - 1) * fmt.frame_period)
         self._conformer = AudioConformer(fmt)
         self._buffer = PcmBuffer(fmt.channels)
         self._opus = OpusPacketizer(fmt)
