@@ -51,7 +51,7 @@ def pcm_to_frame(pcm: Pcm, sample_rate: int, pts: int) -> av.AudioFrame:
     samples, channels = pcm.shape
     # a new frame filled by one copy: cheaper than from_ndarray's checks and conversions
     frame = av.AudioFrame(format="s16", layout=layout_of(channels), samples=samples)
-    frame.planes[0].update(np.ascontiguousarray(pcm, dtype=np.int16))
+    frame.planes[0].update(np.ascontiguousarray(pcm, dtype=np.int16).tobytes())
     frame.sample_rate = sample_rate
     frame.pts = pts
     frame.time_base = (OPUS_TIME_BASE if sample_rate == OPUS_RATE

@@ -63,7 +63,7 @@ def test_a_batch_is_one_offer_of_due_frames_with_contiguous_pts() -> None:
     assert [len(offer) for offer in recorder.offers] == [3] * len(recorder.offers)
     packets = [packet for offer in recorder.offers for packet in offer]
     assert len(packets) == fanout.frames_produced
-    pts = [packet.pts for packet in packets]
+    pts = [int(packet.pts or 0) for packet in packets]
     assert pts == list(range(pts[0], pts[0] + 960 * len(pts), 960))
     # frames are due 20 ms apart, and none is produced before its time
     dues = [due for due, _ in recorder.calls]
