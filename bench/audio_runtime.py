@@ -7,7 +7,8 @@ negotiated), resumes ``main_video`` and, in the "audio on" trials, ``main_audio`
 counts video frames and audio samples over a window reported in CLOCK_MONOTONIC.  The suite
 samples the runtime's CPU from ``/proc/<pid>/stat`` (as figure 5 does) and divides the
 window's CPU by the video frames delivered in it; audio's own work (the model's sine, the
-Opus encode, one RTP packet and one wake-up per frame) is therefore counted against video,
+Opus encode, one RTP packet per frame, one wake-up of the audio thread and of the event loop
+per 60 ms batch of frames, the recorder's AAC) is therefore counted against video,
 which is what the goal bounds: within 5 % of the audio-off figure.  Trials alternate on/off
 (ABBA) against the same server.  The full run repeats it with 60 ms audio frames (a
 ``TrackSpec(frame_ms=60)``): the cost of audio is per packet, not per sample.

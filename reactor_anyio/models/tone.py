@@ -32,6 +32,7 @@ AUDIO_TRACK = "main_audio"
 SAMPLE_RATE = 48_000
 #: samples per produce_audio call: 20 ms, one frame of the runtime's audio clock
 CHUNK = SAMPLE_RATE // 50
+_RAMP = np.arange(CHUNK, dtype=np.float64)
 DEFAULT_HZ = 440.0
 AMPLITUDE = 0.4
 WIDTH, HEIGHT = 320, 180
@@ -75,6 +76,7 @@ class Tone(Model):
                               type(self).outputs[1])
         self.hz = DEFAULT_HZ
         self._phase = 0.0  # radians, only touched by the audio thread
+        self._scratch = np.empty(CHUNK)  # the audio thread's
         self._card: tuple[float, Frame] | None = None
 
     @command
@@ -112,7 +114,10 @@ class Tone(Model):
         with self.lock:
             hz = self.hz
         step = 2 * math.pi * hz / SAMPLE_RATE
-        phases = self._phase + step * np.arange(CHUNK)
+        # in place on one scratch array: a chunk costs one allocation (the result)
+        wave = np.multiply(_RAMP, step, out=self._scratch)
+        wave += self._phase
+        np.sin(wave, out=wave)
+        wave *= AMPLITUDE * 32767
         self._phase = float((self._phase + step * CHUNK) % (2 * math.pi))
-        pcm: Pcm = (np.sin(phases) * (AMPLITUDE * 32767)).astype(np.int16)
-        return pcm.reshape(CHUNK, 1)
+        return wave.astype(np.int16).reshape(CHUNK, 1)

@@ -54,8 +54,9 @@ BEHAVIOURS: dict[str, Callable[[str, float], Any]] = {
 }
 
 
-def run_fanout(produce: Callable[[str, float], Any], seconds: float = 0.3) -> tuple[
+def run_fanout(produce: Callable[[str, float], Any], seconds: float = 0.5) -> tuple[
         AudioFanout, list[np.ndarray]]:
+    # 0.5 s: the thread produces 60 ms batches, the first one 40 ms after its first frame
     fanout = AudioFanout("main_audio", produce, FMT)
     frames: list[np.ndarray] = []
     fanout.tap = lambda pcm, pts: frames.append(pcm)
