@@ -66,8 +66,11 @@ def submit() -> dict[str, Any]:
     out = played()
     sound = out[np.flatnonzero(out)[0]:] if out.any() else out
     return {"hz": dominant_hz(sound[:len(pcm)]) if len(sound) else None,
-            # silence fills the under-runs; apart from it, exactly what was submitted
-            "played_in_order": bool(np.array_equal(out[out != 0], pcm[pcm != 0])),
+            # silence fills the under-runs; apart from it, what was submitted, in order,
+            # up to a tail shorter than the preroll (which waits for more that never comes)
+            "played_in_order": bool(np.array_equal(out[out != 0],
+                                                   pcm[pcm != 0][:np.count_nonzero(out)])),
+            "unplayed": int(np.count_nonzero(pcm) - np.count_nonzero(out)),
             "dropped_ms": speaker.dropped_ms, "under_runs": speaker.under_runs}
 
 

@@ -63,6 +63,7 @@ def test_speaker_plays_what_it_is_given(tmp_path: Path) -> None:
     summary = run(tmp_path / "home", "submit")
     assert abs(summary["hz"] - 440) <= 5, summary
     assert summary["played_in_order"], summary
+    assert 0 <= summary["unplayed"] < RATE * 60 // 1000, summary  # below the 60 ms preroll
     assert summary["dropped_ms"] == 0, summary
 
 
