@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/browser_deps.sh
+bash scripts/audio_device_deps.sh
 py=.venv/bin/python
 $py -m coverage erase
 $py -m coverage run -m pytest "$@"

@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 
 from reactor_proto.client import ClientMachine
+from reactor_proto.client.audio import check_format
 from reactor_proto.client.stepping import EncodedFrame, encoded_frame, raw_frame
 from reactor_proto.errors import (
     DecodeError,
@@ -144,6 +145,21 @@ def input_frame(where: str, frame: object, *, user_data: bytes | None = None,
                                  f"{frame.dtype} {frame.shape}")
     return raw_frame(np.ascontiguousarray(frame).tobytes(), frame.shape, dtype=dtype,
                      metadata=user_data, capture_time_us=capture_time_us)
+
+
+def step_audio_frame(track: str, pcm: Any, sample_rate: int,
+                     num_channels: int) -> tuple[Frame | None, int]:
+    """An audio push in a stepped session: checked as a streamed push is (AudioFormatError
+    naming the argument), as one planar ``int16 [channels, samples]`` frame and its rate;
+    ``None`` for a push without samples.  It is not resampled: the runtime refuses a rate
+    other than the track's declared one."""
+    from ..webrtc.audio_send import to_int16
+
+    interleaved = to_int16(pcm, check_format(sample_rate, num_channels))
+    if not len(interleaved):
+        return None, sample_rate
+    planar = np.ascontiguousarray(interleaved.T, dtype="<i2")
+    return raw_frame(planar.tobytes(), planar.shape, dtype="int16"), sample_rate
 
 
 def media_frames(media: object) -> list[tuple[str, Frame]]:

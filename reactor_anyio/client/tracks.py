@@ -31,7 +31,7 @@ from reactor_proto.errors import InvalidStateError
 
 from ..webrtc.audio_send import PcmAudioTrack
 from ..webrtc.tracks import NdarrayVideoTrack
-from .steps import input_frame
+from .steps import input_frame, step_audio_frame
 from .types import FrameCallback
 
 if TYPE_CHECKING:
@@ -200,9 +200,12 @@ class Track:
             field = "user_data" if user_data is not None else "capture_time_us"
             raise AudioFormatError(f"push_frame({field}=...) on audio track {self._name!r}: "
                                    "audio frames carry no tag or capture time", field=field)
-        if self._reactor._machine.config.generation == "stepped":
-            raise InvalidStateError(f"push_frame() on audio track {self._name!r}: stepped "
-                                    "sessions take no audio yet")
+        machine = self._reactor._machine
+        if machine.config.generation == "stepped":
+            frame, rate = step_audio_frame(self._name, pcm, sample_rate, num_channels)
+            if frame is not None:
+                machine.push_step_frame(self._name, frame, rate=rate)
+            return
         source = self._audio_source
         if not isinstance(source, PcmAudioTrack):
             raise InvalidStateError(f"push_frame() on track {self._name!r}: it sends the "

@@ -81,7 +81,7 @@ from .signature import (
     UploadedFile,
     coerce_argument,
 )
-from .stepping import StepInput, StepOutput
+from .stepping import StepInput, StepOutput, default_step
 
 if TYPE_CHECKING:
     from reactor_proto.schema import ModelSchema
@@ -200,11 +200,12 @@ class Model:
         in request order; the runtime has already made each track's last frame its
         :meth:`ModelContext.latest_input`.
 
-        The default generates one frame per video output track with :meth:`produce_frame`,
-        so every streaming model can be stepped unchanged.  Override it to consume every
-        input frame, return several frames, keep files or report a failure."""
-        return StepOutput(frames={spec.name: [self.produce_frame(spec.name, now)]
-                                  for spec in self.output_tracks if spec.kind == "video"})
+        The default generates one frame per video output track with :meth:`produce_frame`
+        and the step's span of every audio output track with :meth:`produce_audio`
+        (:func:`~reactor_anyio.models.stepping.default_step`), so every streaming model can
+        be stepped unchanged.  Override it to consume every input frame, return several
+        frames, keep files or report a failure."""
+        return default_step(self, inputs, now)
 
     # ---- helpers ------------------------------------------------------------------------
 

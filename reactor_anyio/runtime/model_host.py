@@ -271,7 +271,7 @@ class ModelHost:
 
         files: StepFiles = {}
         try:
-            inputs = decode_media(event.plan.media)
+            inputs = decode_media(event.plan.media, self.context.audio_formats)
         except MediaRefused as refused:
             outcome = StepOutcome(refused=True, entry=refused.entry, error=refused.error)
         else:
@@ -281,7 +281,7 @@ class ModelHost:
             if failed is not None:
                 outcome = failed
             else:
-                outcome, files = generate(self.model, inputs, self.context.set_input,
+                outcome, files = generate(self.model, inputs, self.context,
                                           keep_files=self.keep_step_files)
         done = self.on_step_done
         if done is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -22,11 +22,16 @@ from reactor_anyio.models.base import CommandError
 from reactor_anyio.models.stepping import StepInput, StepOutput
 from reactor_proto.errors import CommandValidationError
 from reactor_proto.runtime import INTERNAL_ERROR, INVALID_COMMAND
-from reactor_proto.runtime.step_plan import StepCall, StepFrame, StepMedia
+from reactor_proto.runtime.audio import AudioFormat
+from reactor_proto.runtime.step_plan import StepCall, StepFrame, StepMedia, check_step_audio
 from reactor_proto.runtime.stepping import StepOutcome
 from reactor_proto.wire_v1 import Frame, FrameEncoding, StepFileRef, TrackFrames, TrackKind
 
 logger = logging.getLogger(__name__)
+
+#: audio one step may carry per input track: what the model's input buffer holds
+#: (:data:`~reactor_anyio.runtime.model_host.MAX_QUEUED_AUDIO`)
+MAX_STEP_AUDIO_SECONDS = 1.0
 
 
 class MediaRefused(Exception):
@@ -36,12 +41,14 @@ class MediaRefused(Exception):
         self.error = error
 
 
-def _raw(frame: StepFrame, kind: str) -> np.ndarray[Any, Any]:
+def _raw(frame: StepFrame, kind: str, channels: int) -> np.ndarray[Any, Any]:
     if kind == "audio":
-        samples = np.frombuffer(frame.data, dtype="<i2").reshape(frame.shape)
+        planar = np.frombuffer(frame.data, dtype="<i2").reshape(frame.shape)
+        if channels == 2:  # a stereo track: interleaved (samples, 2), as read_audio serves it
+            return np.ascontiguousarray(planar.T, dtype=np.int16)
         # more than one channel is mixed down to mono, rounded mean (§15.4)
-        mono: np.ndarray[Any, Any] = (samples[0].astype(np.int16) if samples.shape[0] == 1
-                                      else np.round(samples.astype(np.float64).mean(axis=0))
+        mono: np.ndarray[Any, Any] = (planar[0].astype(np.int16) if planar.shape[0] == 1
+                                      else np.round(planar.astype(np.float64).mean(axis=0))
                                       .astype(np.int16))
         return mono
     return np.frombuffer(frame.data, dtype=np.uint8).reshape(frame.shape)
@@ -71,17 +78,27 @@ def _decode_h264(frames: Sequence[StepFrame]) -> list[np.ndarray[Any, Any]]:
     return pictures
 
 
-def decode_media(media: Sequence[StepMedia]) -> list[StepInput]:
-    """Every input frame decoded, in request order (MediaRefused on a bad H.264 frame)."""
+def decode_media(media: Sequence[StepMedia],
+                 formats: Mapping[str, AudioFormat] | None = None) -> list[StepInput]:
+    """Every input frame decoded, in request order: MediaRefused on a bad H.264 frame or
+    audio that does not fit its track's declared ``formats`` (rate, channels, at most
+    :data:`MAX_STEP_AUDIO_SECONDS`)."""
+    formats = formats or {}
+    refused = check_step_audio(media, formats=formats, max_seconds=MAX_STEP_AUDIO_SECONDS)
+    if refused is not None:
+        raise MediaRefused(refused.entry or "media_input", refused.error)
     inputs: list[StepInput] = []
     for track in media:
         encoded = [f for f in track.frames if f.encoding == FrameEncoding.H264]
         pictures = iter(_decode_h264(encoded)) if encoded else iter(())
+        fmt = formats.get(track.track)
+        channels = 1 if fmt is None else fmt.channels
         for frame in track.frames:
             array = next(pictures) if frame.encoding == FrameEncoding.H264 \
-                else _raw(frame, track.kind)
+                else _raw(frame, track.kind, channels)
             inputs.append(StepInput(track=track.track, frame=array, metadata=frame.metadata,
-                                    capture_time_us=frame.capture_time_us))
+                                    capture_time_us=frame.capture_time_us,
+                                    audio=track.kind == "audio"))
     return inputs
 
 
@@ -166,13 +183,33 @@ def run_calls(model: Model, calls: Sequence[StepCall],
     return None
 
 
-def generate(model: Model, inputs: Sequence[StepInput],
-             set_input: Callable[[str, Any], None], *,
+class StepContext(Protocol):
+    """What :func:`generate` writes the inputs into (the runtime's model context)."""
+
+    def set_input(self, track: str, frame: Any) -> None: ...
+    def push_audio(self, track: str, pcm: Any) -> None: ...
+
+
+def apply_inputs(inputs: Sequence[StepInput], context: StepContext,
+                 audio_tracks: Sequence[str]) -> None:
+    """Before the generation: each video track's last frame becomes its latest input, and
+    every audio input holds exactly this step's PCM (what was left or arrived live is
+    dropped: a step sees only what its request carries, §15.1)."""
+    for track in audio_tracks:
+        context.push_audio(track, None)
+    for item in inputs:
+        if item.audio:
+            pcm = item.frame.reshape(len(item.frame), -1)  # (samples, channels)
+            if len(pcm):
+                context.push_audio(item.track, pcm)
+        else:
+            context.set_input(item.track, item.frame)
+
+
+def generate(model: Model, inputs: Sequence[StepInput], context: StepContext, *,
              keep_files: bool) -> tuple[StepOutcome, Mapping[str, tuple[str, bytes]]]:
     """Write the inputs, generate once; the outcome and the files the model kept."""
-    for item in inputs:
-        if item.frame.ndim == 3:  # the last video frame of a track is its latest input
-            set_input(item.track, item.frame)
+    apply_inputs(inputs, context, [t.name for t in type(model).inputs if t.kind == "audio"])
     started = time.perf_counter()
     try:
         output = model.step(inputs, time.monotonic())

@@ -286,8 +286,8 @@ class ClientMachine:
         return self._guard(Failure.OTHER, lambda: wire_ops.step(
             self._state, state, commands, media, now))
 
-    def push_step_frame(self, track: str, frame: Frame) -> None:
-        wire_ops.push_step_frame(self._state, track, frame)
+    def push_step_frame(self, track: str, frame: Frame, *, rate: int | None = None) -> None:
+        wire_ops.push_step_frame(self._state, track, frame, rate)
 
     def clear_step_inputs(self) -> None:
         wire_ops.clear_step_inputs(self._state)

@@ -56,7 +56,8 @@ from ..wire_v1 import (
     TrackFrames,
     UploadReference,
 )
-from ..wire_v1.enums import FrameEncoding, open_enum
+from ..wire_v1.enums import FrameEncoding, TrackKind, open_enum
+from .audio import AudioFormatError
 from .wire import CHUNK_RECEIVE_LIMIT, ConnectionWire
 
 STREAMED = "streamed"
@@ -197,10 +198,11 @@ def frame_bytes(frame: Frame) -> int:
 @attrs.define(kw_only=True, eq=False)
 class StepInputs:
     """Frames pushed on input tracks since the previous step, oldest first, bounded by
-    ``max_bytes`` (the oldest go first, across tracks)."""
+    ``max_bytes`` (the oldest go first, across tracks).  An audio push carries its sample
+    rate: one track's buffered audio shares one rate (the request has one per track)."""
 
     max_bytes: int = MAX_BUFFERED_BYTES
-    _frames: deque[tuple[str, Frame]] = attrs.field(factory=deque, init=False)
+    _frames: deque[tuple[str, Frame, int | None]] = attrs.field(factory=deque, init=False)
     _bytes: int = attrs.field(default=0, init=False)
     dropped: int = attrs.field(default=0, init=False)
 
@@ -211,15 +213,21 @@ class StepInputs:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def push(self, track: str, frame: Frame) -> None:
+    def push(self, track: str, frame: Frame, *, rate: int | None = None) -> None:
         cost = frame_bytes(frame)
         if cost > self.max_bytes:
             raise LocalProtocolError(f"push_frame({track!r}): a frame of {cost} bytes exceeds "
                                      f"the step limit of {self.max_bytes} bytes")
-        self._frames.append((track, frame))
+        held = self.rates().get(track)
+        if rate is not None and held is not None and held != rate:
+            raise AudioFormatError(f"push_frame({track!r}): sample_rate={rate} but this "
+                                   f"step's audio on the track is at {held} Hz (one rate per "
+                                   "track and step; step() or clear_step_inputs() first)",
+                                   field="sample_rate")
+        self._frames.append((track, frame, rate))
         self._bytes += cost
         while self._bytes > self.max_bytes:
-            _, old = self._frames.popleft()
+            _, old, _ = self._frames.popleft()
             self._bytes -= frame_bytes(old)
             self.dropped += 1
 
@@ -228,15 +236,25 @@ class StepInputs:
         self._bytes = 0
 
     def peek(self) -> list[tuple[str, Frame]]:
-        return list(self._frames)
+        return [(track, frame) for track, frame, _ in self._frames]
+
+    def rates(self) -> dict[str, int]:
+        """The sample rate of each track's buffered audio."""
+        return {track: rate for track, _, rate in self._frames if rate is not None}
 
 
-def group(frames: Iterable[tuple[str, Frame]]) -> tuple[TrackFrames, ...]:
-    """Frames per track, tracks in order of first appearance, frames in order."""
+def group(frames: Iterable[tuple[str, Frame]],
+          rates: Mapping[str, int] | None = None) -> tuple[TrackFrames, ...]:
+    """Frames per track, tracks in order of first appearance, frames in order; a track
+    with a known audio ``rate`` is marked audio at that rate (the runtime checks it)."""
     tracks: dict[str, list[Frame]] = {}
     for name, frame in frames:
         tracks.setdefault(name, []).append(frame)
-    return tuple(TrackFrames(track=name, frames=tuple(items)) for name, items in tracks.items())
+    rates = rates or {}
+    return tuple(TrackFrames(track=name, frames=tuple(items),
+                             kind=TrackKind.AUDIO if name in rates else TrackKind.UNSPECIFIED,
+                             rate=float(rates.get(name, 0)))
+                 for name, items in tracks.items())
 
 
 # ---- the request ---------------------------------------------------------------------------
@@ -286,8 +304,8 @@ def _state(state: object) -> dict[str, Any]:
     return {k: (v.to_json() if isinstance(v, FileRef) else v) for k, v in state.items()}
 
 
-def build_request(state: object, commands: object,
-                  media: Sequence[tuple[str, Frame]]) -> RequestStep:
+def build_request(state: object, commands: object, media: Sequence[tuple[str, Frame]],
+                  rates: Mapping[str, int] | None = None) -> RequestStep:
     """Check and build the request; raises LocalProtocolError (nothing taken) when bad."""
     if commands is None:
         commands = ()
@@ -296,7 +314,7 @@ def build_request(state: object, commands: object,
                                  f"{type(commands).__name__}")
     return RequestStep(state=_state(state),
                        commands=tuple(_command(i, c) for i, c in enumerate(commands)),
-                       media_input=group(media))
+                       media_input=group(media, rates))
 
 
 def check_ready_to_step(generation: str, ready: bool, status: str) -> None:

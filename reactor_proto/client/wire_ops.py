@@ -94,13 +94,14 @@ def publish_track_v1(s: ClientState, name: str, op: int, now: float) -> None:
 # ---- stepped generation (§15; the rules are in stepping.py) ---------------------------------
 
 
-def push_step_frame(s: ClientState, track: str, frame: Frame) -> None:
-    """Buffer a frame for the next step; only on an input track of a stepped session."""
+def push_step_frame(s: ClientState, track: str, frame: Frame, rate: int | None = None) -> None:
+    """Buffer a frame for the next step; only on an input track of a stepped session
+    (``rate``: the sample rate of an audio frame)."""
     if s.config.generation != STEPPED:
         raise InvalidStateError(f"push_frame({track!r}): frames are buffered for a step only "
                                 "in a stepped session")
     _check_input_track(s, track)
-    s.step_inputs.push(track, frame)
+    s.step_inputs.push(track, frame, rate=rate)
 
 
 def clear_step_inputs(s: ClientState) -> None:
@@ -120,7 +121,7 @@ def step(s: ClientState, state: object, commands: object,
     for track, _ in media:
         _check_input_track(s, track)
     pushed = s.step_inputs.peek()
-    request = build_request(state, commands, [*pushed, *media])
+    request = build_request(state, commands, [*pushed, *media], s.step_inputs.rates())
     op = new_op(s)
     v1.request_step(s, request, op, now)  # raises MessageTooLargeError before sending
     s.step_inputs.clear()

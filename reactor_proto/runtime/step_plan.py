@@ -11,7 +11,7 @@ nothing applied).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -20,6 +20,7 @@ from ..envelope import Envelope, FileRef, Scope, merge_uploads
 from ..errors import ReactorError
 from ..schema import ModelSchema
 from ..wire_v1 import FrameEncoding, RequestStep, TrackKind
+from .audio import AudioFormat
 from .uploads import UploadedFile
 from .wire import integral
 
@@ -57,6 +58,10 @@ class StepMedia:
     track: str
     kind: str
     frames: tuple[StepFrame, ...]
+    #: where the track sits in the request (``media_input[i]``)
+    entry: str = ""
+    #: the request's ``rate`` for the track (0: not given; audio: samples per second)
+    rate: float = 0.0
 
 
 @attrs.frozen(kw_only=True)
@@ -173,8 +178,41 @@ def plan_media(request: RequestStep, *, inputs: Mapping[str, str],
             frames.append(StepFrame(entry=where, encoding=FrameEncoding(frame.encoding),
                                     shape=shape, data=frame.data, metadata=frame.metadata,
                                     capture_time_us=frame.capture_time_us))
-        media.append(StepMedia(track=name, kind=kind, frames=tuple(frames)))
+        media.append(StepMedia(track=name, kind=kind, frames=tuple(frames), entry=entry,
+                               rate=float(track_frames.rate)))
     return tuple(media)
+
+
+def check_step_audio(media: Sequence[StepMedia], *, formats: Mapping[str, AudioFormat],
+                     max_seconds: float) -> StepRefusal | None:
+    """The audio of a planned request against each input track's declared format (§15.4),
+    or the first reason to refuse it.  A track's ``rate``, when given, must be the declared
+    one (the runtime does not resample); every frame has the declared channel count, or two
+    for a mono track (mixed down); a track carries at most ``max_seconds`` of samples, what
+    the model's input buffer holds.  ``int16`` and the byte counts are checked by
+    :func:`plan_media` already."""
+    for track in media:
+        fmt = formats.get(track.track)
+        if track.kind != "audio" or fmt is None:
+            continue
+        where = track.entry or track.track
+        if track.rate and track.rate != fmt.sample_rate:
+            return StepRefusal(entry=where, error=f"{where}: audio at {track.rate:g} Hz, "
+                                                  f"track {track.track[:80]!r} takes "
+                                                  f"{fmt.sample_rate} Hz")
+        samples = 0
+        for frame in track.frames:
+            channels = frame.shape[0] if frame.shape else 0
+            if channels != fmt.channels and not (fmt.channels == 1 and channels == 2):
+                return StepRefusal(entry=frame.entry, error=f"{frame.entry}: {channels} "
+                                   f"channels, track {track.track[:80]!r} takes "
+                                   f"{fmt.channels}")
+            samples += frame.shape[1]
+        limit = int(fmt.sample_rate * max_seconds)
+        if samples > limit:
+            return StepRefusal(entry=where, error=f"{where}: {samples} samples, at most "
+                                                  f"{limit} ({max_seconds:g} s) per step")
+    return None
 
 
 def plan_step(request: RequestStep, *, schema: ModelSchema, inputs: Mapping[str, str],
