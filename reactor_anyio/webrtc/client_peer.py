@@ -80,9 +80,9 @@ def warm_up_in_background() -> bool:
     aiortc makes a fresh DTLS certificate for every peer; the first one in a process costs
     10-25 ms (cryptography loads its OpenSSL backend and key-generation code), the later ones
     0.2-0.6 ms (the DTLS handshake then loads cryptography's serializers, a few ms more).
-    The client calls this when it is imported (:mod:`reactor_anyio.client.options`), so
-    that cost overlaps with the rest of the import and the caller's own start-up instead of
-    sitting in front of the first offer (issue 20).  True when this call started the thread.
+    The client calls this when the first one is constructed
+    (:meth:`reactor_anyio.client.options.PeerOptions.create`), so that cost overlaps with the
+    caller's start-up instead of sitting in front of the first offer (issue 20).  True when this call started the thread.
     """
     global _warm_up_started
     if _warm_up_started:

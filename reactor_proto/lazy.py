@@ -1,0 +1,35 @@
+"""Lazy package attributes (PEP 562): a public name is imported from its submodule on first use.
+
+A package ``__init__`` lists its names under ``if TYPE_CHECKING:`` (what type checkers and
+readers see) and, at run time, installs the ``__getattr__``/``__dir__`` pair built here from
+a table ``name -> "submodule"`` (or ``"submodule:attribute"`` for a renamed export), so that
+``import package`` costs only the package itself and ``from package import Name`` loads just
+the submodule that defines ``Name``.  Pure: no I/O beyond the import system.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_attributes(package: str, table: Mapping[str, str]
+                    ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for ``package`` serving the names of ``table``."""
+    namespace = importlib.import_module(package).__dict__
+
+    def __getattr__(name: str) -> Any:
+        target = table.get(name)
+        if target is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module_name, _, attribute = target.partition(":")
+        module = importlib.import_module(module_name, package)
+        value = getattr(module, attribute or name)
+        namespace[name] = value  # later look-ups skip this function
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(table))
+
+    return __getattr__, __dir__
