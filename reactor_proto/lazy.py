@@ -10,6 +10,7 @@ the submodule that defines ``Name``.  Pure: no I/O beyond the import system.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,10 @@ def lazy_attributes(package: str, table: Mapping[str, str]
     def __getattr__(name: str) -> Any:
         target = table.get(name)
         if target is None:
+            if not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}"):
+                # ``package.submodule`` without importing it first worked before the package
+                # was lazy (the eager imports had loaded it): keep it working
+                return importlib.import_module(f"{package}.{name}")
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module_name, _, attribute = target.partition(":")
         module = importlib.import_module(module_name, package)
