@@ -118,29 +118,35 @@ def install() -> None:
 # ---- import time, fresh interpreters ----------------------------------------------------------
 
 #: run by ``python -c`` in a fresh interpreter: ``{preload}`` first (outside the window), then
-#: the timed ``{statement}``; prints the milliseconds spent in the statement
-IMPORT_SNIPPET = ("import time\n{preload}\nstarted = time.perf_counter()\n{statement}\n"
-                  "print((time.perf_counter() - started) * 1000)")
+#: the timed ``{statement}``; prints the wall and CPU milliseconds spent in the statement (CPU
+#: time is the steadier of the two on a loaded machine)
+IMPORT_SNIPPET = ("import time\n{preload}\nstarted = time.perf_counter()\n"
+                  "cpu = time.process_time()\n{statement}\n"
+                  "print((time.perf_counter() - started) * 1000, "
+                  "(time.process_time() - cpu) * 1000)")
 
 
 def import_ms(python: str, statement: str, *, preload: str = "",
-              env: dict[str, str] | None = None) -> float:
-    """Milliseconds ``statement`` takes in a fresh ``python`` (interpreter start-up and
-    ``preload`` excluded: the same for every client)."""
+              env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall and CPU milliseconds ``statement`` takes in a fresh ``python`` (interpreter
+    start-up and ``preload`` excluded: the same for every client)."""
     import subprocess
 
     code = IMPORT_SNIPPET.format(preload=preload, statement=statement)
     proc = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True,
                           timeout=120, check=True)
-    return float(proc.stdout.strip().splitlines()[-1])
+    wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def alternating_imports(sides: dict[str, tuple[str, str]], trials: int, *, preload: str = "",
-                        env: dict[str, str] | None = None) -> dict[str, list[float]]:
-    """``trials`` fresh-interpreter import times per side (``name -> (python, statement)``),
+                        env: dict[str, str] | None = None
+                        ) -> dict[str, list[tuple[float, float]]]:
+    """``trials`` fresh-interpreter import times (wall, CPU) per side
+    (``name -> (python, statement)``),
     the sides alternating ABBA so that machine load falls on both alike."""
     names = list(sides)
-    out: dict[str, list[float]] = {name: [] for name in names}
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for index in range(trials):
         for name in names if index % 2 == 0 else reversed(names):
             python, statement = sides[name]

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     )
     from reactor_proto.recording import Clip, ClipKind
     from reactor_proto.recording.errors import RecordingError, RecordingErrorCode
+
     from .client.auth import fetch_jwt_token
     from .client.reactor import Reactor
     from .client.steps import StepFile, StepFrame, StepResult, StepTrackOutput

@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
+
+
+def _load(name: str) -> Any:
+    """Import the module ``name`` through the ``import`` statement's own path (unlike
+    ``importlib.import_module``, ``python -X importtime`` then reports it on its own line)."""
+    __import__(name)
+    return sys.modules[name]
 
 
 def lazy_attributes(package: str, table: Mapping[str, str]
@@ -26,10 +34,10 @@ def lazy_attributes(package: str, table: Mapping[str, str]
             if not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}"):
                 # ``package.submodule`` without importing it first worked before the package
                 # was lazy (the eager imports had loaded it): keep it working
-                return importlib.import_module(f"{package}.{name}")
+                return _load(f"{package}.{name}")
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module_name, _, attribute = target.partition(":")
-        module = importlib.import_module(module_name, package)
+        module = _load(importlib.util.resolve_name(module_name, package))
         value = getattr(module, attribute or name)
         namespace[name] = value  # later look-ups skip this function
         return value
@@ -38,3 +46,26 @@ def lazy_attributes(package: str, table: Mapping[str, str]
         return sorted(set(namespace) | set(table))
 
     return __getattr__, __dir__
+
+
+class LazyModule:
+    """Stands for the module ``name`` until an attribute is read, which imports it.
+
+    For a heavy dependency used only in function bodies (numpy in the adapters): the module
+    binds ``np = LazyModule("numpy")`` at run time and ``import numpy as np`` under
+    ``TYPE_CHECKING``.  Each attribute read is cached on the instance, so a hot path pays the
+    proxy once per name, then a plain attribute look-up.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.__name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        value = getattr(_load(self.__name), attribute)
+        setattr(self, attribute, value)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self.__name!r}>"

@@ -25,6 +25,7 @@ from ..webrtc.client_peer import warm_up_in_background
 from ..webrtc.convert import DEFAULT_PIXEL_FORMAT, check_pixel_format
 from ..webrtc.receiver import FormattedCallback, FrameCallback
 
+
 @attrs.frozen(kw_only=True)
 class PeerOptions:
     """How the client builds its peers.

@@ -82,7 +82,8 @@ def warm_up_in_background() -> bool:
     0.2-0.6 ms (the DTLS handshake then loads cryptography's serializers, a few ms more).
     The client calls this when the first one is constructed
     (:meth:`reactor_anyio.client.options.PeerOptions.create`), so that cost overlaps with the
-    caller's start-up instead of sitting in front of the first offer (issue 20).  True when this call started the thread.
+    caller's start-up instead of sitting in front of the first offer (issue 20).  True when
+    this call started the thread.
     """
     global _warm_up_started
     if _warm_up_started:
