@@ -25,8 +25,18 @@ def _load(name: str) -> Any:
 
 def lazy_attributes(package: str, table: Mapping[str, str]
                     ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package`` serving the names of ``table``."""
+    """``(__getattr__, __dir__)`` for ``package`` serving the names of ``table``.
+
+    A name spelled like the submodule it comes from (``sniff`` from ``.sniff``) is bound at
+    once: importing that submodule, by anyone, would otherwise set the package attribute to
+    the module itself, as it did before the eager import that now runs here replaced it.
+    """
     namespace = importlib.import_module(package).__dict__
+    for name, target in table.items():
+        module_name, _, attribute = target.partition(":")
+        if module_name.rpartition(".")[2] == name:
+            namespace[name] = getattr(_load(importlib.util.resolve_name(module_name, package)),
+                                      attribute or name)
 
     def __getattr__(name: str) -> Any:
         target = table.get(name)
