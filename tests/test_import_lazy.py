@@ -1,6 +1,6 @@
 """The client's import stays light (issue 20): ``import reactor_anyio`` and ``from reactor_anyio
 import Reactor`` load what a client needs and nothing of the runtime, the coordinator, the
-recorder, the playground, typegen, the trio bridge, the h11 server or protobuf.
+recorder, the playground, typegen, the trio bridge, the h11 server, protobuf or numpy.
 
 The packages serve their public names lazily (``reactor_proto.lazy``); every name of every
 ``__all__`` still resolves, to the very object its submodule defines.
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reactor_proto.lazy import LazyModule
+
 REPO = Path(__file__).resolve().parent.parent
 
 #: module prefixes a client import must not load (each is loaded on first use)
@@ -25,7 +27,7 @@ NOT_FOR_A_CLIENT = (
     "reactor_anyio.typegen", "reactor_anyio.models", "reactor_anyio.sdk", "reactor_anyio.cli",
     "reactor_trio_compat", "trio", "hypothesis", "reactor_anyio.http.server",
     "reactor_proto.http.server", "reactor_anyio.webrtc.server_peer", "reactor_proto.wire_v1.codec",
-    "google.protobuf",
+    "google.protobuf", "numpy",
 )
 
 LAZY_PACKAGES = (
@@ -106,3 +108,12 @@ def test_a_submodule_reads_as_an_attribute_without_an_import() -> None:
     loaded = loaded_after("import reactor_proto.bodies as b\nb.server.CreateSessionRequest")
     assert "reactor_proto.bodies.server" in loaded
 
+
+def test_lazy_module_imports_on_first_attribute_and_caches() -> None:
+    proxy = LazyModule("json")
+    dumps = proxy.dumps
+    assert dumps is importlib.import_module("json").dumps
+    assert "dumps" in vars(proxy)  # the second read skips the proxy
+    assert "json" in repr(proxy)
+    with pytest.raises(AttributeError):
+        proxy.__wrapped__  # noqa: B018

@@ -25,9 +25,9 @@ from ..webrtc.client_peer import warm_up_in_background
 from ..webrtc.convert import DEFAULT_PIXEL_FORMAT, check_pixel_format
 from ..webrtc.receiver import FormattedCallback, FrameCallback
 
-#: imported by the warm-up thread: the v1 codec (protobuf), needed at a v1 session's first
-#: channel message and left out of the client's import
-WARM_UP_MODULES = ("reactor_proto.wire_v1.codec",)
+#: imported by the warm-up thread, in the order a first session needs them: the v1 codec at
+#: the first channel message, numpy at the first frame
+WARM_UP_MODULES = ("reactor_proto.wire_v1.codec", "numpy")
 
 
 @attrs.frozen(kw_only=True)
@@ -51,11 +51,11 @@ class PeerOptions:
                peer_factory: PeerFactory | None,
                frame_format: str = DEFAULT_PIXEL_FORMAT) -> PeerOptions:
         """Check the constructor's options; LocalProtocolError names the bad one."""
-        # The first DTLS certificate of a process costs 10-25 ms, the v1 codec (protobuf),
-        # which the client's import leaves out, 20-25 ms more (see warm_up_in_background):
-        # started with the first client, the thread overlaps with the caller's start-up and
-        # the first HTTP requests.  Not at import: a thread contending for the GIL during the
-        # import made the import slower than the official client's (issue 20).
+        # The first DTLS certificate of a process costs 10-25 ms, the v1 codec (protobuf) and
+        # numpy, which the client's import leaves out, tens of ms more (see
+        # warm_up_in_background): started with the first client, the thread overlaps with the
+        # caller's start-up and the first HTTP requests.  Not at import: a thread contending
+        # for the GIL during the import made the import slower than the official client's.
         warm_up_in_background(WARM_UP_MODULES)
         if ice_host_addresses is None and is_loopback_host(parse_url(api_url).host):
             ice_host_addresses = LOOPBACK_HOST_ADDRESSES  # a local session stays local

@@ -80,12 +80,13 @@ def warm_up_in_background(modules: Sequence[str] = ()) -> bool:
     aiortc makes a fresh DTLS certificate for every peer; the first one in a process costs
     10-25 ms (cryptography loads its OpenSSL backend and key-generation code), the later ones
     0.2-0.6 ms (the DTLS handshake then loads cryptography's serializers, a few ms more).
-    Then the thread imports ``modules``: what the client leaves out of its own import but
-    the first session needs (issue 20: the v1 codec and protobuf).  The client calls this
-    when the first one is constructed (:meth:`.PeerOptions.create` in
-    :mod:`reactor_anyio.client.options`), so that cost overlaps with the caller's start-up
-    and the first HTTP round trips instead of sitting in front of the first offer and the
-    first v1 message.  True when this call started the thread.
+    Then the thread imports ``modules``: what the client leaves out of its own import (issue
+    20: the v1 codec and protobuf, numpy) but the first session needs, in the order it needs
+    them.  The client calls this when the first one is constructed
+    (:meth:`reactor_anyio.client.options.PeerOptions.create`), so that cost overlaps with
+    the caller's start-up and the first HTTP round trips instead of sitting in front of the
+    first offer, the first v1 message and the first frame.  True when this call started
+    the thread.
     """
     global _warm_up_started
     if _warm_up_started:
