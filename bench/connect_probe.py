@@ -10,6 +10,9 @@ data channel open) record ``start == end``.  :func:`events` returns them relativ
 ``t0`` (the ``connect()`` call) for the parent to tabulate.
 
 Wrapping costs a few microseconds per call: it is the same for both clients.
+
+It also times imports in fresh interpreters (:func:`alternating_imports`): figure 1's
+"import of the client" rows, ours beside ``reactor_sdk`` 0.8.0's (issue 20).
 """
 
 from __future__ import annotations
@@ -113,3 +116,57 @@ def install() -> None:
 
         channel_state.__probe__ = True  # type: ignore[attr-defined]
         channel._setReadyState = channel_state  # type: ignore[method-assign]
+
+
+# ---- import time, fresh interpreters ----------------------------------------------------------
+
+#: run by ``python -c`` in a fresh interpreter: ``{preload}`` first (outside the window), then
+#: the timed ``{statement}``; prints the wall and CPU milliseconds spent in the statement (CPU
+#: time is the steadier of the two on a loaded machine)
+IMPORT_SNIPPET = ("import time\n{preload}\nstarted = time.perf_counter()\n"
+                  "cpu = time.process_time()\n{statement}\n"
+                  "print((time.perf_counter() - started) * 1000, "
+                  "(time.process_time() - cpu) * 1000)")
+
+
+def bytecode_env(env: dict[str, str], cache: str) -> dict[str, str]:
+    """``env`` with bytecode caching on, the caches under ``cache`` (outside the tree).
+
+    An installed package imports from its ``.pyc`` files (pip compiles them); a checkout run
+    with ``PYTHONDONTWRITEBYTECODE=1`` recompiles every module of ours at each import while
+    ``reactor_sdk``'s come compiled: timing imports that way measured the compiler, not the
+    import (it doubled ours).  Run one untimed import per side first to fill the cache."""
+    out = dict(env)
+    out.pop("PYTHONDONTWRITEBYTECODE", None)
+    out["PYTHONPYCACHEPREFIX"] = cache
+    return out
+
+
+def import_ms(python: str, statement: str, *, preload: str = "",
+              env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall and CPU milliseconds ``statement`` takes in a fresh ``python`` (interpreter
+    start-up and ``preload`` excluded: the same for every client)."""
+    import subprocess
+
+    code = IMPORT_SNIPPET.format(preload=preload, statement=statement)
+    proc = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    wall, cpu = proc.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
+
+
+def alternating_imports(sides: dict[str, tuple[str, str]], trials: int, *, preload: str = "",
+                        env: dict[str, str] | None = None
+                        ) -> dict[str, list[tuple[float, float]]]:
+    """``trials`` fresh-interpreter import times (wall, CPU) per side
+    (``name -> (python, statement)``), after one untimed import each, the sides alternating
+    ABBA so that machine load falls on both alike."""
+    names = list(sides)
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for python, statement in sides.values():  # untimed: fills the bytecode caches
+        import_ms(python, statement, preload=preload, env=env)
+    for index in range(trials):
+        for name in names if index % 2 == 0 else reversed(names):
+            python, statement = sides[name]
+            out[name].append(import_ms(python, statement, preload=preload, env=env))
+    return out

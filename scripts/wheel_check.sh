@@ -15,6 +15,20 @@ python3 -m venv "$work/venv"
   | grep -v 'is ignored: it is neither a file nor a directory' || true
 cd "$work"   # outside the checkout: nothing can be imported from the source tree
 "$work/venv/bin/python" -c 'import reactor_proto, reactor_anyio, reactor_trio_compat'
+# the packages serve their names lazily (issue 20): resolve every public name of every package
+"$work/venv/bin/python" - <<'PY'
+import importlib
+import pkgutil
+
+for top in ("reactor_proto", "reactor_anyio"):  # reactor_trio_compat needs the trio extra
+    package = importlib.import_module(top)
+    names = [top] + [m.name for m in pkgutil.walk_packages(package.__path__, top + ".")
+                     if m.ispkg]
+    for name in names:
+        module = importlib.import_module(name)
+        for attribute in getattr(module, "__all__", ()):
+            getattr(module, attribute)
+PY
 "$work/venv/bin/reactor" demo --seconds 3 --out "$work/out"
 test -s "$work/out/demo.mp4"
 test -s "$work/out/contact_sheet.png"

@@ -25,11 +25,9 @@ from ..webrtc.client_peer import warm_up_in_background
 from ..webrtc.convert import DEFAULT_PIXEL_FORMAT, check_pixel_format
 from ..webrtc.receiver import FormattedCallback, FrameCallback
 
-# The first DTLS certificate of a process costs 10-25 ms (see warm_up_in_background).  Started
-# with the client's import, the thread overlaps with the rest of the import and the caller's
-# start-up; started at construction it would compete with a connect() that follows at once
-# (measured: the first connect's first request 17 ms instead of 6 ms).
-warm_up_in_background()
+#: imported by the warm-up thread, in the order a first session needs them: the v1 codec at
+#: the first channel message, numpy at the first frame
+WARM_UP_MODULES = ("reactor_proto.wire_v1.codec", "numpy")
 
 
 @attrs.frozen(kw_only=True)
@@ -53,6 +51,12 @@ class PeerOptions:
                peer_factory: PeerFactory | None,
                frame_format: str = DEFAULT_PIXEL_FORMAT) -> PeerOptions:
         """Check the constructor's options; LocalProtocolError names the bad one."""
+        # The first DTLS certificate of a process costs 10-25 ms, the v1 codec (protobuf) and
+        # numpy, which the client's import leaves out, tens of ms more (see
+        # warm_up_in_background): started with the first client, the thread overlaps with the
+        # caller's start-up and the first HTTP requests.  Not at import: a thread contending
+        # for the GIL during the import made the import slower than the official client's.
+        warm_up_in_background(WARM_UP_MODULES)
         if ice_host_addresses is None and is_loopback_host(parse_url(api_url).host):
             ice_host_addresses = LOOPBACK_HOST_ADDRESSES  # a local session stays local
         if peer_factory is not None and not callable(peer_factory):

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NotRequired, TypedDict, cast
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict, cast
 
 from reactor_proto.bodies import SessionSnapshot
 from reactor_proto.bodies.records import transport_json
@@ -34,6 +31,10 @@ from reactor_proto.client import ConnectionTimings as CoreTimings
 from reactor_proto.client import ReactorStatus
 from reactor_proto.errors import DecodeError, LocalProtocolError, ReactorError
 
+if TYPE_CHECKING:  # numpy loads with the first frame, not with the client (issue 20)
+    import numpy as np
+    from numpy.typing import NDArray
+
 TrackKind = Literal["video", "audio"]
 TrackDirection = Literal["recvonly", "sendonly"]
 MessageScope = Literal["application", "runtime"]
@@ -43,7 +44,7 @@ ReactorEvent = Literal[
     # ours and the older docs' spellings, all accepted by ``on``/``off``
     "stats_update", "schema_received", "new_message", "stream_changed",
 ]
-FrameCallback = Callable[[NDArray[np.uint8]], None]
+FrameCallback = Callable[["NDArray[np.uint8]"], None]
 """Receives one RGB frame, shape ``(H, W, 3)``, dtype ``uint8``."""
 
 

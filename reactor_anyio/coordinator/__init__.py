@@ -12,9 +12,25 @@
 Faults are described in ``docs/faults.md``.
 """
 
-from .faults import AppliedFault, Fault, FaultInjector, FaultKind, FaultPlan, parse_fault_plan
-from .jwt_keys import JwtKeys
-from .server import CoordinatorEmulator
+from typing import TYPE_CHECKING
+
+from reactor_proto.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .faults import AppliedFault, Fault, FaultInjector, FaultKind, FaultPlan, parse_fault_plan
+    from .jwt_keys import JwtKeys
+    from .server import CoordinatorEmulator
+else:  # imported on first use (PEP 562): see reactor_proto.lazy
+    __getattr__, __dir__ = lazy_attributes(__name__, {
+        "AppliedFault": ".faults",
+        "Fault": ".faults",
+        "FaultInjector": ".faults",
+        "FaultKind": ".faults",
+        "FaultPlan": ".faults",
+        "parse_fault_plan": ".faults",
+        "JwtKeys": ".jwt_keys",
+        "CoordinatorEmulator": ".server",
+    })
 
 __all__ = [
     "AppliedFault",

@@ -8,6 +8,15 @@ To regenerate after changing the model::
     reactor typegen --url http://127.0.0.1:8080 --class HeliosModel -o reactor_anyio/sdk/helios.py
 """
 
-from .helios import HeliosModel
+from typing import TYPE_CHECKING
+
+from reactor_proto.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .helios import HeliosModel
+else:  # imported on first use (PEP 562): see reactor_proto.lazy
+    __getattr__, __dir__ = lazy_attributes(__name__, {
+        "HeliosModel": ".helios",
+    })
 
 __all__ = ["HeliosModel"]

@@ -15,20 +15,26 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 import attrs
 import av
-import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from numpy.typing import NDArray
 
 from reactor_proto.client.audio import DEFAULT_RECEIVE_FRAMES, DropOldestBuffer, media_time_us
 
 from .mailbox import _waker
 
-PcmArray = NDArray[np.int16]
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+else:  # numpy loads with the first frame, not with the client (issue 20)
+    from reactor_proto.lazy import LazyModule
+
+    np = LazyModule("numpy")
+
+PcmArray: TypeAlias = "NDArray[np.int16]"
 #: frames aiortc's audio jitter buffer holds back before releasing one (aiortc's own: 4)
 AUDIO_PREFETCH = 2
 

@@ -74,15 +74,19 @@ def check_tracks(tracks: Sequence[TrackLike], field: str = "tracks") -> None:
 _warm_up_started = False
 
 
-def warm_up_in_background() -> bool:
-    """Once per process, in a daemon thread: pay what the first peer would pay cold.
+def warm_up_in_background(modules: Sequence[str] = ()) -> bool:
+    """Once per process, in a daemon thread: pay what the first connect would pay cold.
 
     aiortc makes a fresh DTLS certificate for every peer; the first one in a process costs
     10-25 ms (cryptography loads its OpenSSL backend and key-generation code), the later ones
     0.2-0.6 ms (the DTLS handshake then loads cryptography's serializers, a few ms more).
-    The client calls this when it is imported (:mod:`reactor_anyio.client.options`), so
-    that cost overlaps with the rest of the import and the caller's own start-up instead of
-    sitting in front of the first offer (issue 20).  True when this call started the thread.
+    Then the thread imports ``modules``: what the client leaves out of its own import (issue
+    20: the v1 codec and protobuf, numpy) but the first session needs, in the order it needs
+    them.  The client calls this when the first one is constructed
+    (:meth:`reactor_anyio.client.options.PeerOptions.create`), so that cost overlaps with
+    the caller's start-up and the first HTTP round trips instead of sitting in front of the
+    first offer, the first v1 message and the first frame.  True when this call started
+    the thread.
     """
     global _warm_up_started
     if _warm_up_started:
@@ -94,6 +98,8 @@ def warm_up_in_background() -> bool:
             # the fingerprints (SDP) and the DTLS handshake load cryptography's serializers
             RTCCertificate.generateCertificate().getFingerprints()
             importlib.import_module("cryptography.hazmat.primitives.serialization")
+            for name in modules:
+                importlib.import_module(name)
         except Exception:  # pragma: no cover - only speed is lost
             logger.debug("warm-up failed", exc_info=True)
 

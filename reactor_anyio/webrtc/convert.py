@@ -24,15 +24,21 @@ OpenCV, ``gray``, the ``yuv420p`` planes as one (H*3/2, W) array, or the decoded
 from __future__ import annotations
 
 import fractions
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import av
-import numpy as np
-import numpy.typing as npt
 
 from reactor_proto.errors import LocalProtocolError
 
-RgbArray = npt.NDArray[np.uint8]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:  # numpy loads with the first frame, not with the client (issue 20)
+    from reactor_proto.lazy import LazyModule
+
+    np = LazyModule("numpy")
+
+RgbArray: TypeAlias = "npt.NDArray[np.uint8]"
 
 #: what a frame consumer may ask for; "frame" is the decoded ``av.VideoFrame`` unconverted
 PIXEL_FORMATS: tuple[str, ...] = ("rgb24", "bgr24", "gray", "yuv420p", "frame")

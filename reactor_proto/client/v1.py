@@ -62,8 +62,6 @@ from ..wire_v1 import (
     TrackKind,
     UnexpectedReplyError,
     UnpublishTrack,
-    decode,
-    encode,
 )
 from . import clips
 from .actions import AttachTrack, SendChannel
@@ -86,6 +84,8 @@ def _send(s: ClientState, channel: str, message: ControlClientMessage | DataClie
           ) -> None:
     """Encode, cut into frames when chunking is on, queue; raises before queueing anything."""
     assert s.peer_id is not None
+    from ..wire_v1.codec import encode  # protobuf loads on first use, not with the client
+
     frames = s.wire.frames(encode(message), s.max_message_bytes)
     for frame in frames:
         act(s, SendChannel(peer_id=s.peer_id, channel=channel, text=frame))
@@ -192,6 +192,8 @@ def send_stats(s: ClientState, now: float) -> None:
 
 
 def on_message(s: ClientState, label: str, message: bytes) -> None:
+    from ..wire_v1.codec import decode  # protobuf loads on first use, not with the client
+
     try:
         decoded: ControlServerMessage | DataServerMessage = (
             decode(message, ControlServerMessage) if label == CONTROL_CHANNEL

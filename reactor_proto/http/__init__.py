@@ -7,30 +7,56 @@ this package re-exports their public names.
 
 from __future__ import annotations
 
-from .client import (
-    HttpClientConnection,
-)
-from .records import (
-    DEFAULT_PORTS,
-    Headers,
-    HttpRequest,
-    HttpResponse,
-    Url,
-    join_url,
-    json_request,
-    json_response,
-    parse_url,
-)
-from .server import (
-    CORS_ALLOWED_HEADERS,
-    CORS_ALLOWED_METHODS,
-    CORS_EXPOSED_HEADERS,
-    CORS_MAX_AGE,
-    HttpServerConnection,
-    cors_headers,
-    is_preflight,
-    preflight_response,
-)
+from typing import TYPE_CHECKING
+
+from reactor_proto.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .client import (
+        HttpClientConnection,
+    )
+    from .records import (
+        DEFAULT_PORTS,
+        Headers,
+        HttpRequest,
+        HttpResponse,
+        Url,
+        join_url,
+        json_request,
+        json_response,
+        parse_url,
+    )
+    from .server import (
+        CORS_ALLOWED_HEADERS,
+        CORS_ALLOWED_METHODS,
+        CORS_EXPOSED_HEADERS,
+        CORS_MAX_AGE,
+        HttpServerConnection,
+        cors_headers,
+        is_preflight,
+        preflight_response,
+    )
+else:  # imported on first use (PEP 562): see reactor_proto.lazy
+    __getattr__, __dir__ = lazy_attributes(__name__, {
+        "HttpClientConnection": ".client",
+        "DEFAULT_PORTS": ".records",
+        "Headers": ".records",
+        "HttpRequest": ".records",
+        "HttpResponse": ".records",
+        "Url": ".records",
+        "join_url": ".records",
+        "json_request": ".records",
+        "json_response": ".records",
+        "parse_url": ".records",
+        "CORS_ALLOWED_HEADERS": ".server",
+        "CORS_ALLOWED_METHODS": ".server",
+        "CORS_EXPOSED_HEADERS": ".server",
+        "CORS_MAX_AGE": ".server",
+        "HttpServerConnection": ".server",
+        "cors_headers": ".server",
+        "is_preflight": ".server",
+        "preflight_response": ".server",
+    })
 
 __all__ = [
     "CORS_ALLOWED_HEADERS",

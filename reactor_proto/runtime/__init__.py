@@ -4,43 +4,94 @@ See :mod:`reactor_proto.runtime.machine` for how an adapter drives it and
 :mod:`reactor_proto.runtime.routes` for the HTTP statuses it answers.
 """
 
-from .actions import (
-    AddIceCandidates,
-    ClosePeer,
-    CloseTransport,
-    CreateAnswer,
-    PrepareClip,
-    RuntimeAction,
-    SendControl,
-    SendData,
-    SetInputFlow,
-    SetOutputFlow,
-    SwapPeer,
-    TeardownSession,
-)
-from .config import RuntimeConfig
-from .events import (
-    ClientConnected,
-    ClientDisconnected,
-    CommandReceived,
-    DisconnectReason,
-    FileUploaded,
-    InternalErrorOccurred,
-    RuntimeEvent,
-    SessionEnded,
-    SessionStarted,
-    SessionState,
-    StartingInput,
-    StateChanged,
-    StepRequested,
-    TrackPublished,
-    TrackUnpublished,
-)
-from .machine import TRANSITIONS, RuntimeMachine, Trigger
-from .step_plan import StepCall, StepFrame, StepMedia, StepPlan, StepRefusal
-from .stepping import StartOptions, StepOutcome
-from .uploads import UploadedFile
-from .wire import INTERNAL_ERROR, INVALID_COMMAND, PUBLISH_REFUSED, UNRESOLVED_UPLOAD
+from typing import TYPE_CHECKING
+
+from reactor_proto.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .actions import (
+        AddIceCandidates,
+        ClosePeer,
+        CloseTransport,
+        CreateAnswer,
+        PrepareClip,
+        RuntimeAction,
+        SendControl,
+        SendData,
+        SetInputFlow,
+        SetOutputFlow,
+        SwapPeer,
+        TeardownSession,
+    )
+    from .config import RuntimeConfig
+    from .events import (
+        ClientConnected,
+        ClientDisconnected,
+        CommandReceived,
+        DisconnectReason,
+        FileUploaded,
+        InternalErrorOccurred,
+        RuntimeEvent,
+        SessionEnded,
+        SessionStarted,
+        SessionState,
+        StartingInput,
+        StateChanged,
+        StepRequested,
+        TrackPublished,
+        TrackUnpublished,
+    )
+    from .machine import TRANSITIONS, RuntimeMachine, Trigger
+    from .step_plan import StepCall, StepFrame, StepMedia, StepPlan, StepRefusal
+    from .stepping import StartOptions, StepOutcome
+    from .uploads import UploadedFile
+    from .wire import INTERNAL_ERROR, INVALID_COMMAND, PUBLISH_REFUSED, UNRESOLVED_UPLOAD
+else:  # imported on first use (PEP 562): see reactor_proto.lazy
+    __getattr__, __dir__ = lazy_attributes(__name__, {
+        "AddIceCandidates": ".actions",
+        "ClosePeer": ".actions",
+        "CloseTransport": ".actions",
+        "CreateAnswer": ".actions",
+        "PrepareClip": ".actions",
+        "RuntimeAction": ".actions",
+        "SendControl": ".actions",
+        "SendData": ".actions",
+        "SetInputFlow": ".actions",
+        "SetOutputFlow": ".actions",
+        "SwapPeer": ".actions",
+        "TeardownSession": ".actions",
+        "RuntimeConfig": ".config",
+        "ClientConnected": ".events",
+        "ClientDisconnected": ".events",
+        "CommandReceived": ".events",
+        "DisconnectReason": ".events",
+        "FileUploaded": ".events",
+        "InternalErrorOccurred": ".events",
+        "RuntimeEvent": ".events",
+        "SessionEnded": ".events",
+        "SessionStarted": ".events",
+        "SessionState": ".events",
+        "StartingInput": ".events",
+        "StateChanged": ".events",
+        "StepRequested": ".events",
+        "TrackPublished": ".events",
+        "TrackUnpublished": ".events",
+        "TRANSITIONS": ".machine",
+        "RuntimeMachine": ".machine",
+        "Trigger": ".machine",
+        "StepCall": ".step_plan",
+        "StepFrame": ".step_plan",
+        "StepMedia": ".step_plan",
+        "StepPlan": ".step_plan",
+        "StepRefusal": ".step_plan",
+        "StartOptions": ".stepping",
+        "StepOutcome": ".stepping",
+        "UploadedFile": ".uploads",
+        "INTERNAL_ERROR": ".wire",
+        "INVALID_COMMAND": ".wire",
+        "PUBLISH_REFUSED": ".wire",
+        "UNRESOLVED_UPLOAD": ".wire",
+    })
 
 __all__ = [
     "INTERNAL_ERROR",
