@@ -51,6 +51,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("audio_client", "15"),
     ("receive_cpu_sdk", "16"),
     ("many_sessions", "17"),
+    ("official_runtime_connect", "19"),
     ("soak", "18"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
