@@ -36,8 +36,15 @@ refuses and that aiortc (both clients) skips:
 stack), then fresh client processes, alternating (ABBA), one connect each, timed from the
 ``connect()`` call to READY and to the first decoded frame; medians.  Both children load
 :mod:`bench.connect_probe`, so the suite prints each step's median start and duration
-side by side (which poll found the answer, ICE, DTLS, SCTP), and ours adds the core's
-``connection_timings``.
+side by side (which poll found the answer, ICE, DTLS, SCTP), plus "offer posted -> answer
+in hand" for each client, and ours adds the core's ``connection_timings``.
+
+**Reproduce.**  As root (the namespace needs ``ip netns``): ``bash
+scripts/official_runtime.sh`` (both runtime venvs, a few minutes; 3.10.0 needs a Python >=
+3.12, found on PATH or under pyenv), the 0.8.0 venv (``python3 -m venv .venv-official &&
+.venv-official/bin/pip install reactor-sdk==0.8.0``), then ``python -m bench --only
+official_runtime_connect`` (``--quick``: 3 processes a side instead of 10).  Without a
+runtime venv the figure is one row saying so; ``tests/test_bench_smoke.py`` needs none.
 """
 
 from __future__ import annotations
