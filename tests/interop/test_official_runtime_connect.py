@@ -96,7 +96,6 @@ def test_our_client_streams_from_the_official_runtime_3(runtime3: Namespace) -> 
     out = in_namespace(runtime3, [sys.executable, str(SCRIPT), URL, runtime3.client_address],
                        timeout=90)
     result = json.loads(out.strip().splitlines()[-1])
-    # two seconds of a 30 fps model: well over 20 frames even on a loaded machine
-    assert result["frames"] >= 20, result
+    assert result["frames"] >= 30, result  # the script waits for 30 (one second at 30 fps)
     assert result["shapes"] == [str((240, 320, 3))], result
     print("official runtime 3.10.0:", result)
