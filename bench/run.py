@@ -53,7 +53,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("audio_client", "15"),
     ("receive_cpu_sdk", "16"),
     ("many_sessions", "17"),
-    ("soak", "18"),
+    ("official_runtime_connect", "18"),
+    ("soak", "19"),
 )
 DOCS = REPO / "docs" / "benchmarks.md"
 #: everything from this line on in docs/benchmarks.md is written by hand (long runs that no

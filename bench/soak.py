@@ -1,4 +1,4 @@
-"""Figure 18: memory over time and over sessions (issue 21): does anything grow?
+"""Figure 19: memory over time and over sessions (issue 21): does anything grow?
 
 A driver process (the client: our ``Reactor``) starts ``helios`` at 24 fps in a runtime
 process of its own (``python -m bench.soak --serve``, which answers resource queries on
@@ -60,7 +60,7 @@ from .heap_probes import (
 from .soak_rows import FPS, rows_from
 
 NAME = "soak"
-TITLE = "18. soak: memory while streaming and across sessions"
+TITLE = "19. soak: memory while streaming and across sessions"
 MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
 #: a file to write the whole result to (every sample and heap reading)
 DUMP_ENV = "REACTOR_BENCH_SOAK_DUMP"

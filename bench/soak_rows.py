@@ -94,7 +94,7 @@ def rows_from(result: dict[str, Any], minutes: float, sessions: int) -> list[Row
     judged_stream = minutes >= JUDGED_MINUTES
     judged_sessions = sessions >= JUDGED_SESSIONS
     fps = (samples[-1]["frames"] - samples[0]["frames"]) / max(samples[-1]["t"], 1e-9)
-    figure = f"18 soak {round(minutes, 1):g} min, {sessions} sessions"
+    figure = f"19 soak {round(minutes, 1):g} min, {sessions} sessions"
     rows = []
     for side in ("runtime", "client"):
         growth = slope(hours, [s[side] for s in samples])

@@ -251,9 +251,32 @@ def ensure_rtcp_mux(sdp: str) -> str:
     return document.render(sections) if changed else sdp
 
 
+def end_candidates(sdp: str) -> str:
+    """§5.7 step 3: close the candidate list of every m-section that has candidates.
+
+    A runtime never trickles candidates after its answer (§5.4), but neither official runtime
+    writes ``a=end-of-candidates``, so aiortc would keep expecting more: its connectivity
+    checks then wait one more 20 ms pacing step after the check that already succeeded.  The
+    line goes right after the section's last candidate; sections without candidates (nothing
+    to close) and sections already closed are left alone.
+    """
+    document = _split(sdp)
+    sections: list[tuple[str, ...]] = []
+    changed = False
+    for block in document.sections:
+        last = max((i for i, line in enumerate(block) if line.startswith(_CANDIDATE_PREFIX)),
+                   default=None)
+        if last is None or _END_OF_CANDIDATES in block:
+            sections.append(block)
+            continue
+        sections.append((*block[:last + 1], _END_OF_CANDIDATES, *block[last + 1:]))
+        changed = True
+    return document.render(sections) if changed else sdp
+
+
 def munge_answer(sdp: str) -> str:
     """Everything the client does to a server answer before applying it (§5.7), in order."""
-    return ensure_rtcp_mux(propagate_bundle_candidates(sdp))
+    return end_candidates(ensure_rtcp_mux(propagate_bundle_candidates(sdp)))
 
 
 # ---- direction rewrite (§5.9) -------------------------------------------------------------

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Builds .venv-rt: the official reactor-runtime 2.10.1 in its own venv, for
-# tests/interop/test_official_runtime_clip.py.  Debian 12 (bookworm), run as root.
+# Builds the official runtimes, each in its own venv, for the interop tests
+# (tests/interop/test_official_runtime_*.py) and the bench figure official_runtime_connect.
+# Debian 12 (bookworm), run as root.
+#
+# .venv-rt3: reactor-runtime 3.10.0 (the newest; libwebrtc through reactor-webrtc, a
+# self-contained wheel).  It needs Python >= 3.12: the first python3.12+ found on PATH or
+# under pyenv is used, and without one this part is skipped with a note.  Its
+# dependencies install as declared.
+#
+# .venv-rt: reactor-runtime 2.10.1 (GStreamer webrtcbin through PyGObject).
 #
 # reactor-runtime 2.10.1 asks for PyGObject>=3.56, which builds only against
 # girepository-2.0 (GLib >= 2.80); bookworm ships GLib 2.74.  PyGObject 3.50 (the last
@@ -28,3 +36,20 @@ python3 -m venv .venv-rt
     "pynvml>=11.5" || true  # the PyGObject pin makes pip exit non-zero on the conflict check
 .venv-rt/bin/python -c "import gi; gi.require_version('GstWebRTC', '1.0'); import reactor_runtime.interface"
 echo ".venv-rt ready"
+
+python312=""
+for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c \
+            'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+        python312="$candidate"
+        break
+    fi
+done
+if [ -z "$python312" ]; then
+    echo "no Python >= 3.12 found: .venv-rt3 (reactor-runtime 3.10.0) skipped"
+    exit 0
+fi
+"$python312" -m venv .venv-rt3
+.venv-rt3/bin/pip install -q reactor-runtime==3.10.0
+.venv-rt3/bin/python -c "import reactor_webrtc, reactor_runtime.serve"
+echo ".venv-rt3 ready ($("$python312" --version))"

@@ -29,7 +29,8 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.step_client", "bench.audio_runtime", "bench.audio_client",
                  "bench.receive_cpu_sdk", "bench.many_sessions", "bench.connect_probe",
                  "bench.frame_stamp", "bench.heap_probes", "bench.soak_rows",
-                 "bench.results_store")
+                 "bench.results_store", "bench.official_runtime_connect",
+                 "bench.official_runtime_sdk08")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -45,7 +46,8 @@ def test_every_bench_module_imports(name: str) -> None:
                                                               "connect_probe",
                                                               "frame_stamp", "heap_probes",
                                                               "soak_rows",
-                                                              "results_store")])
+                                                              "results_store",
+                                                              "official_runtime_sdk08")])
 def test_every_figure_has_a_runner_and_title(name: str) -> None:
     module = importlib.import_module(name)
     assert callable(module.run)

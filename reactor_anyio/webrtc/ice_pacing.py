@@ -11,8 +11,15 @@ calls before each sleep; private aioice 0.x, looked up per iteration, so an inst
 attribute takes effect at the next step): when the step has just started a check and *no
 other pair is left to start* (none waiting or frozen, no remote candidates still expected),
 it tells the loop to stop pacing.  ``connect`` then goes straight to waiting for the check
-list's result, exactly what it does after its last sleep; pairs that are still to be started
-keep the 20 ms pacing.  A connection without that method (another aioice) is left alone.
+list's result, exactly what it does after its last sleep.  A connection without that method
+(another aioice) is left alone.
+
+A few pairs left (at most :data:`BURST`, e.g. the official runtime's answer carries a
+candidate per interface, so two or three pairs) are started at once instead of 20 ms apart:
+the first, highest-priority check usually succeeds within a millisecond and aioice then drops
+the pairs not yet checked, but ``connect`` would still sleep 20 ms before it looks (measured
+against the official runtime: 21 ms of a 120 ms connect).  A handful of STUN requests at once
+is nothing for any network; longer check lists keep the 20 ms pacing.
 """
 
 from __future__ import annotations
@@ -22,6 +29,18 @@ from typing import Any
 
 _MARK = "__reactor_unpaced__"
 _TO_START = ("WAITING", "FROZEN")
+#: at most this many pairs left to start are started together instead of paced
+BURST = 4
+
+
+def _left_to_start(connection: Any) -> list[Any]:
+    """Pairs waiting or frozen whose check was not started yet."""
+    left = []
+    for pair in getattr(connection, "_check_list", ()):
+        state = getattr(getattr(pair, "state", None), "name", None)
+        if state in _TO_START and getattr(pair, "task", None) is None:
+            left.append(pair)
+    return left
 
 
 def end_pacing_when_idle(connection: Any) -> bool:
@@ -36,11 +55,15 @@ def end_pacing_when_idle(connection: Any) -> bool:
         if not original():
             return False
         # a check was just started (its task set; the task marks the pair in progress when it
-        # runs): keep pacing only while another pair is still to be started
-        for pair in getattr(connection, "_check_list", ()):
-            state = getattr(getattr(pair, "state", None), "name", None)
-            if state in _TO_START and getattr(pair, "task", None) is None:
-                return True
+        # runs): start the few others now, keep pacing only while more than that are left
+        left = _left_to_start(connection)
+        start = getattr(connection, "check_start_task", None)
+        if 0 < len(left) <= BURST and callable(start):
+            for pair in left:
+                start(pair)  # aioice's own "start a check in a task, unless started"
+            left = _left_to_start(connection)
+        if left:
+            return True
         expected = getattr(connection, "_remote_candidates_expected", None)
         return bool(expected()) if callable(expected) else True
 

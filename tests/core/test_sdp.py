@@ -15,6 +15,7 @@ from reactor_proto.sdp import (
     REMOTE_DEFAULT_MAX_MESSAGE_SIZE,
     MediaSection,
     apply_local_direction,
+    end_candidates,
     ensure_max_message_size,
     ensure_rtcp_mux,
     flip_direction,
@@ -91,6 +92,23 @@ def test_munge_gstreamer_answer() -> None:
     app = lines_of(munged)
     at = app.index("m=application 9 UDP/DTLS/SCTP webrtc-datachannel")
     assert app[at + 1] == "a=rtcp-mux"
+
+
+def test_munged_gstreamer_answer_closes_every_candidate_list() -> None:
+    # Runtimes never trickle (§5.7 step 3); GStreamer closes only the first section's list.
+    assert GST_ANSWER.count("a=end-of-candidates") == 1
+    lines = lines_of(munge_answer(GST_ANSWER))
+    ends = [i for i, line in enumerate(lines) if line == "a=end-of-candidates"]
+    assert len(ends) == len(parse_sections(GST_ANSWER)) == 3
+    for end in ends:
+        assert lines[end - 1].startswith("a=candidate:")
+        assert not lines[end + 1].startswith("a=candidate:")
+
+
+def test_end_candidates_leaves_closed_and_empty_sections_alone() -> None:
+    assert end_candidates(AIORTC_ANSWER) is AIORTC_ANSWER  # aiortc closes its own lists
+    empty = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n"
+    assert end_candidates(empty) is empty
 
 
 def test_munge_aiortc_answer_only_adds_rtcp_mux_to_application() -> None:
@@ -406,6 +424,34 @@ def test_propagation_only_fills_empty_sections(sdp: str) -> None:
     added = len(lines_of(propagate_bundle_candidates(sdp))) - len(lines_of(sdp))
     expected = sum(len(source) for i, s in enumerate(before) if i and not s.candidates)
     assert added == expected
+
+
+@given(sdps())
+def test_end_candidates_closes_each_list_once(sdp: str) -> None:
+    closed = end_candidates(sdp)
+    assert end_candidates(closed) == closed
+    assert is_subsequence(lines_of(sdp), lines_of(closed))
+    assert parse_sections(closed) == parse_sections(sdp)
+    before, after = section_lines(sdp), section_lines(closed)
+    for old, new in zip(before, after, strict=True):
+        has_candidates = any(line.startswith("a=candidate:") for line in old)
+        if not has_candidates or "a=end-of-candidates" in old:
+            assert new == old
+        else:
+            assert len(new) == len(old) + 1 and new.count("a=end-of-candidates") == 1
+            at = new.index("a=end-of-candidates")
+            assert new[at - 1].startswith("a=candidate:")
+            assert not any(line.startswith("a=candidate:") for line in new[at:])
+
+
+def section_lines(sdp: str) -> list[list[str]]:
+    sections: list[list[str]] = []
+    for line in lines_of(sdp):
+        if line.startswith("m="):
+            sections.append([])
+        if sections:
+            sections[-1].append(line)
+    return sections
 
 
 def attrs_equal_except_candidates(old: MediaSection, new: MediaSection) -> bool:

@@ -6,14 +6,16 @@ The runtime lives in its own venv ``.venv-rt`` at the repository root (GStreamer
 through PyGObject; ``scripts/official_runtime.sh`` builds it).  Without that venv the test is
 skipped, unless ``REACTOR_OFFICIAL_RUNTIME=1`` demands it.
 
-Two set-up choices the official runtime forces:
+Two set-up choices the official runtime forces, both made by its environment:
 
-* its HTTP runtime always hands out an ICE server (a public STUN one when none is configured),
-  so it is pointed at a dead loopback port and our peer factory drops the list: no STUN
-  traffic leaves the machine;
-* GStreamer's ICE agent does not gather on the loopback interface, so our side gathers on the
-  machine's own interfaces (``host_addresses=None``) instead of loopback only; the media still
-  never leaves the host.
+* its HTTP runtime always has an ICE server (a public STUN one when none is configured),
+  and its answer waits until libnice has given up on a STUN server (3-4 s here, with no
+  internet).  It is given ``TURN_SERVERS=...turn:127.0.0.1:9?transport=tls`` instead: a
+  configured list, so no public fallback, whose one entry webrtcbin refuses (a TURN
+  transport other than udp/tcp) and aiortc skips, so neither side queries any server;
+* GStreamer's ICE agent does not gather on the loopback interface unless
+  ``GST_TEST_ENV=true`` (the runtime's own switch for isolated tests) adds 127.0.0.1, which
+  lets our client keep its local default: loopback only.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import av
@@ -34,12 +35,14 @@ import numpy as np
 import pytest
 
 from reactor_anyio import Reactor
-from reactor_anyio.webrtc import Peer, peer_factory_builder
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_PYTHON = ROOT / ".venv-rt" / "bin" / "python"
 MODEL_DIR = Path(__file__).with_name("official_runtime_model")
 REQUIRED_ENV = "REACTOR_OFFICIAL_RUNTIME"
+#: no STUN/TURN server on either side, candidates on loopback (see the module docstring)
+OFFLINE_ENV = {"TURN_SERVERS": "test;unused;turn:127.0.0.1:9?transport=tls",
+               "GST_TEST_ENV": "true"}
 
 
 def require_runtime() -> Path:
@@ -78,7 +81,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], within: float = 60.0) 
 def official_runtime(tmp_path: Path) -> Iterator[str]:
     python = require_runtime()
     port = free_port()
-    env = {**os.environ, "STUN_SERVERS": "stun:127.0.0.1:9"}  # a dead local port, see above
+    env = {**os.environ, **OFFLINE_ENV}
     log = (tmp_path / "runtime.log").open("wb")
     proc = subprocess.Popen(
         [str(python), "-m", "reactor_runtime.serve", "run", "--path", str(MODEL_DIR),
@@ -100,19 +103,9 @@ def official_runtime(tmp_path: Path) -> Iterator[str]:
         print((tmp_path / "runtime.log").read_text(errors="replace")[-2000:])
 
 
-def without_ice_servers() -> Any:
-    base = peer_factory_builder("asyncio")(host_addresses=None, frame_capacity=1)
-
-    def make(tracks: Sequence[Any], ice_servers: Sequence[Any]) -> Peer:
-        return base(tracks, ())
-
-    return make
-
-
 async def fetch_clip(url: str, path: Path) -> tuple[int, float]:
     frames: list[np.ndarray] = []
-    async with Reactor(model_name="ramp", local=True, api_url=url,
-                       peer_factory=without_ice_servers()) as reactor:
+    async with Reactor(model_name="ramp", local=True, api_url=url) as reactor:
         reactor.set_frame_callback(frames.append)
         await reactor.connect()
         with anyio.fail_after(30):

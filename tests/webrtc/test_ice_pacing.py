@@ -12,7 +12,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from reactor_anyio.webrtc import LOOPBACK_HOST_ADDRESSES, ClientPeer, IceConfig, TrackSpec
 from reactor_anyio.webrtc import client_peer as client_peer_module
 from reactor_anyio.webrtc.ice import restricted_host_addresses
-from reactor_anyio.webrtc.ice_pacing import end_pacing_when_idle, end_pacing_when_idle_all
+from reactor_anyio.webrtc.ice_pacing import (
+    BURST,
+    end_pacing_when_idle,
+    end_pacing_when_idle_all,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -69,6 +73,34 @@ def test_keeps_pacing_while_pairs_wait_or_candidates_may_come() -> None:
     idle = FakeConnection([Pair(State.IN_PROGRESS, task=object())], started=False)
     end_pacing_when_idle(idle)
     assert idle._check_periodic() is False
+
+
+class StartingConnection(FakeConnection):
+    """With aioice's ``check_start_task``: the wrapper may start the remaining pairs itself."""
+
+    def check_start_task(self, pair: Pair) -> None:
+        if pair.task is None:
+            pair.task = object()
+
+
+def test_a_few_pairs_left_are_started_together() -> None:
+    pairs = [Pair(State.WAITING), Pair(State.WAITING), Pair(State.FROZEN)]
+    few = StartingConnection(pairs)
+    end_pacing_when_idle(few)
+    assert few._check_periodic() is False  # all three started, no 20 ms sleep between them
+    assert all(pair.task is not None for pair in pairs)
+    trickling = StartingConnection([Pair(State.WAITING), Pair(State.WAITING)], expected=True)
+    end_pacing_when_idle(trickling)
+    assert trickling._check_periodic() is True  # more remote candidates may still come
+    assert all(pair.task is not None for pair in trickling._check_list)
+
+
+def test_a_long_check_list_keeps_its_pacing() -> None:
+    pairs = [Pair(State.WAITING) for _ in range(BURST + 2)]
+    many = StartingConnection(pairs)
+    end_pacing_when_idle(many)
+    assert many._check_periodic() is True
+    assert [pair.task is not None for pair in pairs].count(True) == 1  # one check per step
 
 
 def test_other_objects_are_left_alone() -> None:
