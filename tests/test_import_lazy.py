@@ -1,6 +1,8 @@
 """The client's import stays light (issue 20): ``import reactor_anyio`` and ``from reactor_anyio
 import Reactor`` load what a client needs and nothing of the runtime, the coordinator, the
-recorder, the playground, typegen, the trio bridge, the h11 server, protobuf or numpy.
+recorder, the playground, typegen, the trio bridge or the h11 server.  (numpy is imported, as
+reactor-sdk 0.8.0 imports it: the first frame needs it; the v1 codec and protobuf are imported
+by the warm-up thread the import starts, beside the application's own start-up.)
 
 The packages serve their public names lazily (``reactor_proto.lazy``); every name of every
 ``__all__`` still resolves, to the very object its submodule defines.
@@ -26,8 +28,7 @@ NOT_FOR_A_CLIENT = (
     "reactor_anyio.recording.audio", "reactor_anyio.playground", "reactor_proto.typegen",
     "reactor_anyio.typegen", "reactor_anyio.models", "reactor_anyio.sdk", "reactor_anyio.cli",
     "reactor_trio_compat", "trio", "hypothesis", "reactor_anyio.http.server",
-    "reactor_proto.http.server", "reactor_anyio.webrtc.server_peer", "reactor_proto.wire_v1.codec",
-    "google.protobuf", "numpy",
+    "reactor_proto.http.server", "reactor_anyio.webrtc.server_peer",
 )
 
 LAZY_PACKAGES = (

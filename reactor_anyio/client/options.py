@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import anyio
 import attrs
+import numpy  # noqa: F401  - the frame path needs it at the first frame (0.8.0 imports it too)
 import sniffio
 
 from reactor_proto.addresses import is_loopback_host
@@ -25,9 +26,13 @@ from ..webrtc.client_peer import warm_up_in_background
 from ..webrtc.convert import DEFAULT_PIXEL_FORMAT, check_pixel_format
 from ..webrtc.receiver import FormattedCallback, FrameCallback
 
-#: imported by the warm-up thread, in the order a first session needs them: the v1 codec at
-#: the first channel message, numpy at the first frame
-WARM_UP_MODULES = ("reactor_proto.wire_v1.codec", "numpy")
+#: imported by the warm-up thread after the DTLS key: the v1 codec (the first v1 message)
+WARM_UP_MODULES = ("reactor_proto.wire_v1.codec",)
+# Started while the rest of the client is still being imported (issue 20): the first DTLS key
+# (10-25 ms cold) and the v1 codec are then ready by the first connect.  Started at the first
+# Reactor() instead, the thread shared the GIL with that connect: first connect -> READY went
+# from 0.5x to 1.1x reactor-sdk 0.8.0's, for an import about 5 % shorter.
+warm_up_in_background(WARM_UP_MODULES)
 
 
 @attrs.frozen(kw_only=True)
@@ -56,7 +61,7 @@ class PeerOptions:
         # warm_up_in_background): started with the first client, the thread overlaps with the
         # caller's start-up and the first HTTP requests.  Not at import: a thread contending
         # for the GIL during the import made the import slower than the official client's.
-        warm_up_in_background(WARM_UP_MODULES)
+        warm_up_in_background(WARM_UP_MODULES)  # a no-op unless the import's call was undone
         if ice_host_addresses is None and is_loopback_host(parse_url(api_url).host):
             ice_host_addresses = LOOPBACK_HOST_ADDRESSES  # a local session stays local
         if peer_factory is not None and not callable(peer_factory):

@@ -81,12 +81,11 @@ def warm_up_in_background(modules: Sequence[str] = ()) -> bool:
     10-25 ms (cryptography loads its OpenSSL backend and key-generation code), the later ones
     0.2-0.6 ms (the DTLS handshake then loads cryptography's serializers, a few ms more).
     Then the thread imports ``modules``: what the client leaves out of its own import (issue
-    20: the v1 codec and protobuf, numpy) but the first session needs, in the order it needs
-    them.  The client calls this when the first one is constructed
-    (:meth:`reactor_anyio.client.options.PeerOptions.create`), so that cost overlaps with
-    the caller's start-up and the first HTTP round trips instead of sitting in front of the
-    first offer, the first v1 message and the first frame.  True when this call started
-    the thread.
+    20: the v1 codec and protobuf) but the first session needs, in the order it needs
+    them.  The client starts it while it is being imported (``reactor_anyio.client.options``),
+    so that cost overlaps with the rest of the import and the caller's start-up instead of
+    sitting in front of (or sharing the GIL with) the first offer and the first v1 message.
+    True when this call started the thread.
     """
     global _warm_up_started
     if _warm_up_started:
