@@ -37,5 +37,9 @@ def to_yuv420(array: RgbArray) -> Picture:
 def video_frame(picture: Picture) -> av.VideoFrame:
     """A new frame over ``picture`` (a :func:`to_yuv420` result, or an RGB array)."""
     if picture.ndim == 2:
-        return av.VideoFrame.from_numpy_buffer(picture, format="yuv420p")
+        if (picture.shape[0] * 2 // 3) % 4 == 0:  # wrapped without a copy
+            return av.VideoFrame.from_numpy_buffer(picture, format="yuv420p")
+        # PyAV 18.1.0 wraps a buffer whose height is 2 mod 4 as a frame 2 rows short (fixed in
+        # 18.1.1; we accept av>=12): copy then, which every version gets right
+        return av.VideoFrame.from_ndarray(picture, format="yuv420p")
     return av.VideoFrame.from_ndarray(picture, format="rgb24")
