@@ -21,6 +21,12 @@ bytes, so a big message costs O(n^2) in pure Python:
   marked by a SACK with gap reports or by the T3 timer, so the walk is done only after one
   of those; otherwise only the new-data part of aiortc's ``_transmit`` runs.
 
+Between two of our own peers on loopback the packets themselves get bigger: when both
+descriptions declare it and the selected ICE pair is local (``reactor_proto.sctp_packets``,
+docs/protocol §6.9), :meth:`ReactorSctpTransport.start` switches the transport to DATA
+chunks of up to one DTLS record (~16 KiB, 13 times fewer packets), with aiortc's congestion
+control counted in those packets (``sctp_jumbo.py``).  With any other peer nothing changes.
+
 The wire behaviour stays the RFC's (the same chunks, congestion control and timers as
 aiortc; only fewer SACKs, within what the RFC allows), so it interoperates with any peer:
 our own client and runtime, browsers, and the unmodified libwebrtc of reactor-sdk 1.13.0
