@@ -15,8 +15,8 @@ usual one:
   session-level line ``a=x-reactor-sansio-sctp-packet:<bytes>`` (before the first ``m=``);
   other implementations ignore unknown attributes;
 * the answer carries the line only if the offer did (:func:`answer_limit`);
-* a peer *receives* big packets as soon as both descriptions carry the line
-  (:func:`receive_limit`), whatever the path, so a sender's decision can never outrun it;
+* a peer *receives* big packets as soon as it declared them (:func:`receive_limit`),
+  whatever the path and the other description, so a sender's decision never outruns it;
 * a peer *sends* big packets only when, in addition, the selected ICE pair joins two host
   candidates on loopback addresses over UDP (:func:`send_packet_size`).  Equal non-loopback
   addresses are not trusted: two network namespaces can share an address and then the path
@@ -104,12 +104,12 @@ def answer_limit(offer_limit: int | None) -> int | None:
     return None if offer_limit is None else LOCAL_PACKET_LIMIT
 
 
-def receive_limit(ours: int | None, theirs: int | None) -> int:
-    """The largest packet we must be ready to receive: the one we declared when both
-    descriptions declare, else the usual size."""
-    if ours is None or theirs is None:
-        return DEFAULT_PACKET_SIZE
-    return _clamp(ours)
+def receive_limit(ours: int | None) -> int:
+    """The largest packet we must be ready to receive: the one we declared, else the usual
+    size.  It depends on our own declaration only, not on the peer's as we read it: were
+    a line lost between the answerer and us, the answerer (which saw both) could still
+    send big packets, and they must still be read whole."""
+    return DEFAULT_PACKET_SIZE if ours is None else _clamp(ours)
 
 
 def is_local_pair(pair: CandidatePairFacts) -> bool:

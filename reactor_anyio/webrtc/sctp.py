@@ -133,10 +133,10 @@ class ReactorSctpTransport(RTCSctpTransport):
 
     def _apply_packet_limits(self) -> None:
         ours, theirs = self._packet_limits
-        if packets.receive_limit(ours, theirs) == packets.DEFAULT_PACKET_SIZE:
+        if packets.receive_limit(ours) == packets.DEFAULT_PACKET_SIZE:
             return
-        # Receive big records as soon as both declared, whatever our own path says: the
-        # peer's decision to send them must never outrun ours to read them.
+        # Receive big records as soon as we declared, whatever the path and the peer's
+        # description say: the peer's decision to send them must never outrun ours to read.
         if not jumbo.accept_large_records(self.transport) or not jumbo.can_scale():
             logger.debug("big SCTP packets declared but aiortc is not as expected")
             return

@@ -89,7 +89,7 @@ def _sack(cumulative: int, gaps: list[tuple[int, int]] | None = None) -> Any:
     (sp.MAX_PACKET_SIZE, sp.MAX_PACKET_SIZE, "127.0.0.1", sp.MAX_PACKET_SIZE, True),
     (sp.MAX_PACKET_SIZE, 4000, "::1", 4000, True),
     (sp.MAX_PACKET_SIZE, sp.MAX_PACKET_SIZE, "10.1.2.3", sp.DEFAULT_PACKET_SIZE, True),
-    (sp.MAX_PACKET_SIZE, None, "127.0.0.1", sp.DEFAULT_PACKET_SIZE, False),
+    (sp.MAX_PACKET_SIZE, None, "127.0.0.1", sp.DEFAULT_PACKET_SIZE, True),
     (None, sp.MAX_PACKET_SIZE, "127.0.0.1", sp.DEFAULT_PACKET_SIZE, False),
 ])
 async def test_packet_size_follows_the_core(ours: int | None, theirs: int | None, host: str,
@@ -188,7 +188,7 @@ async def test_small_transports_keep_aiortcs_numbers_beside_big_ones() -> None:
 # ---- end to end: two of our peers on loopback --------------------------------------------
 
 
-async def _negotiate(strip_offer: bool = False) -> Pair:
+async def _negotiate(strip_offer: bool = False, strip_answer: bool = False) -> Pair:
     client = ClientPeer(TRACKS, ice=IceConfig.loopback(), video_codecs=("video/VP8",))
     offer, mids = await client.create_offer()
     if strip_offer:  # what any other client offers
@@ -197,6 +197,8 @@ async def _negotiate(strip_offer: bool = False) -> Pair:
                for t in TRACKS]
     server = ServerPeer(mapping, ice=IceConfig.loopback())
     answer = await server.accept(offer)
+    if strip_answer:  # something between the peers dropped the line
+        answer = answer.replace(sp.declaration() + "\r\n", "")
     await client.apply_answer(answer)
     pair = Pair(client=client, server=server, offer=offer, answer=answer, mids=mids,
                 events=[])
@@ -275,7 +277,23 @@ async def test_an_offer_without_the_line_gets_the_usual_packets() -> None:
         assert sp.declared_limit(pair.answer) is None  # the answer never declares unasked
         for transport in _transports(pair):
             assert transport.packet_size == sp.DEFAULT_PACKET_SIZE
-            assert not isinstance(transport.transport._ssl, jumbo.LargeRecordSsl)
+        client, server = _transports(pair)
+        # the client declared, so it reads whole records anyway; the server never declared
+        assert isinstance(client.transport._ssl, jumbo.LargeRecordSsl)
+        assert not isinstance(server.transport._ssl, jumbo.LargeRecordSsl)
+        await _exchange(pair, 100_000)
+    finally:
+        await pair.client.close()
+        await pair.server.close()
+
+
+@pytest.mark.anyio
+async def test_a_lost_answer_line_still_reads_the_answerers_big_packets() -> None:
+    pair = await _negotiate(strip_answer=True)
+    try:
+        client, server = _transports(pair)
+        assert server.packet_size == sp.MAX_PACKET_SIZE  # it saw both declarations
+        assert client.packet_size == sp.DEFAULT_PACKET_SIZE  # it saw only its own
         await _exchange(pair, 100_000)
     finally:
         await pair.client.close()
