@@ -178,11 +178,12 @@ REACTOR_CLI = REPO / ".venv" / "bin" / "reactor"
 
 @contextmanager
 def serve(model: str, *, port: int = 0, options: Mapping[str, Any] | None = None,
-          startup_timeout: float = 30.0) -> Iterator[ServerProcess]:
+          startup_timeout: float = 30.0, flags: Sequence[str] = ()) -> Iterator[ServerProcess]:
     """Run ``reactor serve --model MODEL`` (a built-in name or ``package.module:Class``; the
-    repository is on ``PYTHONPATH``) with the model options ``width``/``height``/``fps`` in
-    its own process, and stop it on exit (SIGTERM, then SIGKILL after 10 s)."""
-    argv = [str(REACTOR_CLI), "serve", "--model", model, "--port", str(port)]
+    repository is on ``PYTHONPATH``) with the model options ``width``/``height``/``fps`` and
+    any further command-line ``flags`` (``--no-record``) in its own process, and stop it on
+    exit (SIGTERM, then SIGKILL after 10 s)."""
+    argv = [str(REACTOR_CLI), "serve", "--model", model, "--port", str(port), *flags]
     for key, value in (options or {}).items():
         argv += [f"--{key}", str(value)]
     proc = subprocess.Popen(argv, cwd=REPO, env=child_env(), stdout=subprocess.PIPE,

@@ -30,7 +30,7 @@ BENCH_MODULES = ("bench", "bench.common", "bench.run", "bench.codec_throughput",
                  "bench.receive_cpu_sdk", "bench.many_sessions", "bench.connect_probe",
                  "bench.frame_stamp", "bench.heap_probes", "bench.soak_rows",
                  "bench.results_store", "bench.official_runtime_connect",
-                 "bench.official_runtime_sdk08")
+                 "bench.official_runtime_sdk08", "bench.recording_served")
 
 
 @pytest.mark.parametrize("name", BENCH_MODULES)
@@ -47,7 +47,8 @@ def test_every_bench_module_imports(name: str) -> None:
                                                               "frame_stamp", "heap_probes",
                                                               "soak_rows",
                                                               "results_store",
-                                                              "official_runtime_sdk08")])
+                                                              "official_runtime_sdk08",
+                                                              "recording_served")])
 def test_every_figure_has_a_runner_and_title(name: str) -> None:
     module = importlib.import_module(name)
     assert callable(module.run)

@@ -19,6 +19,7 @@ from aiortc import RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCCertificate
 
+from reactor_proto import sctp_packets
 from reactor_proto.constants import CLIENT_ICE_GATHERING_DEADLINE, CONTROL_CHANNEL, DATA_CHANNEL
 from reactor_proto.errors import InvalidStateError, LocalProtocolError, TransportError
 
@@ -26,6 +27,7 @@ from .codecs import DEFAULT_VIDEO_CODEC_ORDER, apply_video_codec_preferences
 from .ice import IceConfig, restricted_host_addresses
 from .ice_pacing import end_pacing_when_idle_all
 from .peer_base import PeerBase
+from .sctp import set_packet_limits
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ class ClientPeer(PeerBase):
         self._transceivers: dict[str, RTCRtpTransceiver] = {}
         self._offered = False
         self._answered = False
+        self._offer_sdp = ""
         for track in self._tracks:
             # slots exist from the start, so frame callbacks may be set before the offer
             if track.direction == "recvonly" and track.kind == "video":
@@ -171,8 +174,9 @@ class ClientPeer(PeerBase):
                 raise TransportError(f"transceiver of track {name!r} has no mid after the offer")
             mids[name] = str(transceiver.mid)
             self._mid_names[str(transceiver.mid)] = name
-        description = self._pc.localDescription
-        return str(description.sdp), mids
+        # issue 24: declare that we accept big SCTP packets (only our runtime answers it)
+        self._offer_sdp = sctp_packets.with_declaration(str(self._pc.localDescription.sdp))
+        return self._offer_sdp, mids
 
     async def apply_answer(self, sdp: str) -> None:
         """``setRemoteDescription`` of the (already munged) answer.  A rejected answer raises
@@ -184,6 +188,8 @@ class ClientPeer(PeerBase):
                 f"(offered={self._offered}, answered={self._answered})"
             )
         self._answered = True
+        set_packet_limits(self._pc.sctp, sctp_packets.declared_limit(self._offer_sdp),
+                          sctp_packets.declared_limit(sdp))
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
         except Exception as exc:

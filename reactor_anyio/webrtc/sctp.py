@@ -21,6 +21,12 @@ bytes, so a big message costs O(n^2) in pure Python:
   marked by a SACK with gap reports or by the T3 timer, so the walk is done only after one
   of those; otherwise only the new-data part of aiortc's ``_transmit`` runs.
 
+Between two of our own peers on loopback the packets themselves get bigger: when both
+descriptions declare it and the selected ICE pair is local (``reactor_proto.sctp_packets``,
+docs/protocol §6.9), :meth:`ReactorSctpTransport.start` switches the transport to DATA
+chunks of up to one DTLS record (~16 KiB, 13 times fewer packets), with aiortc's congestion
+control counted in those packets (``sctp_jumbo.py``).  With any other peer nothing changes.
+
 The wire behaviour stays the RFC's (the same chunks, congestion control and timers as
 aiortc; only fewer SACKs, within what the RFC allows), so it interoperates with any peer:
 our own client and runtime, browsers, and the unmodified libwebrtc of reactor-sdk 1.13.0
@@ -41,6 +47,9 @@ from aiortc import RTCSctpTransport
 from aiortc import rtcsctptransport as _sctp
 from aiortc.utils import uint32_gt as _uint32_gt
 
+from reactor_proto import sctp_packets as packets
+
+from . import sctp_jumbo as jumbo
 from .connection import PeerConnection
 
 logger = logging.getLogger(__name__)
@@ -104,6 +113,40 @@ class ReactorSctpTransport(RTCSctpTransport):
         self._may_retransmit = False
         self.sacks_sent = 0
         self.sacks_delayed = 0
+        self._packet_limits: tuple[int | None, int | None] = (None, None)
+        #: the largest SCTP packet this transport sends (issue 24: big between our peers
+        #: on loopback, see sctp_jumbo.py); the usual size until start() decides
+        self.packet_size = packets.DEFAULT_PACKET_SIZE
+        self._chunk_data = _sctp.USERDATA_MAX_LENGTH
+        self._scaled: Any = None
+
+    # ---- packet size: decided by reactor_proto.sctp_packets when the association starts --
+
+    def set_packet_limits(self, ours: int | None, theirs: int | None) -> None:
+        """The packet sizes both descriptions declared (None: no declaration)."""
+        self._packet_limits = (ours, theirs)
+
+    async def start(self, remoteCaps: Any, remotePort: int) -> None:
+        if self.state == "new":  # DTLS is up and the ICE pair selected: decide now
+            self._apply_packet_limits()
+        await super().start(remoteCaps, remotePort)
+
+    def _apply_packet_limits(self) -> None:
+        ours, theirs = self._packet_limits
+        if packets.receive_limit(ours) == packets.DEFAULT_PACKET_SIZE:
+            return
+        # Receive big records as soon as we declared, whatever the path and the peer's
+        # description say: the peer's decision to send them must never outrun ours to read.
+        if not jumbo.accept_large_records(self.transport) or not jumbo.can_scale():
+            logger.debug("big SCTP packets declared but aiortc is not as expected")
+            return
+        size = packets.send_packet_size(ours, theirs, jumbo.selected_pair(self.transport))
+        if size == packets.DEFAULT_PACKET_SIZE:
+            return
+        self.packet_size = size
+        self._chunk_data = packets.user_data_per_chunk(size)
+        self._scaled = jumbo.scaled_methods(self._chunk_data)
+        self._cwnd = 3 * self._chunk_data  # aiortc's initial window, three packets
 
     # ---- receiving: reassembly and delayed SACK ----------------------------------------
 
@@ -171,21 +214,39 @@ class ReactorSctpTransport(RTCSctpTransport):
     async def _receive_sack_chunk(self, chunk: Any) -> None:
         if chunk.gaps:  # gap reports are what strikes chunks for fast retransmit
             self._may_retransmit = True
-        await super()._receive_sack_chunk(chunk)
+        if self._scaled is not None:
+            await self._scaled["_receive_sack_chunk"](self, chunk)
+        else:
+            await super()._receive_sack_chunk(chunk)
 
     def _t3_expired(self) -> None:
         self._may_retransmit = True  # every outstanding chunk gets marked
-        super()._t3_expired()
+        if self._scaled is not None:
+            self._scaled["_t3_expired"](self)
+        else:
+            super()._t3_expired()
+
+    async def _send(self, stream_id: int, pp_id: int, user_data: bytes,
+                    expiry: float | None = None, max_retransmits: int | None = None,
+                    ordered: bool = True) -> None:
+        if self._scaled is not None:  # fragments of up to one big packet
+            await self._scaled["_send"](self, stream_id, pp_id, user_data, expiry,
+                                        max_retransmits, ordered)
+        else:
+            await super()._send(stream_id, pp_id, user_data, expiry, max_retransmits, ordered)
 
     async def _transmit(self) -> None:
         if self._may_retransmit or self._forward_tsn_chunk is not None:
-            await super()._transmit()
+            if self._scaled is not None:
+                await self._scaled["_transmit"](self)
+            else:
+                await super()._transmit()
             self._may_retransmit = any(chunk._retransmit for chunk in self._sent_queue)
             return
         # No chunk is marked for retransmission: what is left of aiortc's _transmit is
         # sending new data within the burst limit and the congestion window.
         burst = (2 if self._fast_recovery_exit is not None else _sctp.SCTP_MAX_BURST)
-        cwnd = min(self._flight_size + burst * _sctp.USERDATA_MAX_LENGTH, self._cwnd)
+        cwnd = min(self._flight_size + burst * self._chunk_data, self._cwnd)
         while self._outbound_queue and self._flight_size < cwnd:
             chunk = self._outbound_queue.popleft()
             self._sent_queue.append(chunk)
@@ -200,6 +261,12 @@ class ReactorSctpTransport(RTCSctpTransport):
 def _log_failure(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.debug("delayed SACK not sent", exc_info=task.exception())
+
+
+def set_packet_limits(transport: object, ours: int | None, theirs: int | None) -> None:
+    """Tell our SCTP transport (when it is ours) what both descriptions declared."""
+    if isinstance(transport, ReactorSctpTransport):
+        transport.set_packet_limits(ours, theirs)
 
 
 def compatible(transport: object) -> bool:

@@ -24,6 +24,7 @@ import attrs
 from aiortc import RTCDataChannel, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from reactor_proto import sctp_packets
 from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolError, TransportError
 from reactor_proto.runtime.audio import AudioFormat
 
@@ -37,6 +38,7 @@ from .pacing import ChannelPacer
 from .peer_base import CHANNEL_LABELS, CLOSE_TIMEOUT, ChannelMessage, PeerBase
 from .resync import SenderResync
 from .resync import install as install_resync
+from .sctp import set_packet_limits
 from .tracks import NdarrayVideoTrack, PausableTrack
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,9 @@ class ServerPeer(PeerBase):
             raise DecodeError(f"offer rejected by aiortc: {exc!r}", field="sdp_offer",
                               value=offer_sdp[:200]) from exc
         end_pacing_when_idle_all(self._ice_connections())  # issue 20: see ice_pacing.py
+        offered = sctp_packets.declared_limit(offer_sdp)  # issue 24: big SCTP packets
+        declared = sctp_packets.answer_limit(offered)
+        set_packet_limits(self._pc.sctp, declared, offered)
         transceivers = {t.mid: t for t in self._pc.getTransceivers()}
         for index, entry in enumerate(self._mapping):
             transceiver = transceivers.get(entry.mid)
@@ -172,7 +177,10 @@ class ServerPeer(PeerBase):
                     self.resyncs[name] = install_resync(sender)
         # Returned as aiortc wrote it: the runtime core advertises the promised
         # a=max-message-size (RuntimeMachine.answer_created), one place for that rule.
-        return str(self._pc.localDescription.sdp)
+        answer_sdp = str(self._pc.localDescription.sdp)
+        if declared is not None:
+            answer_sdp = sctp_packets.with_declaration(answer_sdp, declared)
+        return answer_sdp
 
     # ---- audio inputs -------------------------------------------------------------------
 

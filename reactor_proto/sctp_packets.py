@@ -1,0 +1,147 @@
+"""How big our SCTP packets may be: the usual 1189 bytes, or up to one DTLS record between
+two of our peers on loopback (docs/protocol §6.9).
+
+WebRTC peers keep every SCTP packet small enough for the minimum IPv6 path MTU once DTLS,
+UDP and IP are added (1189 bytes of SCTP in aiortc and libwebrtc), so a 675 KiB stepped
+frame is ~600 packets, and in pure Python each packet costs far more than its bytes.  On
+loopback nothing needs that limit: the loopback MTU is 64 KiB, so one datagram can carry a
+whole DTLS record (at most 2^14 bytes of plaintext), 13 times the data.
+
+This is our own extension, never needed by official peers.  Both sides must say they accept
+big packets and the path must be provably local; otherwise the packet size is exactly the
+usual one:
+
+* a peer that accepts big packets declares the largest SCTP packet it accepts with the
+  session-level line ``a=x-reactor-sansio-sctp-packet:<bytes>`` (before the first ``m=``);
+  other implementations ignore unknown attributes;
+* the answer carries the line only if the offer did (:func:`answer_limit`);
+* a peer *receives* big packets as soon as it declared them (:func:`receive_limit`),
+  whatever the path and the other description, so a sender's decision never outruns it;
+* a peer *sends* big packets only when, in addition, the selected ICE pair joins two host
+  candidates on loopback addresses over UDP (:func:`send_packet_size`).  Equal non-loopback
+  addresses are not trusted: two network namespaces can share an address and then the path
+  is a real link with a real MTU.
+
+Pure functions of SDP text and candidate facts; no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Final
+
+import attrs
+
+#: The SCTP packet size every WebRTC peer uses, common header included (aiortc's and
+#: libwebrtc's limit for the minimum IPv6 MTU).
+DEFAULT_PACKET_SIZE: Final = 1189
+#: The largest SCTP packet one DTLS record can carry: TLS plaintext is at most 2^14 bytes.
+MAX_PACKET_SIZE: Final = 16_384
+#: What our peers declare they accept.
+LOCAL_PACKET_LIMIT: Final = MAX_PACKET_SIZE
+#: SCTP common header and DATA chunk header, the overhead of a packet of one DATA chunk.
+_PACKET_OVERHEAD: Final = 12 + 16
+
+ATTRIBUTE: Final = "x-reactor-sansio-sctp-packet"
+_PREFIX: Final = f"a={ATTRIBUTE}:"
+#: Longest value read (a decimal byte count); anything longer is not a declaration.
+_MAX_VALUE_CHARS: Final = 12
+
+
+@attrs.frozen(kw_only=True)
+class CandidatePairFacts:
+    """What the adapter knows of the selected ICE pair (aioice's candidates)."""
+
+    local_host: str
+    remote_host: str
+    local_type: str
+    remote_type: str
+    transport: str
+
+
+def declaration(limit: int = LOCAL_PACKET_LIMIT) -> str:
+    """Our session-level line, declaring the largest packet we accept."""
+    return f"{_PREFIX}{limit}"
+
+
+def declared_limit(sdp: str) -> int | None:
+    """The packet size ``sdp`` declares it accepts, or None without a usable line.
+
+    Only session-level lines count; a value that is not a decimal integer within
+    [DEFAULT_PACKET_SIZE, any] counts as absent; a declaration above MAX_PACKET_SIZE is
+    read as MAX_PACKET_SIZE."""
+    for raw in sdp.splitlines():
+        line = raw.strip()
+        if line.startswith("m="):
+            return None
+        if not line.startswith(_PREFIX):
+            continue
+        value = line[len(_PREFIX):].strip()
+        if value.isascii() and value.isdigit() and len(value) <= _MAX_VALUE_CHARS:
+            size = int(value)
+            if size >= DEFAULT_PACKET_SIZE:
+                return min(size, MAX_PACKET_SIZE)
+    return None
+
+
+def with_declaration(sdp: str, limit: int = LOCAL_PACKET_LIMIT) -> str:
+    """``sdp`` with our line added before its first ``m=`` line (or at its end), keeping
+    its line separator; unchanged when it already declares."""
+    if declared_limit(sdp) is not None:
+        return sdp
+    separator = "\r\n" if "\r\n" in sdp else "\n"
+    lines = sdp.split(separator)
+    at = next((i for i, line in enumerate(lines) if line.startswith("m=")), None)
+    if at is None:
+        at = len(lines) - 1 if lines and lines[-1] == "" else len(lines)
+    lines.insert(at, declaration(limit))
+    return separator.join(lines)
+
+
+def answer_limit(offer_limit: int | None) -> int | None:
+    """What an answerer declares: our limit when the offer declared one, else nothing (a
+    peer that never asked gets an answer without the line, as without this extension)."""
+    return None if offer_limit is None else LOCAL_PACKET_LIMIT
+
+
+def receive_limit(ours: int | None) -> int:
+    """The largest packet we must be ready to receive: the one we declared, else the usual
+    size.  It depends on our own declaration only, not on the peer's as we read it: were
+    a line lost between the answerer and us, the answerer (which saw both) could still
+    send big packets, and they must still be read whole."""
+    return DEFAULT_PACKET_SIZE if ours is None else _clamp(ours)
+
+
+def is_local_pair(pair: CandidatePairFacts) -> bool:
+    """True when the pair joins two host candidates on loopback addresses over UDP."""
+    if pair.transport.lower() != "udp":
+        return False
+    if pair.local_type != "host" or pair.remote_type != "host":
+        return False
+    return _is_loopback(pair.local_host) and _is_loopback(pair.remote_host)
+
+
+def send_packet_size(ours: int | None, theirs: int | None,
+                     pair: CandidatePairFacts | None) -> int:
+    """The largest SCTP packet we may send: the smaller of both declarations when both
+    declare and the selected pair is local, else :data:`DEFAULT_PACKET_SIZE`."""
+    if ours is None or theirs is None or pair is None or not is_local_pair(pair):
+        return DEFAULT_PACKET_SIZE
+    return min(_clamp(ours), _clamp(theirs))
+
+
+def user_data_per_chunk(packet_size: int) -> int:
+    """The user data of a DATA chunk filling a packet of ``packet_size`` bytes (chunks are
+    padded to 4 bytes, so rounded down to a multiple of 4): 1160 for the usual size."""
+    return (packet_size - _PACKET_OVERHEAD) // 4 * 4
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False  # a hostname (mDNS candidate) proves nothing
+
+
+def _clamp(size: int) -> int:
+    return max(DEFAULT_PACKET_SIZE, min(size, MAX_PACKET_SIZE))
