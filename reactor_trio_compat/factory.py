@@ -22,7 +22,8 @@ from .peer import BridgedClientPeer, Spawn
 def client_peer_factory(*, host_addresses: Sequence[str] | None,
                         extra_ice_servers: Sequence[Any] = (),
                         frame_capacity: int = 2,
-                        spawn: Spawn | None = None) -> PeerFactory:
+                        spawn: Spawn | None = None,
+                        big_sctp_packets: bool = False) -> PeerFactory:
     """A factory of :class:`BridgedClientPeer` gathering on ``host_addresses`` (``None``:
     every interface) with the session's ICE servers followed by ``extra_ice_servers``.
 
@@ -34,7 +35,8 @@ def client_peer_factory(*, host_addresses: Sequence[str] | None,
 
     def make_peer(tracks: Sequence[Any], ice_servers: Sequence[Any]) -> Peer:
         ice = IceConfig(host_addresses=hosts, ice_servers=(*ice_servers, *extra))
-        return BridgedClientPeer(tracks, ice=ice, frame_capacity=frame_capacity, spawn=spawn)
+        return BridgedClientPeer(tracks, ice=ice, frame_capacity=frame_capacity, spawn=spawn,
+                                 big_sctp_packets=big_sctp_packets)
 
     return make_peer
 

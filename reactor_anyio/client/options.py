@@ -85,15 +85,19 @@ class PeerOptions:
             callback = callback.callback
         return FormattedCallback(callback, chosen)
 
-    def bind(self) -> PeerFactory:
+    def bind(self, *, stepped: bool = False) -> PeerFactory:
         """The factory this connect uses: the caller's, or the running library's bridge
-        (:class:`~reactor_proto.errors.InvalidStateError` when there is none)."""
+        (:class:`~reactor_proto.errors.InvalidStateError` when there is none); a ``stepped``
+        session's peers offer big SCTP packets (issue 24, docs/protocol §6.9)."""
         if self.factory is not None:
             chosen = self.factory
         else:
             builder = peer_factory_builder(sniffio.current_async_library())
+            # the extension's flag only when asked: a builder registered with the older
+            # signature (host_addresses, frame_capacity) keeps working for streamed sessions
+            extension = {"big_sctp_packets": True} if stepped else {}
             chosen = builder(host_addresses=self.ice.host_addresses,
-                             frame_capacity=self.frame_buffer)
+                             frame_capacity=self.frame_buffer, **extension)
         extra = self.ice.ice_servers
 
         def make_peer(tracks: Sequence[Any], ice_servers: Sequence[IceServer]) -> Peer:

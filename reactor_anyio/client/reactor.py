@@ -259,7 +259,7 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
             # A disconnect() is still ending the session (the status is DISCONNECTED
             # already, so a handler of that status may call connect()): let it finish.
             await self._run_op(lambda now: self._machine.disconnect(now))
-        self._peer_factory = self._peer_options.bind()
+        self._peer_factory = self._peer_options.bind(stepped=self.generation == "stepped")
         await self._ensure_service()
         await self._run_op(lambda now: self._machine.connect(
             now, session_id=session_id, connection_id=connection_id,
@@ -267,7 +267,7 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
 
     async def reconnect(self) -> None:
         """Resume the retained session on a new connection (raises when impossible)."""
-        self._peer_factory = self._peer_options.bind()
+        self._peer_factory = self._peer_options.bind(stepped=self.generation == "stepped")
         await self._ensure_service()
         await self._run_op(self._machine.reconnect, abort_on_cancel=True)
 
@@ -385,7 +385,7 @@ class Reactor(ReactorQueries, ReactorEvents, ReactorSteps, ReactorTracks, Reacto
 
     def _make_peer(self, tracks: Sequence[TrackCapability], ice_servers: Sequence[Any]) -> Peer:
         if self._peer_factory is None:  # connect()/reconnect() bind it; this is a backstop
-            self._peer_factory = self._peer_options.bind()
+            self._peer_factory = self._peer_options.bind(stepped=self.generation == "stepped")
         return self._peer_factory(tracks, ice_servers)
 
     def _on_peer(self, peer_id: int, peer: Peer | None) -> None:

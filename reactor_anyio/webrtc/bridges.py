@@ -64,12 +64,13 @@ def peer_factory_builder(library: str) -> PeerFactoryBuilder:
 
 
 def asyncio_peer_factory(*, host_addresses: Sequence[str] | None,
-                         frame_capacity: int) -> PeerFactory:
+                         frame_capacity: int, big_sctp_packets: bool = False) -> PeerFactory:
     """asyncio needs no bridge: a :class:`ClientPeer` on the running loop."""
 
     def make_peer(tracks: Sequence[Any], ice_servers: Sequence[IceServer]) -> Peer:
         ice = IceConfig(host_addresses=host_addresses, ice_servers=ice_servers)
-        return ClientPeer(tracks, ice=ice, frame_capacity=frame_capacity)
+        return ClientPeer(tracks, ice=ice, frame_capacity=frame_capacity,
+                          big_sctp_packets=big_sctp_packets)
 
     return make_peer
 

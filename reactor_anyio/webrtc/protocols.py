@@ -41,7 +41,8 @@ class PeerFactory(Protocol):
 class PeerFactoryBuilder(Protocol):
     """Makes the :class:`PeerFactory` of one client: host candidates only on
     ``host_addresses`` (``None``: aioice's own discovery), ``frame_capacity`` frames buffered
-    per received track."""
+    per received track; ``big_sctp_packets``: offer our big-SCTP-packet extension
+    (docs/protocol/06-data-channels.md §6.9; stepped sessions only)."""
 
     def __call__(self, *, host_addresses: Sequence[str] | None,
-                 frame_capacity: int) -> PeerFactory: ...
+                 frame_capacity: int, big_sctp_packets: bool = False) -> PeerFactory: ...
