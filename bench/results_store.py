@@ -79,7 +79,10 @@ def current_commit() -> str:
                               check=False).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # the page and the store themselves are rewritten by the run: not a change of the code
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  ":!docs/benchmarks.md", ":!bench/results.json")
+    return commit + ("+" if changed else "")
 
 
 def merge(stored: Mapping[str, FigureEntry], measured: Mapping[str, FigureEntry],
