@@ -56,12 +56,6 @@ class PeerOptions:
                peer_factory: PeerFactory | None,
                frame_format: str = DEFAULT_PIXEL_FORMAT) -> PeerOptions:
         """Check the constructor's options; LocalProtocolError names the bad one."""
-        # The first DTLS certificate of a process costs 10-25 ms, the v1 codec (protobuf) and
-        # numpy, which the client's import leaves out, tens of ms more (see
-        # warm_up_in_background): started with the first client, the thread overlaps with the
-        # caller's start-up and the first HTTP requests.  Not at import: a thread contending
-        # for the GIL during the import made the import slower than the official client's.
-        warm_up_in_background(WARM_UP_MODULES)  # a no-op unless the import's call was undone
         if ice_host_addresses is None and is_loopback_host(parse_url(api_url).host):
             ice_host_addresses = LOOPBACK_HOST_ADDRESSES  # a local session stays local
         if peer_factory is not None and not callable(peer_factory):
