@@ -34,21 +34,55 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def depth_of(value: Any, limit: int) -> int:
     """Nesting depth of a decoded JSON value, stopping early once it exceeds ``limit``."""
-    deepest = 0
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest = 1
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, depth + 1) for child in children)
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        # Only containers are pushed: most nodes are leaves, and a tuple per leaf was most
+        # of this walk's cost.
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
     return deepest
+
+
+def _has_big_float(value: Any) -> bool:
+    """True if a float is integral beyond 64 bits: how orjson reads an integer literal too
+    large for it (the stdlib keeps an int)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float):
+            if abs(node) >= 2.0**63 and node.is_integer():
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+#: Bytes with every non-digit turned into a space: the digit runs of a text, at C speed.
+_DIGIT_RUNS = bytes(c if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
+
+
+def _may_hold_big_int(raw: bytes) -> bool:
+    # orjson reads an integer literal beyond 64 bits as a float; such a literal has at least
+    # 19 digits, so text with no run that long needs no walk for it (a run inside a string
+    # only costs the walk).
+    return any(len(run) >= 19 for run in raw.translate(_DIGIT_RUNS).split())
+
+
+def _may_be_deeper(raw: bytes, limit: int) -> bool:
+    # Each level opens with a bracket, so text with no more openers than the limit cannot
+    # nest deeper (brackets inside strings only make this count larger).
+    return raw.count(b"{") + raw.count(b"[") > limit
 
 
 def loads_bounded(
@@ -72,27 +106,26 @@ def loads_bounded(
         raise DecodeError(f"{what}: not valid UTF-8 ({exc.reason} at byte {exc.start})",
                           field=what) from None
     try:
-        value = _loads(text)
+        value = _loads(text, raw)
     except RecursionError:
         raise DecodeError(f"{what}: nested deeper than {max_depth} levels", field=what) from None
     except ValueError as exc:
         raise DecodeError(f"{what}: not valid JSON ({exc})", field=what,
                           value=_short(text)) from None
-    if depth_of(value, max_depth) > max_depth:
+    if _may_be_deeper(raw, max_depth) and depth_of(value, max_depth) > max_depth:
         raise DecodeError(f"{what}: nested deeper than {max_depth} levels", field=what)
     return value
 
 
-def _has_non_finite(value: Any, *, big_ints: bool = False) -> bool:
-    """True if a float is inf/NaN -- or, with ``big_ints``, integral beyond 64 bits, which is
-    how orjson reads an integer literal too large for it (the stdlib keeps an int)."""
+def _has_non_finite(value: Any) -> bool:
+    """True if a float in ``value`` is inf/NaN."""
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, float) and (not math.isfinite(node) or (
-                big_ints and abs(node) >= 2.0**63 and node.is_integer())):
-            return True
-        if isinstance(node, dict):
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return True
+        elif isinstance(node, dict):
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
@@ -110,17 +143,18 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str, raw: bytes) -> Any:
     if _orjson is not None:
         # orjson is the fast path; whenever it disagrees with the stdlib (it refuses lone
-        # surrogates and huge integers, and reads 1e999 as inf) the stdlib decides, so the
-        # result and every error message are the same with or without the extra.
+        # surrogates, infinities and huge integers, reading the last as floats) the stdlib
+        # decides, so the result and every error message are the same with or without the
+        # extra.
         try:
-            value = _orjson.loads(text)
+            value = _orjson.loads(raw)
         except ValueError:
             pass
         else:
-            if not _has_non_finite(value, big_ints=True):
+            if not (_may_hold_big_int(raw) and _has_big_float(value)):
                 return value
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 

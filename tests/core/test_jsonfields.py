@@ -64,6 +64,40 @@ def test_orjson_and_stdlib_agree_on_any_text(text: str) -> None:
     assert fast == slow
 
 
+NUMBER_TEXT = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=2**62, max_value=2**66).map(lambda n: str(n)),
+    st.integers(min_value=-(2**66), max_value=-(2**62)).map(str),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(-99, 99), st.integers(-400, 400)),
+    st.builds(lambda m, e: f"{m}.5E+{e}", st.integers(0, 9), st.integers(0, 400)),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+)
+LEAF_TEXT = NUMBER_TEXT | st.sampled_from(['"[[[{{"', '"1e999"', "true", "null", '"x"'])
+NESTED_TEXT = st.recursive(
+    LEAF_TEXT,
+    lambda inner: st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]")
+    | st.lists(inner, max_size=3).map(
+        lambda xs: "{" + ",".join(f'"k{i}":{x}' for i, x in enumerate(xs)) + "}"),
+    max_leaves=12,
+)
+
+
+@given(NESTED_TEXT, st.integers(0, 10))
+def test_orjson_and_stdlib_agree_on_numbers_and_nesting(text: str, wrap: int) -> None:
+    """The fast path skips its walks on text that cannot hold a number orjson misreads or
+    nest past the limit; whatever it skips, the outcome is the stdlib's."""
+    text = "[" * wrap + text + "]" * wrap
+    saved = jsonfields._orjson
+    try:
+        fast = outcome(text)
+        jsonfields._orjson = None
+        slow = outcome(text)
+    finally:
+        jsonfields._orjson = saved
+    assert fast == slow
+    assert type(fast[1]) is type(slow[1])
+
+
 def test_dumps_refuses_non_finite_and_matches_stdlib() -> None:
     with pytest.raises(ValueError, match="Out of range"):
         dumps({"a": float("inf")})
