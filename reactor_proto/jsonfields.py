@@ -161,11 +161,17 @@ def _loads(text: str, raw: bytes) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON text.  Non-finite floats are refused (JSON has no NaN)."""
-    if _orjson is not None and not _has_non_finite(value):
+    if _orjson is not None:
         try:
-            return str(_orjson.dumps(value).decode("utf-8"))
+            encoded: bytes = _orjson.dumps(value)
         except TypeError:
             pass  # e.g. int keys or huge ints: the stdlib's rules apply, as without orjson
+        else:
+            # orjson writes inf/NaN as null, so output without a null had none; only
+            # output with one needs the walk (and with a non-finite float, the stdlib's
+            # refusal below).
+            if b"null" not in encoded or not _has_non_finite(value):
+                return encoded.decode("utf-8")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

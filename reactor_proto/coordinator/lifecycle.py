@@ -23,9 +23,9 @@ from .config import CoordinatorConfig
 from .events import CoordinatorEvent, RuntimeCallFailed, SessionClosed, SessionStateChanged
 from .ratelimit import TokenBucketLimiter
 from .runtime_link import (
+    DescriptorMemo,
     RuntimeDescriptor,
     get_session_request,
-    parse_descriptor,
     start_session_request,
     stop_session_request,
 )
@@ -78,6 +78,7 @@ class Lifecycle:
         #: Client requests accepted and not answered yet.
         self.awaiting: set[int] = set()
         self.poll_at: float | None = None
+        self.descriptors = DescriptorMemo()
 
     def unix(self, now: float) -> float:
         return now + self.unix_offset
@@ -149,7 +150,7 @@ class Lifecycle:
         descriptor: RuntimeDescriptor | None = None
         if response is not None:
             try:
-                descriptor = parse_descriptor(response)
+                descriptor = self.descriptors.parse(call.slot, response)
                 if descriptor.capabilities is None:
                     raise DecodeError("descriptor.capabilities: required field is missing",
                                       field="descriptor.capabilities")
@@ -193,7 +194,7 @@ class Lifecycle:
         if record is None or response is None:
             return
         try:
-            descriptor = parse_descriptor(response)
+            descriptor = self.descriptors.parse(call.slot, response)
         except DecodeError as exc:
             self.emit(RuntimeCallFailed(slot=call.slot, operation=call.kind.value,
                                         detail=exc.message))

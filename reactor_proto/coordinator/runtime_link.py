@@ -133,3 +133,26 @@ def parse_descriptor(response: HttpResponse) -> RuntimeDescriptor:
         capabilities=_opt_obj(fields, "capabilities"), schema=_opt_obj(fields, "schema"),
         server_wires=_server_wires(fields),
     )
+
+
+class DescriptorMemo:
+    """The last descriptor parsed from each slot's runtime, reused while the body is byte
+    for byte the same.
+
+    The coordinator polls ``GET /session`` after every forwarded request and before every
+    ``GET /sessions/{id}`` answer, and the descriptor carries the model's whole command
+    schema, so most polls return the body the previous one did.  Comparing bytes is far
+    cheaper than decoding them again.  One entry per slot: bounded by the slot count.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[bytes, RuntimeDescriptor]] = {}
+
+    def parse(self, slot: int, response: HttpResponse) -> RuntimeDescriptor:
+        """:func:`parse_descriptor`, or the slot's last result for an identical 200 body."""
+        last = self._last.get(slot)
+        if last is not None and response.status == 200 and last[0] == response.body:
+            return last[1]
+        descriptor = parse_descriptor(response)   # raises before anything is kept
+        self._last[slot] = (response.body, descriptor)
+        return descriptor

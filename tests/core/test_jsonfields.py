@@ -104,6 +104,29 @@ def test_dumps_refuses_non_finite_and_matches_stdlib() -> None:
     assert dumps({1: 2**70}) == json.dumps({1: 2**70}, separators=(",", ":"))
 
 
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=16,
+))
+def test_dumps_is_the_stdlibs_compact_json(value: Any) -> None:
+    """With or without orjson: the stdlib's compact text, and its refusal of inf/NaN."""
+    try:
+        expected: Any = json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                                   allow_nan=False)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: Any = dumps(value)
+    except ValueError:
+        got = ValueError
+    if got is ValueError or expected is ValueError:
+        assert got is expected
+    else:
+        assert json.loads(got) == json.loads(expected)
+
+
 def test_limits_and_encoding_errors() -> None:
     with pytest.raises(DecodeError, match="exceeds the limit"):
         loads_bounded(b"[1,2,3]", what="x", max_bytes=3)
