@@ -61,9 +61,21 @@ def local_port_free() -> bool:
     return True
 
 
-async def run_script(python: Path, *args: str) -> dict[str, Any]:
+def official_python_or_skip() -> Path:
+    """The official client's interpreter; skips the test where it cannot run here (not
+    installable, or port 8080, the only local address 0.8.0 knows, is taken)."""
+    python = official_python()
+    if python is None:
+        pytest.skip(f"{OFFICIAL_PACKAGE} could not be installed into {OFFICIAL_VENV}")
+    if not local_port_free():
+        pytest.skip(f"127.0.0.1:{LOCAL_PORT} is taken; {OFFICIAL_PACKAGE} can use no other")
+    return python
+
+
+async def run_script(python: Path, *args: str, script: Path = SCRIPT) -> dict[str, Any]:
+    """Run one of the official-client scripts; its last stdout line is a JSON summary."""
     with anyio.fail_after(120):
-        result = await anyio.run_process([str(python), str(SCRIPT), *args], check=False)
+        result = await anyio.run_process([str(python), str(script), *args], check=False)
     stderr = result.stderr.decode(errors="replace")[-3000:]
     assert result.returncode == 0, stderr
     summary: dict[str, Any] = json.loads(result.stdout.decode().strip().splitlines()[-1])
@@ -77,11 +89,7 @@ async def wait_ready(runtime: LocalRuntime) -> None:
 
 
 async def test_official_client_against_helios_and_echo() -> None:
-    python = official_python()
-    if python is None:
-        pytest.skip(f"{OFFICIAL_PACKAGE} could not be installed into {OFFICIAL_VENV}")
-    if not local_port_free():
-        pytest.skip(f"127.0.0.1:{LOCAL_PORT} is taken; {OFFICIAL_PACKAGE} can use no other")
+    python = official_python_or_skip()
 
     async with LocalRuntime("helios", port=LOCAL_PORT) as helios:
         summary = await run_script(python, "helios", "5")

@@ -6,16 +6,13 @@ Same set-up as ``test_official_client.py`` (the cached ``.venv-official/``, port
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 
 from reactor_anyio.runtime import LocalRuntime
 
-from .test_official_client import LOCAL_PORT, OFFICIAL_PACKAGE, local_port_free, official_python
+from .test_official_client import LOCAL_PORT, official_python_or_skip, run_script
 
 pytestmark = pytest.mark.anyio
 
@@ -27,23 +24,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def run_clip_script(python: Path, watch: float, seconds: float) -> dict[str, Any]:
-    with anyio.fail_after(120):
-        result = await anyio.run_process([str(python), str(SCRIPT), str(watch), str(seconds)],
-                                         check=False)
-    assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
-    summary: dict[str, Any] = json.loads(result.stdout.decode().strip().splitlines()[-1])
-    return summary
-
-
 async def test_official_client_downloads_a_clip_that_decodes(tmp_path: Path) -> None:
-    python = official_python()
-    if python is None:
-        pytest.skip(f"{OFFICIAL_PACKAGE} could not be installed")
-    if not local_port_free():
-        pytest.skip(f"127.0.0.1:{LOCAL_PORT} is taken; {OFFICIAL_PACKAGE} can use no other")
+    python = official_python_or_skip()
     async with LocalRuntime("helios", port=LOCAL_PORT, recording_dir=str(tmp_path)) as runtime:
-        summary = await run_clip_script(python, 5.0, 4.0)
+        summary = await run_script(python, "5.0", "4.0", script=SCRIPT)
         print("official 0.8.0 clip:", summary)
         assert runtime.recordings.tracks == ("main_video",)
     assert summary["kind"] == "snap"
