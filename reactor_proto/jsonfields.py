@@ -52,20 +52,28 @@ def depth_of(value: Any, limit: int) -> int:
     return deepest
 
 
-def _has_big_float(value: Any) -> bool:
-    """True if a float is integral beyond 64 bits: how orjson reads an integer literal too
-    large for it (the stdlib keeps an int)."""
+def _any_float(value: Any, test: Callable[[float], bool]) -> bool:
+    """True if ``test`` holds for a float anywhere in a decoded JSON value."""
     stack = [value]
     while stack:
         node = stack.pop()
         if isinstance(node, float):
-            if abs(node) >= 2.0**63 and node.is_integer():
+            if test(node):
                 return True
         elif isinstance(node, dict):
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
     return False
+
+
+def _big_integral(node: float) -> bool:
+    # how orjson reads an integer literal beyond 64 bits (the stdlib keeps an int)
+    return abs(node) >= 2.0**63 and node.is_integer()
+
+
+def _non_finite(node: float) -> bool:
+    return not math.isfinite(node)
 
 
 #: Bytes with every non-digit turned into a space: the digit runs of a text, at C speed.
@@ -117,21 +125,6 @@ def loads_bounded(
     return value
 
 
-def _has_non_finite(value: Any) -> bool:
-    """True if a float in ``value`` is inf/NaN."""
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, float):
-            if not math.isfinite(node):
-                return True
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
@@ -154,7 +147,7 @@ def _loads(text: str, raw: bytes) -> Any:
         except ValueError:
             pass
         else:
-            if not (_may_hold_big_int(raw) and _has_big_float(value)):
+            if not (_may_hold_big_int(raw) and _any_float(value, _big_integral)):
                 return value
     return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
@@ -170,7 +163,7 @@ def dumps(value: Any) -> str:
             # orjson writes inf/NaN as null, so output without a null had none; only
             # output with one needs the walk (and with a non-finite float, the stdlib's
             # refusal below).
-            if b"null" not in encoded or not _has_non_finite(value):
+            if b"null" not in encoded or not _any_float(value, _non_finite):
                 return encoded.decode("utf-8")
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 

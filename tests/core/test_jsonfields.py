@@ -52,15 +52,21 @@ def test_orjson_and_stdlib_agree(monkeypatch: pytest.MonkeyPatch, text: str) -> 
     assert type(fast[1]) is type(slow[1])
 
 
-@given(st.text(max_size=40))
-def test_orjson_and_stdlib_agree_on_any_text(text: str) -> None:
+def fast_and_stdlib(text: str) -> tuple[Any, Any]:
+    """The outcome with orjson, then without (for hypothesis tests, which cannot take the
+    function-scoped monkeypatch fixture)."""
     saved = jsonfields._orjson
     try:
         fast = outcome(text)
         jsonfields._orjson = None
-        slow = outcome(text)
+        return fast, outcome(text)
     finally:
         jsonfields._orjson = saved
+
+
+@given(st.text(max_size=40))
+def test_orjson_and_stdlib_agree_on_any_text(text: str) -> None:
+    fast, slow = fast_and_stdlib(text)
     assert fast == slow
 
 
@@ -86,14 +92,7 @@ NESTED_TEXT = st.recursive(
 def test_orjson_and_stdlib_agree_on_numbers_and_nesting(text: str, wrap: int) -> None:
     """The fast path skips its walks on text that cannot hold a number orjson misreads or
     nest past the limit; whatever it skips, the outcome is the stdlib's."""
-    text = "[" * wrap + text + "]" * wrap
-    saved = jsonfields._orjson
-    try:
-        fast = outcome(text)
-        jsonfields._orjson = None
-        slow = outcome(text)
-    finally:
-        jsonfields._orjson = saved
+    fast, slow = fast_and_stdlib("[" * wrap + text + "]" * wrap)
     assert fast == slow
     assert type(fast[1]) is type(slow[1])
 
