@@ -136,6 +136,60 @@ def user_data_per_chunk(packet_size: int) -> int:
     return (packet_size - _PACKET_OVERHEAD) // 4 * 4
 
 
+@attrs.frozen(kw_only=True)
+class SendWindow:
+    """How a sender paces its DATA chunks, in bytes of user data (RFC 9260 §7.2).
+
+    ``initial`` is the congestion window at the start of the association; ``limit`` the
+    largest it may grow to (None: unbounded, RFC 9260 and aiortc); ``burst`` how much one
+    transmission may add to what is in flight (None: only the window bounds it)."""
+
+    initial: int
+    limit: int | None
+    burst: int | None
+
+
+#: Big packets a sender keeps in flight on a local pair.  The only buffer between our two
+#: peers on loopback is the receiver's UDP socket: aioice asks for 256 KiB, which Linux
+#: doubles, and it then holds 30 datagrams of 16 KiB that nobody reads; 24 leave room for
+#: the SACKs and anything else the socket carries.
+LOCAL_WINDOW_PACKETS: Final = 24
+
+
+def send_window(packet_size: int) -> SendWindow:
+    """The pacing for ``packet_size`` (what :func:`send_packet_size` returned).
+
+    The usual size keeps RFC 9260's and aiortc's numbers: a window of three packets that
+    slow start grows without bound, at most four new packets per transmission.  Big packets
+    go only between two of our peers on loopback (§6.9), where no network can be congested
+    and the receiver's socket buffer is known: the window starts at, and never exceeds,
+    :data:`LOCAL_WINDOW_PACKETS` packets, with no burst limit, so a step's result leaves at
+    once instead of growing from three packets a round trip at a time."""
+    data = user_data_per_chunk(packet_size)
+    if packet_size <= DEFAULT_PACKET_SIZE:
+        return SendWindow(initial=3 * data, limit=None, burst=4 * data)
+    window = LOCAL_WINDOW_PACKETS * data
+    return SendWindow(initial=window, limit=window, burst=None)
+
+
+#: DATA packets a receiver takes before it acknowledges, with the usual packets: RFC 9260
+#: §6.2 asks for a SACK for at least every second packet.
+SACK_EVERY: Final = 2
+#: The same on a local pair with big packets: each SACK costs both processes a DTLS record,
+#: a datagram and a wake-up (more than a third of a step's receiving time when every
+#: second packet was acknowledged), and with a window of LOCAL_WINDOW_PACKETS one SACK per
+#: eight packets still keeps the sender's window open.
+LOCAL_SACK_EVERY: Final = 8
+
+
+def sack_every(packet_size: int) -> int:
+    """How many DATA packets a receiver takes before its SACK is due, the peers using
+    ``packet_size`` (both ends decide the same size, :func:`send_packet_size`).  A lone
+    packet is still acknowledged after the delayed-SACK timer, and out-of-order or
+    duplicate DATA at once (RFC 9260 §6.7), whatever the size."""
+    return SACK_EVERY if packet_size <= DEFAULT_PACKET_SIZE else LOCAL_SACK_EVERY
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback

@@ -57,8 +57,9 @@ logger = logging.getLogger(__name__)
 #: how long a lone unacknowledged DATA packet waits for a second one before its SACK goes
 #: out (RFC 9260 §6.2: at most 200 ms; short, so the sender's RTT samples stay honest)
 DELAYED_SACK_TIMEOUT = 0.02
-#: DATA chunks received before a SACK is due (RFC 9260 §6.2: at least every second packet)
-SACK_EVERY = 2
+#: DATA packets received before a SACK is due with the usual packets (RFC 9260 §6.2: at
+#: least every second packet); big packets between our peers: reactor_proto.sctp_packets
+SACK_EVERY = packets.SACK_EVERY
 #: the I bit of a DATA chunk: the sender asks for a SACK without delay (RFC 7053)
 SACK_IMMEDIATELY = 0x08
 
@@ -119,6 +120,10 @@ class ReactorSctpTransport(RTCSctpTransport):
         self.packet_size = packets.DEFAULT_PACKET_SIZE
         self._chunk_data = _sctp.USERDATA_MAX_LENGTH
         self._scaled: Any = None
+        #: how DATA is paced (reactor_proto.sctp_packets.send_window): aiortc's numbers
+        #: for the usual packets, a fixed window without burst limit for big ones
+        self._window = packets.send_window(self.packet_size)
+        self._sack_every = packets.sack_every(self.packet_size)
 
     # ---- packet size: decided by reactor_proto.sctp_packets when the association starts --
 
@@ -146,7 +151,9 @@ class ReactorSctpTransport(RTCSctpTransport):
         self.packet_size = size
         self._chunk_data = packets.user_data_per_chunk(size)
         self._scaled = jumbo.scaled_methods(self._chunk_data)
-        self._cwnd = 3 * self._chunk_data  # aiortc's initial window, three packets
+        self._window = packets.send_window(size)
+        self._sack_every = packets.sack_every(size)
+        self._cwnd = self._window.initial
 
     # ---- receiving: reassembly and delayed SACK ----------------------------------------
 
@@ -177,7 +184,7 @@ class ReactorSctpTransport(RTCSctpTransport):
     async def _send_sack(self) -> None:
         """Called by aiortc after each packet that made a SACK due: send it now, or let it
         wait for a second DATA packet or the timer."""
-        due_now = (self._sack_now or self._data_since_sack >= SACK_EVERY
+        due_now = (self._sack_now or self._data_since_sack >= self._sack_every
                    or self._sack_misordered or self._sack_duplicates
                    or self._association_state != self.State.ESTABLISHED)
         if not due_now:
@@ -218,6 +225,7 @@ class ReactorSctpTransport(RTCSctpTransport):
             await self._scaled["_receive_sack_chunk"](self, chunk)
         else:
             await super()._receive_sack_chunk(chunk)
+        self._clamp_window()
 
     def _t3_expired(self) -> None:
         self._may_retransmit = True  # every outstanding chunk gets marked
@@ -225,6 +233,15 @@ class ReactorSctpTransport(RTCSctpTransport):
             self._scaled["_t3_expired"](self)
         else:
             super()._t3_expired()
+        self._clamp_window()
+
+    def _clamp_window(self) -> None:
+        """Keep the window within the core's limit (big packets only; aiortc's own window
+        is unbounded).  aiortc grows it while handling a SACK and sends at the end of that,
+        through :meth:`_transmit`, which clamps first."""
+        limit = self._window.limit
+        if limit is not None and self._cwnd > limit:
+            self._cwnd = limit
 
     async def _send(self, stream_id: int, pp_id: int, user_data: bytes,
                     expiry: float | None = None, max_retransmits: int | None = None,
@@ -236,6 +253,7 @@ class ReactorSctpTransport(RTCSctpTransport):
             await super()._send(stream_id, pp_id, user_data, expiry, max_retransmits, ordered)
 
     async def _transmit(self) -> None:
+        self._clamp_window()
         if self._may_retransmit or self._forward_tsn_chunk is not None:
             if self._scaled is not None:
                 await self._scaled["_transmit"](self)
@@ -245,8 +263,12 @@ class ReactorSctpTransport(RTCSctpTransport):
             return
         # No chunk is marked for retransmission: what is left of aiortc's _transmit is
         # sending new data within the burst limit and the congestion window.
-        burst = (2 if self._fast_recovery_exit is not None else _sctp.SCTP_MAX_BURST)
-        cwnd = min(self._flight_size + burst * self._chunk_data, self._cwnd)
+        if self._fast_recovery_exit is not None:
+            cwnd = min(self._flight_size + 2 * self._chunk_data, self._cwnd)
+        elif self._window.burst is not None:
+            cwnd = min(self._flight_size + self._window.burst, self._cwnd)
+        else:
+            cwnd = self._cwnd
         while self._outbound_queue and self._flight_size < cwnd:
             chunk = self._outbound_queue.popleft()
             self._sent_queue.append(chunk)

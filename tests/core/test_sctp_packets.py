@@ -124,3 +124,29 @@ def test_answers_declare_only_when_offers_did() -> None:
     assert sp.answer_limit(4000) == sp.LOCAL_PACKET_LIMIT
     for name in ("aiortc_offer.sdp", "aiortc_answer.sdp", "gstreamer_answer.sdp"):
         assert sp.declared_limit((DATA / name).read_text()) is None  # others never declare
+
+
+@given(size=st.integers(sp.DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE))
+def test_the_window_is_aiortcs_for_the_usual_packets_and_bounded_for_big_ones(
+        size: int) -> None:
+    window = sp.send_window(size)
+    data = sp.user_data_per_chunk(size)
+    if size == DEFAULT_PACKET_SIZE:  # RFC 9260 as aiortc does it: three packets, burst 4
+        assert window == sp.SendWindow(initial=3 * data, limit=None, burst=4 * data)
+        assert sp.sack_every(size) == 2
+        return
+    # big packets (a local pair only): a fixed window the receiver's UDP socket holds
+    # (30 datagrams of 16 KiB unread, see LOCAL_WINDOW_PACKETS), no burst limit
+    assert window.initial == window.limit == sp.LOCAL_WINDOW_PACKETS * data
+    assert window.limit is not None and window.limit < 30 * data
+    assert window.burst is None
+    assert sp.SACK_EVERY <= sp.sack_every(size) < sp.LOCAL_WINDOW_PACKETS // 2
+
+
+@given(ours=limits, theirs=limits, pair=pairs)
+def test_both_ends_pace_and_acknowledge_alike(ours: int | None, theirs: int | None,
+                                              pair: CandidatePairFacts | None) -> None:
+    mine = sp.send_packet_size(ours, theirs, pair)
+    peers = sp.send_packet_size(theirs, ours, pair)
+    assert sp.send_window(mine) == sp.send_window(peers)
+    assert sp.sack_every(mine) == sp.sack_every(peers)
