@@ -328,3 +328,38 @@ async def test_a_streaming_client_offers_the_usual_packets() -> None:
         assert sp.declared_limit(offer) is None
     finally:
         await client.close()
+
+
+@pytest.mark.anyio
+async def test_big_packets_are_acknowledged_every_eighth_and_gaps_at_once() -> None:
+    transport, dtls = _transport()
+    transport._last_received_tsn = 99
+
+    async def arrive(tsn: int) -> None:
+        chunk = aio_sctp.DataChunk(flags=aio_sctp.SCTP_DATA_FIRST_FRAG
+                                   | aio_sctp.SCTP_DATA_LAST_FRAG)
+        chunk.tsn, chunk.stream_id, chunk.stream_seq, chunk.user_data = tsn, 1, tsn - 100, b"x"
+        await transport._receive_chunk(chunk)
+        if transport._sack_needed:
+            await transport._send_sack()
+
+    def sacks() -> list[Any]:
+        return [c for chunks in dtls.packets for c in chunks
+                if isinstance(c, aio_sctp.SackChunk)]
+
+    every = sp.sack_every(sp.MAX_PACKET_SIZE)
+    for tsn in range(100, 100 + every - 1):
+        await arrive(tsn)
+    assert sacks() == []
+    await arrive(100 + every - 1)
+    assert [s.cumulative_tsn for s in sacks()] == [100 + every - 1]
+    await arrive(100 + every + 1)  # one missing: reported at once, whatever the count
+    assert sacks()[-1].gaps == [(2, 2)]
+    transport._cancel_sack_timer()
+    small, small_dtls = _transport(theirs=None)  # the usual packets: every second
+    small._last_received_tsn = 99
+    transport, dtls = small, small_dtls
+    await arrive(100)
+    await arrive(101)
+    assert [s.cumulative_tsn for s in sacks()] == [101]
+    small._cancel_sack_timer()
