@@ -10,10 +10,11 @@ runtime.
   follow.  Without ``.venv-rt3`` the baseline is issue 24's hand measurement (13-16 ms, the
   slow end counts).
 * **a step with one 32x16 frame out**: the same, against the echo model at 32x16: what a
-  step costs apart from moving the frame (aiortc's SCTP sends a 640x360 RGB result as ~600
-  packets of 1200 bytes, which is most of the figure above; our peers run aiortc's SCTP
-  through ``reactor_anyio/webrtc/sctp.py``, which takes out its per-packet scans and
-  acknowledges every second packet, as RFC 9260 §6.2 allows).
+  step costs apart from moving the frame (with 1.13.0, whose libwebrtc keeps SCTP packets
+  at 1200 bytes, aiortc's SCTP sends a 640x360 RGB result as ~600 packets, each a DTLS
+  record and a datagram in pure Python, and takes ~300 SACKs, which is most of the figure
+  above; our runtime runs aiortc's SCTP through ``reactor_anyio/webrtc/sctp.py``, which
+  takes out its per-packet scans).  The official runtime does the same in libwebrtc's C++.
 * **100 steps in a row**: the runtime samples itself (RSS, asyncio tasks, open file
   descriptors, threads) after every completed step; the figure is the growth from step 10
   to step 100, which should be none (RSS within 4 MiB: the allocator keeps some slack).
