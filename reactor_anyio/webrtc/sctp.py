@@ -25,7 +25,9 @@ Between two of our own peers on loopback the packets themselves get bigger: when
 descriptions declare it and the selected ICE pair is local (``reactor_proto.sctp_packets``,
 docs/protocol §6.9), :meth:`ReactorSctpTransport.start` switches the transport to DATA
 chunks of up to one DTLS record (~16 KiB, 13 times fewer packets), with aiortc's congestion
-control counted in those packets (``sctp_jumbo.py``).  With any other peer nothing changes.
+control counted in those packets (``sctp_jumbo.py``), a window fixed at what the receiver's
+UDP socket holds and no burst limit (``send_window``), and one SACK per eight packets
+(``sack_every``).  With any other peer nothing changes.
 
 The wire behaviour stays the RFC's (the same chunks, congestion control and timers as
 aiortc; only fewer SACKs, within what the RFC allows), so it interoperates with any peer:
