@@ -139,7 +139,7 @@ def test_the_window_is_aiortcs_for_the_usual_packets_and_bounded_for_big_ones(
     # (30 datagrams of 16 KiB unread, see LOCAL_WINDOW_PACKETS), no burst limit
     assert window.initial == window.limit == sp.LOCAL_WINDOW_PACKETS * data
     assert window.limit is not None and window.limit < 30 * data
-    assert window.burst is None
+    assert window.burst is None and window.bundle
     assert sp.SACK_EVERY <= sp.sack_every(size) < sp.LOCAL_WINDOW_PACKETS // 2
 
 
@@ -150,3 +150,25 @@ def test_both_ends_pace_and_acknowledge_alike(ours: int | None, theirs: int | No
     peers = sp.send_packet_size(theirs, ours, pair)
     assert sp.send_window(mine) == sp.send_window(peers)
     assert sp.sack_every(mine) == sp.sack_every(peers)
+
+
+@given(total=st.integers(0, 300_000), data=st.sampled_from([1160, 4000, 16356]),
+       first=st.integers(-5, 20_000))
+def test_fragments_cover_the_message_within_the_chunk_size(total: int, data: int,
+                                                           first: int) -> None:
+    sizes = sp.fragment_sizes(total, data, first)
+    assert sum(sizes) == total and all(0 < size <= data for size in sizes)
+    if not 0 < first < data:  # aiortc's cut: full chunks, then the rest
+        assert sizes == [data] * (total // data) + ([total % data] if total % data else [])
+    elif total:
+        assert sizes[0] == min(first, total)
+        assert len(sizes) <= -(-(total - sizes[0]) // data) + 1
+
+
+@given(tail=st.integers(0, 20_000), size=st.integers(DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE))
+def test_a_tail_and_the_room_it_leaves_fit_one_packet(tail: int, size: int) -> None:
+    room = sp.tail_room(size, tail)
+    assert room >= 0 and room % 4 == 0
+    if room:
+        assert sp.COMMON_HEADER + sp.chunk_length(tail) + sp.chunk_length(room) <= size
+        assert sp.COMMON_HEADER + sp.chunk_length(tail) + sp.chunk_length(room + 4) > size

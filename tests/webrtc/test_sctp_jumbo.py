@@ -363,3 +363,60 @@ async def test_big_packets_are_acknowledged_every_eighth_and_gaps_at_once() -> N
     await arrive(101)
     assert [s.cumulative_tsn for s in sacks()] == [101]
     small._cancel_sack_timer()
+
+
+class FakeChannel:
+    id, maxPacketLifeTime, maxRetransmits, ordered = 1, None, None, True
+
+    def __init__(self) -> None:
+        self.buffered = 0
+
+    def _addBufferedAmount(self, amount: int) -> None:
+        self.buffered += amount
+
+
+@pytest.mark.anyio
+async def test_big_packets_bundle_a_messages_tail_with_the_next_head() -> None:
+    transport, dtls = _transport()
+    channel = FakeChannel()
+    frame = sp.user_data_per_chunk(sp.MAX_PACKET_SIZE) * 4 + 112  # a 64 KiB chunk frame
+    for _ in range(3):
+        transport._data_channel_queue.append((channel, 53, b"f" * frame))
+    await transport._data_channel_flush()
+    packets = [aio_sctp.serialize_packet(1, 2, 3, jumbo_bundle(chunks)) for chunks in dtls.packets]
+    assert all(len(p) <= sp.MAX_PACKET_SIZE for p in packets)
+    # 3 x 64 KiB in 13 packets, not 15: the 112-byte tails share a packet with a shortened
+    # first fragment of the next message
+    assert len(packets) == -(-3 * frame // BIG) == 13
+    assert [len(chunks) for chunks in dtls.packets].count(2) == 2
+    messages: list[bytes] = []
+    for chunk in (c for chunks in dtls.packets for c in chunks):  # the receiver's view
+        if chunk.flags & aio_sctp.SCTP_DATA_FIRST_FRAG:
+            messages.append(b"")
+        messages[-1] += chunk.user_data
+    assert messages == [b"f" * frame] * 3
+    assert not transport._data_channel_queue and channel.buffered == -3 * frame
+    # every chunk is tracked as aiortc tracks one: in flight, then acknowledged
+    tsns = [c.tsn for chunks in dtls.packets for c in chunks]
+    assert [c.tsn for c in transport._sent_queue] == tsns
+    await transport._receive_chunk(_sack(tsns[-1]))
+    assert not transport._sent_queue and transport._flight_size == 0
+    transport._t3_cancel()
+
+
+@pytest.mark.anyio
+async def test_usual_packets_are_never_bundled() -> None:
+    transport, dtls = _transport(theirs=None)
+    transport._cwnd = 1 << 20
+    channel = FakeChannel()
+    for _ in range(3):
+        transport._data_channel_queue.append((channel, 53, b"s" * 10))
+    await transport._data_channel_flush()
+    assert [len(chunks) for chunks in dtls.packets] == [1, 1, 1]
+    transport._t3_cancel()
+
+
+def jumbo_bundle(chunks: list[Any]) -> Any:
+    from reactor_anyio.webrtc.sctp import _Bundle
+
+    return _Bundle(chunks)
