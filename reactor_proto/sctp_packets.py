@@ -40,7 +40,8 @@ MAX_PACKET_SIZE: Final = 16_384
 #: What our peers declare they accept.
 LOCAL_PACKET_LIMIT: Final = MAX_PACKET_SIZE
 #: SCTP common header and DATA chunk header, the overhead of a packet of one DATA chunk.
-_PACKET_OVERHEAD: Final = 12 + 16
+COMMON_HEADER: Final = 12
+_PACKET_OVERHEAD: Final = COMMON_HEADER + 16
 
 ATTRIBUTE: Final = "x-reactor-sansio-sctp-packet"
 _PREFIX: Final = f"a={ATTRIBUTE}:"
@@ -134,6 +135,92 @@ def user_data_per_chunk(packet_size: int) -> int:
     """The user data of a DATA chunk filling a packet of ``packet_size`` bytes (chunks are
     padded to 4 bytes, so rounded down to a multiple of 4): 1160 for the usual size."""
     return (packet_size - _PACKET_OVERHEAD) // 4 * 4
+
+
+@attrs.frozen(kw_only=True)
+class SendWindow:
+    """How a sender paces its DATA chunks, in bytes of user data (RFC 9260 §7.2).
+
+    ``initial`` is the congestion window at the start of the association; ``limit`` the
+    largest it may grow to (None: unbounded, RFC 9260 and aiortc); ``burst`` how much one
+    transmission may add to what is in flight (None: only the window bounds it); ``bundle``
+    whether consecutive DATA chunks share a packet while they fit (RFC 9260 §6.10)."""
+
+    initial: int
+    limit: int | None
+    burst: int | None
+    bundle: bool = False
+
+
+#: Big packets a sender keeps in flight on a local pair.  The only buffer between our two
+#: peers on loopback is the receiver's UDP socket: aioice asks for 256 KiB, which Linux
+#: doubles, and it then holds 30 datagrams of 16 KiB that nobody reads; 24 leave room for
+#: the SACKs and anything else the socket carries.
+LOCAL_WINDOW_PACKETS: Final = 24
+
+
+def send_window(packet_size: int) -> SendWindow:
+    """The pacing for ``packet_size`` (what :func:`send_packet_size` returned).
+
+    The usual size keeps RFC 9260's and aiortc's numbers: a window of three packets that
+    slow start grows without bound, at most four new packets per transmission.  Big packets
+    go only between two of our peers on loopback (§6.9), where no network can be congested
+    and the receiver's socket buffer is known: the window starts at, and never exceeds,
+    :data:`LOCAL_WINDOW_PACKETS` packets, with no burst limit, so a step's result leaves at
+    once instead of growing from three packets a round trip at a time.  Big packets are also
+    bundled: a 64 KiB chunk frame is four full packets and 112 bytes, and without bundling
+    each of those 112-byte tails costs a packet of its own (11 of a step result's 54)."""
+    data = user_data_per_chunk(packet_size)
+    if packet_size <= DEFAULT_PACKET_SIZE:
+        return SendWindow(initial=3 * data, limit=None, burst=4 * data)
+    window = LOCAL_WINDOW_PACKETS * data
+    return SendWindow(initial=window, limit=window, burst=None, bundle=True)
+
+
+def chunk_length(user_data: int) -> int:
+    """Bytes a DATA chunk of ``user_data`` bytes takes in a packet: its 16-byte header and
+    the data, padded to 4."""
+    return (16 + user_data + 3) // 4 * 4
+
+
+def tail_room(packet_size: int, tail_data: int) -> int:
+    """User data a DATA chunk may carry in the packet a chunk of ``tail_data`` bytes starts
+    (rounded down to 4; 0 when nothing fits)."""
+    room = packet_size - COMMON_HEADER - chunk_length(tail_data) - 16
+    return max(0, room // 4 * 4)
+
+
+def fragment_sizes(total: int, chunk_data: int, first: int = 0) -> list[int]:
+    """How a message of ``total`` bytes is cut into DATA chunks of at most ``chunk_data``
+    bytes: aiortc's cut (full chunks, then the rest; none for an empty message), except that
+    a ``first`` between 1 and ``chunk_data`` - 1 makes the first chunk that size, so that it
+    fills the packet the previous message's last chunk started (bundling)."""
+    if total <= 0:
+        return []
+    sizes = [min(first, total)] if 0 < first < chunk_data else []
+    left = total - sum(sizes)
+    sizes += [chunk_data] * (left // chunk_data)
+    if left % chunk_data:
+        sizes.append(left % chunk_data)
+    return sizes
+
+
+#: DATA packets a receiver takes before it acknowledges, with the usual packets: RFC 9260
+#: §6.2 asks for a SACK for at least every second packet.
+SACK_EVERY: Final = 2
+#: The same on a local pair with big packets: each SACK costs both processes a DTLS record,
+#: a datagram and a wake-up (more than a third of a step's receiving time when every
+#: second packet was acknowledged), and with a window of LOCAL_WINDOW_PACKETS one SACK per
+#: eight packets still keeps the sender's window open.
+LOCAL_SACK_EVERY: Final = 8
+
+
+def sack_every(packet_size: int) -> int:
+    """How many DATA packets a receiver takes before its SACK is due, the peers using
+    ``packet_size`` (both ends decide the same size, :func:`send_packet_size`).  A lone
+    packet is still acknowledged after the delayed-SACK timer, and out-of-order or
+    duplicate DATA at once (RFC 9260 §6.7), whatever the size."""
+    return SACK_EVERY if packet_size <= DEFAULT_PACKET_SIZE else LOCAL_SACK_EVERY
 
 
 def _is_loopback(host: str) -> bool:

@@ -25,6 +25,12 @@ DEFAULT_RATE = 400.0
 DEFAULT_BURST = 64
 #: a backlog over this many bytes drops further messages (a peer that never drains)
 MAX_BACKLOG_BYTES = 8 * 1024 * 1024
+#: messages of at least this many bytes need no token: each fills SCTP packets, whose number
+#: aiortc's congestion window (counted in bytes) already bounds; the flood the bucket stops
+#: is of small messages, one packet each.  (Issue 24: the eleven 64 KiB chunk frames of a
+#: stepped 640x360 result were held to 400 a second, 27 ms a step.)  4 KiB is a browser's
+#: chunk frame (docs/protocol §6.8.7).
+FREE_MESSAGE_BYTES = 4096
 #: at close, at most this many of the newest waiting messages still go out: the final ones
 #: (a goodbye) matter, thousands of answers to a flood do not and would hold the close up
 FLUSH_AT_CLOSE = 64
@@ -67,8 +73,9 @@ class ChannelPacer:
     def send(self, label: str, message: str | bytes, size: int) -> None:
         """Deliver now if the bucket allows and nothing waits, else queue."""
         self._refill()
-        if not self._queue and self._tokens >= 1:
-            self._tokens -= 1
+        free = size >= FREE_MESSAGE_BYTES
+        if not self._queue and (free or self._tokens >= 1):
+            self._tokens -= 0 if free else 1
             self._deliver(label, message)
             return
         if self._queued_bytes + size > MAX_BACKLOG_BYTES:
@@ -90,10 +97,10 @@ class ChannelPacer:
     def _drain(self) -> None:
         self._timer = None
         self._refill()
-        while self._queue and self._tokens >= 1:
+        while self._queue and (self._queue[0][2] >= FREE_MESSAGE_BYTES or self._tokens >= 1):
             label, message, size = self._queue.popleft()
             self._queued_bytes -= size
-            self._tokens -= 1
+            self._tokens -= 0 if size >= FREE_MESSAGE_BYTES else 1
             try:
                 self._deliver(label, message)
             except Exception:  # the channel closed meanwhile: the peer is going

@@ -25,7 +25,9 @@ Between two of our own peers on loopback the packets themselves get bigger: when
 descriptions declare it and the selected ICE pair is local (``reactor_proto.sctp_packets``,
 docs/protocol §6.9), :meth:`ReactorSctpTransport.start` switches the transport to DATA
 chunks of up to one DTLS record (~16 KiB, 13 times fewer packets), with aiortc's congestion
-control counted in those packets (``sctp_jumbo.py``).  With any other peer nothing changes.
+control counted in those packets (``sctp_jumbo.py``), a window fixed at what the receiver's
+UDP socket holds and no burst limit (``send_window``), and one SACK per eight packets
+(``sack_every``).  With any other peer nothing changes.
 
 The wire behaviour stays the RFC's (the same chunks, congestion control and timers as
 aiortc; only fewer SACKs, within what the RFC allows), so it interoperates with any peer:
@@ -40,11 +42,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from aiortc import RTCSctpTransport
 from aiortc import rtcsctptransport as _sctp
+from aiortc.utils import uint16_add as _uint16_add
 from aiortc.utils import uint32_gt as _uint32_gt
 
 from reactor_proto import sctp_packets as packets
@@ -57,8 +61,9 @@ logger = logging.getLogger(__name__)
 #: how long a lone unacknowledged DATA packet waits for a second one before its SACK goes
 #: out (RFC 9260 §6.2: at most 200 ms; short, so the sender's RTT samples stay honest)
 DELAYED_SACK_TIMEOUT = 0.02
-#: DATA chunks received before a SACK is due (RFC 9260 §6.2: at least every second packet)
-SACK_EVERY = 2
+#: DATA packets received before a SACK is due with the usual packets (RFC 9260 §6.2: at
+#: least every second packet); big packets between our peers: reactor_proto.sctp_packets
+SACK_EVERY = packets.SACK_EVERY
 #: the I bit of a DATA chunk: the sender asks for a SACK without delay (RFC 7053)
 SACK_IMMEDIATELY = 0x08
 
@@ -119,6 +124,12 @@ class ReactorSctpTransport(RTCSctpTransport):
         self.packet_size = packets.DEFAULT_PACKET_SIZE
         self._chunk_data = _sctp.USERDATA_MAX_LENGTH
         self._scaled: Any = None
+        #: how DATA is paced (reactor_proto.sctp_packets.send_window): aiortc's numbers
+        #: for the usual packets, a fixed window without burst limit for big ones
+        self._window = packets.send_window(self.packet_size)
+        self._sack_every = packets.sack_every(self.packet_size)
+        self._holding = False  # _transmit waits while a flush queues several messages
+        self._flush_tail: Any = None  # the last chunk queued before, during such a flush
 
     # ---- packet size: decided by reactor_proto.sctp_packets when the association starts --
 
@@ -146,7 +157,9 @@ class ReactorSctpTransport(RTCSctpTransport):
         self.packet_size = size
         self._chunk_data = packets.user_data_per_chunk(size)
         self._scaled = jumbo.scaled_methods(self._chunk_data)
-        self._cwnd = 3 * self._chunk_data  # aiortc's initial window, three packets
+        self._window = packets.send_window(size)
+        self._sack_every = packets.sack_every(size)
+        self._cwnd = self._window.initial
 
     # ---- receiving: reassembly and delayed SACK ----------------------------------------
 
@@ -177,7 +190,7 @@ class ReactorSctpTransport(RTCSctpTransport):
     async def _send_sack(self) -> None:
         """Called by aiortc after each packet that made a SACK due: send it now, or let it
         wait for a second DATA packet or the timer."""
-        due_now = (self._sack_now or self._data_since_sack >= SACK_EVERY
+        due_now = (self._sack_now or self._data_since_sack >= self._sack_every
                    or self._sack_misordered or self._sack_duplicates
                    or self._association_state != self.State.ESTABLISHED)
         if not due_now:
@@ -218,6 +231,7 @@ class ReactorSctpTransport(RTCSctpTransport):
             await self._scaled["_receive_sack_chunk"](self, chunk)
         else:
             await super()._receive_sack_chunk(chunk)
+        self._clamp_window()
 
     def _t3_expired(self) -> None:
         self._may_retransmit = True  # every outstanding chunk gets marked
@@ -225,17 +239,91 @@ class ReactorSctpTransport(RTCSctpTransport):
             self._scaled["_t3_expired"](self)
         else:
             super()._t3_expired()
+        self._clamp_window()
+
+    def _clamp_window(self) -> None:
+        """Keep the window within the core's limit (big packets only; aiortc's own window
+        is unbounded).  aiortc grows it while handling a SACK and sends at the end of that,
+        through :meth:`_transmit`, which clamps first."""
+        limit = self._window.limit
+        if limit is not None and self._cwnd > limit:
+            self._cwnd = limit
 
     async def _send(self, stream_id: int, pp_id: int, user_data: bytes,
                     expiry: float | None = None, max_retransmits: int | None = None,
                     ordered: bool = True) -> None:
-        if self._scaled is not None:  # fragments of up to one big packet
+        if self._window.bundle:  # big packets, the first fragment filling a tail's packet
+            self._fragment(stream_id, pp_id, user_data, expiry, max_retransmits, ordered)
+            await self._transmit()
+        elif self._scaled is not None:  # fragments of up to one big packet
             await self._scaled["_send"](self, stream_id, pp_id, user_data, expiry,
                                         max_retransmits, ordered)
         else:
             await super()._send(stream_id, pp_id, user_data, expiry, max_retransmits, ordered)
 
+    def _fragment(self, stream_id: int, pp_id: int, user_data: bytes, expiry: float | None,
+                  max_retransmits: int | None, ordered: bool) -> None:
+        """aiortc's ``_send`` up to the transmission (the same chunks and bookkeeping), with
+        the cut of :func:`reactor_proto.sctp_packets.fragment_sizes`."""
+        queue = self._outbound_queue
+        last = queue[-1] if queue else self._flush_tail
+        first = 0 if last is None else packets.tail_room(self.packet_size, len(last.user_data))
+        sizes = packets.fragment_sizes(len(user_data), self._chunk_data, first)
+        stream_seq = self._outbound_stream_seq.get(stream_id, 0) if ordered else 0
+        pos = 0
+        for index, size in enumerate(sizes):
+            chunk = _sctp.DataChunk()
+            chunk.flags = 0 if ordered else _sctp.SCTP_DATA_UNORDERED
+            if index == 0:
+                chunk.flags |= _sctp.SCTP_DATA_FIRST_FRAG
+            if index == len(sizes) - 1:
+                chunk.flags |= _LAST_FRAGMENT
+            chunk.tsn, chunk.stream_id, chunk.stream_seq = self._local_tsn, stream_id, stream_seq
+            chunk.protocol = pp_id
+            chunk.user_data = user_data[pos:pos + size]
+            chunk._abandoned = chunk._acked = chunk._in_flight = chunk._retransmit = False
+            chunk._book_size = size
+            chunk._expiry, chunk._max_retransmits = expiry, max_retransmits
+            chunk._misses = chunk._sent_count = 0
+            chunk._sent_time = None
+            pos += size
+            self._local_tsn = _tsn_plus_one(self._local_tsn)
+            queue.append(chunk)
+        if ordered:
+            self._outbound_stream_seq[stream_id] = _uint16_add(stream_seq, 1)
+
+    async def _data_channel_flush(self) -> None:
+        """aiortc's flush, which fragments the next queued message only once everything
+        before it was sent; when bundling (big packets), every queued message is fragmented
+        first and sent after, so that a message's 112-byte tail shares a packet with the
+        next message's head."""
+        if (not self._window.bundle or self._holding
+                or self._association_state != self.State.ESTABLISHED):
+            await super()._data_channel_flush()
+            return
+        queued = self._outbound_queue
+        self._holding = True
+        try:
+            while self._data_channel_queue:
+                left = len(self._data_channel_queue)
+                self._flush_tail = queued[-1] if queued else None  # for _fragment
+                self._outbound_queue = deque()  # aiortc's loop then takes one message
+                try:
+                    await super()._data_channel_flush()
+                finally:
+                    queued.extend(self._outbound_queue)
+                    self._outbound_queue = queued
+                if len(self._data_channel_queue) == left:
+                    break
+        finally:
+            self._holding = False
+            self._flush_tail = None
+        await self._transmit()
+
     async def _transmit(self) -> None:
+        if self._holding:
+            return
+        self._clamp_window()
         if self._may_retransmit or self._forward_tsn_chunk is not None:
             if self._scaled is not None:
                 await self._scaled["_transmit"](self)
@@ -245,17 +333,47 @@ class ReactorSctpTransport(RTCSctpTransport):
             return
         # No chunk is marked for retransmission: what is left of aiortc's _transmit is
         # sending new data within the burst limit and the congestion window.
-        burst = (2 if self._fast_recovery_exit is not None else _sctp.SCTP_MAX_BURST)
-        cwnd = min(self._flight_size + burst * self._chunk_data, self._cwnd)
+        if self._fast_recovery_exit is not None:
+            cwnd = min(self._flight_size + 2 * self._chunk_data, self._cwnd)
+        elif self._window.burst is not None:
+            cwnd = min(self._flight_size + self._window.burst, self._cwnd)
+        else:
+            cwnd = self._cwnd
+        room = self.packet_size - packets.COMMON_HEADER if self._window.bundle else 0
         while self._outbound_queue and self._flight_size < cwnd:
-            chunk = self._outbound_queue.popleft()
-            self._sent_queue.append(chunk)
-            self._flight_size_increase(chunk)
-            chunk._sent_count += 1
-            chunk._sent_time = time.time()
-            await self._send_chunk(chunk)
+            bundle: list[Any] = []
+            size = 0
+            while self._outbound_queue and self._flight_size < cwnd:
+                chunk = self._outbound_queue[0]
+                length = packets.chunk_length(len(chunk.user_data))
+                if bundle and size + length > room:
+                    break
+                self._outbound_queue.popleft()
+                self._sent_queue.append(chunk)
+                self._flight_size_increase(chunk)
+                chunk._sent_count += 1
+                chunk._sent_time = time.time()
+                bundle.append(chunk)
+                size += length
+            if len(bundle) == 1:
+                await self._send_chunk(bundle[0])
+            else:  # several DATA chunks in one packet (RFC 9260 §6.10)
+                bundled: Any = _Bundle(bundle)  # serialized as one chunk is
+                await self.transport._send_data(_sctp.serialize_packet(
+                    self._local_port, self._remote_port or 0, self._remote_verification_tag,
+                    bundled))
             if not self._t3_handle:
                 self._t3_start()
+
+
+class _Bundle:
+    """Chunks serialized back to back, as ``serialize_packet`` serializes one chunk."""
+
+    def __init__(self, chunks: list[Any]) -> None:
+        self.chunks = chunks
+
+    def __bytes__(self) -> bytes:
+        return b"".join(bytes(chunk) for chunk in self.chunks)
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

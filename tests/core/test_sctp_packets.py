@@ -124,3 +124,51 @@ def test_answers_declare_only_when_offers_did() -> None:
     assert sp.answer_limit(4000) == sp.LOCAL_PACKET_LIMIT
     for name in ("aiortc_offer.sdp", "aiortc_answer.sdp", "gstreamer_answer.sdp"):
         assert sp.declared_limit((DATA / name).read_text()) is None  # others never declare
+
+
+@given(size=st.integers(sp.DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE))
+def test_the_window_is_aiortcs_for_the_usual_packets_and_bounded_for_big_ones(
+        size: int) -> None:
+    window = sp.send_window(size)
+    data = sp.user_data_per_chunk(size)
+    if size == DEFAULT_PACKET_SIZE:  # RFC 9260 as aiortc does it: three packets, burst 4
+        assert window == sp.SendWindow(initial=3 * data, limit=None, burst=4 * data)
+        assert sp.sack_every(size) == 2
+        return
+    # big packets (a local pair only): a fixed window the receiver's UDP socket holds
+    # (30 datagrams of 16 KiB unread, see LOCAL_WINDOW_PACKETS), no burst limit
+    assert window.initial == window.limit == sp.LOCAL_WINDOW_PACKETS * data
+    assert window.limit is not None and window.limit < 30 * data
+    assert window.burst is None and window.bundle
+    assert sp.SACK_EVERY <= sp.sack_every(size) < sp.LOCAL_WINDOW_PACKETS // 2
+
+
+@given(ours=limits, theirs=limits, pair=pairs)
+def test_both_ends_pace_and_acknowledge_alike(ours: int | None, theirs: int | None,
+                                              pair: CandidatePairFacts | None) -> None:
+    mine = sp.send_packet_size(ours, theirs, pair)
+    peers = sp.send_packet_size(theirs, ours, pair)
+    assert sp.send_window(mine) == sp.send_window(peers)
+    assert sp.sack_every(mine) == sp.sack_every(peers)
+
+
+@given(total=st.integers(0, 300_000), data=st.sampled_from([1160, 4000, 16356]),
+       first=st.integers(-5, 20_000))
+def test_fragments_cover_the_message_within_the_chunk_size(total: int, data: int,
+                                                           first: int) -> None:
+    sizes = sp.fragment_sizes(total, data, first)
+    assert sum(sizes) == total and all(0 < size <= data for size in sizes)
+    if not 0 < first < data:  # aiortc's cut: full chunks, then the rest
+        assert sizes == [data] * (total // data) + ([total % data] if total % data else [])
+    elif total:
+        assert sizes[0] == min(first, total)
+        assert len(sizes) <= -(-(total - sizes[0]) // data) + 1
+
+
+@given(tail=st.integers(0, 20_000), size=st.integers(DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE))
+def test_a_tail_and_the_room_it_leaves_fit_one_packet(tail: int, size: int) -> None:
+    room = sp.tail_room(size, tail)
+    assert room >= 0 and room % 4 == 0
+    if room:
+        assert sp.COMMON_HEADER + sp.chunk_length(tail) + sp.chunk_length(room) <= size
+        assert sp.COMMON_HEADER + sp.chunk_length(tail) + sp.chunk_length(room + 4) > size

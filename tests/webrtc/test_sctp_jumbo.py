@@ -100,7 +100,7 @@ async def test_packet_size_follows_the_core(ours: int | None, theirs: int | None
     if sends == sp.DEFAULT_PACKET_SIZE:
         assert transport._cwnd == 3 * SMALL and transport._scaled is None
     else:
-        assert transport._cwnd == 3 * sp.user_data_per_chunk(sends)
+        assert transport._cwnd == sp.send_window(sends).initial
     transport._t3_cancel()
 
 
@@ -126,19 +126,31 @@ def test_no_pair_no_facts() -> None:
 
 
 @pytest.mark.anyio
-async def test_messages_are_cut_into_big_chunks_within_the_scaled_window() -> None:
+async def test_messages_are_cut_into_big_chunks_within_the_local_window() -> None:
     transport, dtls = _transport()
-    await transport._send(1, 51, b"m" * (BIG * 6 + 10))
+    window = sp.LOCAL_WINDOW_PACKETS
+    await transport._send(1, 51, b"m" * (BIG * (window + 6) + 10))
     sizes = [len(c.user_data) for c in dtls.data()]
-    assert sizes == [BIG] * 3  # aiortc's initial window is three packets, now big ones
+    assert sizes == [BIG] * window  # the whole local window at once: no burst limit
     first = dtls.data()[0].tsn
-    await transport._receive_chunk(_sack(first))  # one acknowledged: slow start, +1 packet
-    assert transport._cwnd == 4 * BIG
-    sizes = [len(c.user_data) for c in dtls.data()]
-    assert sizes == [BIG] * 5  # the window had room for two more
-    for tsn in range(first + 1, first + 7):
-        await transport._receive_chunk(_sack(tsn % 2**32))
-    assert [len(c.user_data) for c in dtls.data()] == [BIG] * 6 + [10]
+    await transport._receive_chunk(_sack(first))  # one acknowledged: one more goes out
+    assert transport._cwnd == window * BIG  # and the window stays at the core's limit
+    assert [len(c.user_data) for c in dtls.data()] == [BIG] * (window + 1)
+    await transport._receive_chunk(_sack((first + 6) % 2**32))
+    assert [len(c.user_data) for c in dtls.data()] == [BIG] * (window + 6) + [10]
+    assert transport._cwnd == window * BIG
+    transport._t3_cancel()
+
+
+@pytest.mark.anyio
+async def test_usual_packets_keep_aiortcs_slow_start_and_burst_limit() -> None:
+    transport, dtls = _transport(theirs=None)
+    await transport._send(1, 51, b"m" * (SMALL * 12))
+    assert len(dtls.data()) == 3  # aiortc's initial window, three packets
+    first = dtls.data()[0].tsn
+    transport._cwnd = 100 * SMALL  # a grown window: still four new packets per SACK
+    await transport._receive_chunk(_sack(first))
+    assert len(dtls.data()) == 3 + 4  # four past the flight, though the window had room
     transport._t3_cancel()
 
 
@@ -152,8 +164,11 @@ async def test_a_lost_big_packet_is_fast_retransmitted_whole() -> None:
         await transport._receive_chunk(_sack(first, [(2, end)]))
     lost = [c for c in dtls.data() if c.tsn == (first + 1) % 2**32]
     assert len(lost) == 2 and {len(c.user_data) for c in lost} == {BIG}
-    # fast recovery halves the window, floored at four big packets (not four small ones)
-    assert transport._ssthresh == max(100 * BIG // 2, 4 * BIG)
+    # fast recovery halves the window (held at the core's local limit), floored at four
+    # big packets (not four small ones)
+    window = sp.send_window(sp.MAX_PACKET_SIZE).limit
+    assert window is not None
+    assert transport._ssthresh == max(window // 2, 4 * BIG)
     transport._t3_cancel()
 
 
@@ -164,7 +179,9 @@ async def test_t3_expiry_leaves_one_big_packet_of_window() -> None:
     sent = [c.tsn for c in dtls.data()]
     transport._t3_cancel()
     transport._t3_expired()
-    assert transport._cwnd == BIG and transport._ssthresh == 4 * BIG
+    # one big packet of window; ssthresh half the window the timeout found (RFC 9260 §7.2.3)
+    assert transport._cwnd == BIG
+    assert transport._ssthresh == max(sp.LOCAL_WINDOW_PACKETS * BIG // 2, 4 * BIG)
     await asyncio.sleep(0)  # aiortc schedules the retransmission as a task
     await asyncio.sleep(0)
     again = [c for c in dtls.data()][len(sent):]
@@ -311,3 +328,95 @@ async def test_a_streaming_client_offers_the_usual_packets() -> None:
         assert sp.declared_limit(offer) is None
     finally:
         await client.close()
+
+
+@pytest.mark.anyio
+async def test_big_packets_are_acknowledged_every_eighth_and_gaps_at_once() -> None:
+    transport, dtls = _transport()
+    transport._last_received_tsn = 99
+
+    async def arrive(tsn: int) -> None:
+        chunk = aio_sctp.DataChunk(flags=aio_sctp.SCTP_DATA_FIRST_FRAG
+                                   | aio_sctp.SCTP_DATA_LAST_FRAG)
+        chunk.tsn, chunk.stream_id, chunk.stream_seq, chunk.user_data = tsn, 1, tsn - 100, b"x"
+        await transport._receive_chunk(chunk)
+        if transport._sack_needed:
+            await transport._send_sack()
+
+    def sacks() -> list[Any]:
+        return [c for chunks in dtls.packets for c in chunks
+                if isinstance(c, aio_sctp.SackChunk)]
+
+    every = sp.sack_every(sp.MAX_PACKET_SIZE)
+    for tsn in range(100, 100 + every - 1):
+        await arrive(tsn)
+    assert sacks() == []
+    await arrive(100 + every - 1)
+    assert [s.cumulative_tsn for s in sacks()] == [100 + every - 1]
+    await arrive(100 + every + 1)  # one missing: reported at once, whatever the count
+    assert sacks()[-1].gaps == [(2, 2)]
+    transport._cancel_sack_timer()
+    small, small_dtls = _transport(theirs=None)  # the usual packets: every second
+    small._last_received_tsn = 99
+    transport, dtls = small, small_dtls
+    await arrive(100)
+    await arrive(101)
+    assert [s.cumulative_tsn for s in sacks()] == [101]
+    small._cancel_sack_timer()
+
+
+class FakeChannel:
+    id, maxPacketLifeTime, maxRetransmits, ordered = 1, None, None, True
+
+    def __init__(self) -> None:
+        self.buffered = 0
+
+    def _addBufferedAmount(self, amount: int) -> None:
+        self.buffered += amount
+
+
+@pytest.mark.anyio
+async def test_big_packets_bundle_a_messages_tail_with_the_next_head() -> None:
+    transport, dtls = _transport()
+    channel = FakeChannel()
+    frame = sp.user_data_per_chunk(sp.MAX_PACKET_SIZE) * 4 + 112  # a 64 KiB chunk frame
+    for _ in range(3):
+        transport._data_channel_queue.append((channel, 53, b"f" * frame))
+    await transport._data_channel_flush()
+    packets = [aio_sctp.serialize_packet(1, 2, 3, jumbo_bundle(chunks)) for chunks in dtls.packets]
+    assert all(len(p) <= sp.MAX_PACKET_SIZE for p in packets)
+    # 3 x 64 KiB in 13 packets, not 15: the 112-byte tails share a packet with a shortened
+    # first fragment of the next message
+    assert len(packets) == -(-3 * frame // BIG) == 13
+    assert [len(chunks) for chunks in dtls.packets].count(2) == 2
+    messages: list[bytes] = []
+    for chunk in (c for chunks in dtls.packets for c in chunks):  # the receiver's view
+        if chunk.flags & aio_sctp.SCTP_DATA_FIRST_FRAG:
+            messages.append(b"")
+        messages[-1] += chunk.user_data
+    assert messages == [b"f" * frame] * 3
+    assert not transport._data_channel_queue and channel.buffered == -3 * frame
+    # every chunk is tracked as aiortc tracks one: in flight, then acknowledged
+    tsns = [c.tsn for chunks in dtls.packets for c in chunks]
+    assert [c.tsn for c in transport._sent_queue] == tsns
+    await transport._receive_chunk(_sack(tsns[-1]))
+    assert not transport._sent_queue and transport._flight_size == 0
+    transport._t3_cancel()
+
+
+@pytest.mark.anyio
+async def test_usual_packets_are_never_bundled() -> None:
+    transport, dtls = _transport(theirs=None)
+    transport._cwnd = 1 << 20
+    channel = FakeChannel()
+    for _ in range(3):
+        transport._data_channel_queue.append((channel, 53, b"s" * 10))
+    await transport._data_channel_flush()
+    assert [len(chunks) for chunks in dtls.packets] == [1, 1, 1]
+    transport._t3_cancel()
+
+
+def jumbo_bundle(chunks: list[Any]) -> Any:
+    from reactor_anyio.webrtc.sctp import _Bundle
+
+    return _Bundle(chunks)
