@@ -31,35 +31,38 @@ WIDTH, HEIGHT, FPS = 640, 360, 30
 GOAL = 1.15
 
 
-def named_threads_cpu(pid: int, name: str) -> float:
-    """CPU seconds (user + system) of ``pid``'s live threads called ``name``."""
-    total = 0
+def named_threads_cpu(pid: int, name: str) -> dict[str, float]:
+    """CPU seconds (user + system) of each live thread of ``pid`` called ``name``, by id."""
+    found: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             text = (task / "stat").read_text()
         except OSError:  # the thread ended between the listing and the read
             continue
-        if text[text.index("(") + 1:text.rindex(")")] != name:
-            continue
-        fields = text[text.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+        if text[text.index("(") + 1:text.rindex(")")] == name:
+            fields = text[text.rindex(")") + 2:].split()
+            found[task.name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return found
 
 
 class ThreadCpuSampler(CpuSampler):
-    """:class:`CpuSampler` of the threads of ``pid`` named ``name`` (one recorder's worker per
-    session: the one of the session before is gone before the next window starts)."""
+    """:class:`CpuSampler` of the threads of ``pid`` named ``name`` (a recorder's worker per
+    session).  A thread that has ended keeps the CPU last read for it, so the sum never drops:
+    the worker of a session ends a moment after the viewer's window, often before the
+    sample that follows the window's end."""
 
     def __init__(self, pid: int, name: str, period: float = 0.1) -> None:
         super().__init__(pid, period)
         self.name = name
+        self._seen: dict[str, float] = {}
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append((time.monotonic(), named_threads_cpu(self.pid, self.name)))
+                self._seen.update(named_threads_cpu(self.pid, self.name))
             except OSError:
                 return
+            self.samples.append((time.monotonic(), sum(self._seen.values())))
             self._stop.wait(self.period)
 
 

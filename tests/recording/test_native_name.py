@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,41 @@ def test_elsewhere_or_on_failure_naming_does_nothing(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(native, "_prctl", broken)
     assert name_this_thread("x") is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_the_bench_reads_a_named_threads_cpu_and_keeps_it_after_it_ends() -> None:
+    import os
+
+    from bench.recording_served import ThreadCpuSampler, named_threads_cpu
+
+    go, named, seen = threading.Event(), threading.Event(), threading.Event()
+
+    def busy() -> None:
+        name_this_thread("bench-probe-x")
+        named.set()
+        go.wait(10)
+        deadline = time.thread_time() + 0.1
+        while time.thread_time() < deadline:
+            pass
+        seen.wait(10)  # until a sample has its CPU (/proc counts in clock ticks)
+
+    thread = threading.Thread(target=busy)
+    with ThreadCpuSampler(os.getpid(), "bench-probe-x", period=0.01) as sampler:
+        thread.start()
+        assert named.wait(10)
+        assert list(named_threads_cpu(os.getpid(), "bench-probe-x")) == [str(thread.native_id)]
+        go.set()
+        deadline = time.monotonic() + 10
+        while not (sampler.samples and sampler.samples[-1][1] > 0):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        seen.set()
+        thread.join()
+        ended = len(sampler.samples)
+        time.sleep(0.1)  # samples after the thread ended
+    assert named_threads_cpu(os.getpid(), "bench-probe-x") == {}
+    assert len(sampler.samples) > ended
+    values = [cpu for _, cpu in sampler.samples]
+    assert values == sorted(values)  # never drops when the thread goes
+    assert values[-1] > 0
