@@ -1,4 +1,4 @@
-"""The recorder's worker under its own name in the operating system's thread list.
+"""The recorder's worker as the operating system sees it: its name and its CPU clock.
 
 Python (before 3.14) names its threads only for itself: ``top -H``, ``perf`` and
 ``/proc/<pid>/task/*/comm`` show every thread of a runtime under the process's name.  The
@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import sys
+import threading
+import time
 from typing import Any
 
 #: the worker thread's name in ``/proc/<pid>/task/<tid>/comm`` (15 bytes at most)
@@ -36,3 +39,15 @@ def name_this_thread(name: str) -> bool:
         return int(_prctl()(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)) == 0
     except (OSError, AttributeError, TypeError):
         return False
+
+
+def thread_cpu_seconds(thread: threading.Thread) -> float:
+    """CPU seconds ``thread`` has used so far, on its own clock (nan where the platform has
+    no per-thread clock, or once the thread ended)."""
+    ident = thread.ident
+    try:
+        if ident is None or not thread.is_alive():
+            return math.nan
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+    except (AttributeError, OSError):
+        return math.nan
