@@ -1,15 +1,16 @@
 """When the recorder's worker thread wakes: in batches of frames, promptly for a clip.
 
-Waking the worker costs more than the thread switch: between two wake-ups the other threads
-of a runtime (rendering, colour conversion, the viewers' VP8 encoders) push x264's state out
-of the CPU caches, so the first frame of every batch encodes slower.  Measured at 640x360
-and 30 fps (Helios frames offered in real time, the worker on its own CPU clock): 0.67 ms
-per frame when the worker woke every 0.1 s (3 frames a batch), 0.55 ms at 8 frames a batch,
-0.53-0.58 ms at 15 (bench figure 11 reads the served runtime's recorder thread the same way).
+Each wake-up costs more than the thread switch: the first frames after one encode slower
+(in between, the runtime's other threads had the CPU caches).  Measured at 640x360 and 30
+fps, the worker on its own CPU clock, in alternating runs: with Helios frames offered in
+real time, 0.54-0.79 ms per frame in batches of 8 against 0.70-0.96 ms when the worker woke
+every 0.1 s (3 frames); in two ``reactor serve`` processes streaming side by side, one of
+each, 0.48-0.63 ms (median 0.50) against 0.52-0.63 ms (median 0.59).  Batches of 15 gained
+nothing more.
 
 So the worker wakes when :attr:`WorkerPacing.batch` frames are queued (half the queue at
 most, so a batch never fills it), at the latest every :attr:`~WorkerPacing.period` seconds
-(a slow model), and at once when a clip asks for its boundary chunk (:meth:`wake`); while a
+(a slow model), and at once when a clip asks for its boundary chunk (:meth:`WorkerPacing.wake`); while a
 chunk waits to be closed or written it wakes every ``close_wait`` seconds, which is what
 lets it repeat the last frame when frames have stopped.  A batch delays only when frames
 reach the disk (8 frames: 0.27 s at 30 fps), never a clip: a clip request wakes the worker.
