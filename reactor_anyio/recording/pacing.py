@@ -10,10 +10,11 @@ nothing more.
 
 So the worker wakes when :attr:`WorkerPacing.batch` frames are queued (half the queue at
 most, so a batch never fills it), at the latest every :attr:`~WorkerPacing.period` seconds
-(a slow model), and at once when a clip asks for its boundary chunk (:meth:`WorkerPacing.wake`); while a
-chunk waits to be closed or written it wakes every ``close_wait`` seconds, which is what
-lets it repeat the last frame when frames have stopped.  A batch delays only when frames
-reach the disk (8 frames: 0.27 s at 30 fps), never a clip: a clip request wakes the worker.
+(a slow model), and at once when a clip asks for its boundary chunk
+(:meth:`WorkerPacing.wake`); while a chunk waits to be closed or written it wakes every
+``close_wait`` seconds, which is what lets it repeat the last frame when frames have
+stopped.  A batch delays only when frames reach the disk (8 frames: 0.27 s at 30 fps),
+never a clip: a clip request wakes the worker.
 """
 
 from __future__ import annotations
