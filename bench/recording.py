@@ -15,8 +15,12 @@ per-frame work).  The recorder's worker thread is also timed on its own CPU cloc
 steadier reading of the same cost on a busy machine.  The baseline leaves out the runtime's
 RTP/DTLS/SRTP work, so the ratio *overstates* what recording adds to a real stream.  Goal:
 at most 1.15x.  The figure's next row is the measure issue 17 states, on the real path: two
-``reactor serve`` processes, recording on and off, each streaming to one viewer
-(``bench/recording_served.py``).
+``reactor serve`` processes, recording on and off, each streaming to one viewer, six trials
+per side in ABBA order, the whole process's CPU divided by the frames the viewer received
+(``bench/recording_served.py``).  The recorder names its worker thread in the OS, so the same
+windows also give the served recorder thread's CPU per frame and the rest of the recording
+runtime against the whole ``--no-record`` one (near 1x: recording costs the stream its
+H.264 encode and nothing else).
 
 **Clip latency.** Frames are offered in real time at 30 fps; after 5 s a 4 s clip is
 requested, and the time until the clip's bytes are in hand (the boundary chunk closed, the

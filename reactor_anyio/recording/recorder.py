@@ -10,9 +10,9 @@ Every decision is the core's (:class:`~reactor_proto.recording.RecordingStore`):
 chunk is cut, which chunks to evict (the files are deleted here), what a clip request or a
 ``GET /clips`` gets.  A clip request closes the boundary chunk at the next frame; if frames
 have stopped, the worker repeats the last frame after ``close_wait`` seconds so the chunk
-closes anyway.  Any failure (encoder, disk) becomes the store's ``recorder_failed`` reason,
-answered as ``clipFailed``; chunks already on disk stay servable.  Chunks live in a private
-temporary directory that :meth:`Recorder.close` removes.
+closes anyway.  The worker takes frames in batches (:mod:`~.pacing`).  A failure (encoder,
+disk) becomes the store's ``recorder_failed`` reason, answered as ``clipFailed``; chunks on
+disk stay servable.  They live in a temporary directory that :meth:`Recorder.close` removes.
 
 With an ``audio`` feed (:mod:`~reactor_anyio.recording.audio`) the model's audio is recorded
 as an AAC track beside the video, on the video's timeline, encoded on the same worker thread;
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import queue
 import shutil
 import tempfile
@@ -42,6 +41,8 @@ import numpy as np
 
 from reactor_anyio.recording.audio import AAC_DELAY, AudioFeed, AudioPlacer, Pcm
 from reactor_anyio.recording.fmp4 import FragmentEncoder, concatenate
+from reactor_anyio.recording.native import WORKER_NAME, name_this_thread, thread_cpu_seconds
+from reactor_anyio.recording.pacing import WorkerPacing
 from reactor_proto.recording import (
     ChunkInfo,
     Clip,
@@ -89,7 +90,7 @@ class Recorder:
         self._last_arrival = 0.0
         self._step = 1 / 30
         self._stopping = False
-        self._wake = threading.Event()
+        self._pacing = WorkerPacing(self._queue.maxsize, close_wait=close_wait)
         self._stopped = threading.Event()
         self._closed = False
         # audio (None without a feed): 20 ms frames, a bounded queue of its own (2.5 s)
@@ -118,6 +119,7 @@ class Recorder:
             if pts_seconds is None:
                 pts_seconds = self._pts_of(frame)
             self._queue.put_nowait((frame, float(pts_seconds)))
+            self._pacing.queued(self._queue.qsize())
         except queue.Full:
             self.frames_dropped += 1
             return False
@@ -146,13 +148,13 @@ class Recorder:
     # ---- the worker thread ----------------------------------------------------------
 
     def _run(self) -> None:
-        # The worker wakes every ``close_wait`` seconds and records every frame queued since,
-        # rather than waking per frame: at 30 fps that is a third of the thread switches,
-        # which measurably cost CPU per frame (bench figure 9).
+        # a batch of frames per wake-up, promptly when a chunk waits (see pacing.py)
+        name_this_thread(WORKER_NAME)
         try:
             while not self._stopping:
-                if self._wake.wait(self.close_wait):
-                    self._wake.clear()
+                with self._lock:
+                    urgent = self.store.close_requested
+                self._pacing.wait(urgent=urgent or bool(self._pending))
                 if not self._drain():
                     repeat = self._repeat_for_close()
                     if repeat is not None:
@@ -325,11 +327,15 @@ class Recorder:
                      ) -> ClipPlan | ClipFailure:
         """Answer ``requestClip`` (and ask the worker to close the boundary chunk)."""
         with self._lock:
-            return self.store.request_clip(duration, unix_ms=self._unix_ms(unix_ms))
+            plan = self.store.request_clip(duration, unix_ms=self._unix_ms(unix_ms))
+        self._pacing.wake()  # the frames queued so far, then the boundary chunk's close
+        return plan
 
     def request_recording(self, *, unix_ms: int | None = None) -> ClipPlan | ClipFailure:
         with self._lock:
-            return self.store.request_recording(unix_ms=self._unix_ms(unix_ms))
+            plan = self.store.request_recording(unix_ms=self._unix_ms(unix_ms))
+        self._pacing.wake()
+        return plan
 
     @staticmethod
     def _unix_ms(unix_ms: int | None) -> int:
@@ -394,22 +400,16 @@ class Recorder:
     def worker_cpu_seconds(self) -> float:
         """CPU seconds the worker thread has used so far (nan where the platform has no
         per-thread clock, or once it ended).  For benchmarks."""
-        ident = self._thread.ident
-        try:
-            if ident is None or not self._thread.is_alive():
-                return math.nan
-            return time.clock_gettime(time.pthread_getcpuclockid(ident))
-        except (AttributeError, OSError):
-            return math.nan
+        return thread_cpu_seconds(self._thread)
 
     def idle(self, *, timeout: float = 5.0) -> bool:
         """Wait until every frame offered so far (video; audio: taken off its queue) is
         recorded (or dropped); False on timeout.  For tests and benchmarks: the media side
         never needs to wait."""
         deadline = time.monotonic() + timeout
-        self._wake.set()
         while (self._queue.unfinished_tasks or not self._audio_queue.empty()) and \
                 not self._stopped.is_set():
+            self._pacing.wake()
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.002)
@@ -421,7 +421,7 @@ class Recorder:
         self._stopping = True
         if self.audio is not None:
             self.audio.detach(self)
-        self._wake.set()
+        self._pacing.wake()
         self._stopped.wait(timeout)
         with self._lock:
             self.store.session_ended(self.clock())
