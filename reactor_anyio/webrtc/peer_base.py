@@ -29,6 +29,7 @@ from .audio_receive import AudioInputs
 from .convert import RgbArray, check_pixel_format
 from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
+from .jitter import release_on_marker
 from .mailbox import LatestWinsMailbox
 from .receiver import FrameCallback, InputSlot, TaggedFrame, drain
 from .sctp import SctpTunedPeerConnection
@@ -201,11 +202,14 @@ class PeerBase(AudioInputs):
         return slot
 
     def _handle_track(self, track: MediaStreamTrack) -> None:
-        mid = next(
-            (t.mid for t in self._pc.getTransceivers() if t.receiver.track is track), None
+        transceiver = next(
+            (t for t in self._pc.getTransceivers() if t.receiver.track is track), None
         )
+        mid = transceiver.mid if transceiver is not None else None
         name = self._mid_names.get(mid) if mid is not None else None
         slot = self._inputs.get(name) if name is not None else None
+        if transceiver is not None and track.kind == "video":
+            release_on_marker(transceiver.receiver)  # a frame a frame interval sooner
         if slot is not None and track.kind == "video":
             slot.attach(track)
         elif name is not None and track.kind == "audio":
