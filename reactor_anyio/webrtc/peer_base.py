@@ -27,6 +27,7 @@ from reactor_proto.errors import (
 
 from .audio_receive import AudioInputs
 from .convert import RgbArray, check_pixel_format
+from .decoder import stop_decoder
 from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
 from .jitter import release_on_marker
@@ -354,8 +355,12 @@ class PeerBase(AudioInputs):
         self._closing = self._loop.create_future()
         ice_connections = self._ice_connections()
         with anyio.move_on_after(wait_at_most, shield=True) as scope:
+            # decoders stop in worker threads meanwhile: aiortc would join them on the loop
+            decoders = [asyncio.ensure_future(stop_decoder(t.receiver))
+                        for t in self._pc.getTransceivers() if t.kind == "video"]
             try:
                 await self._close_channels(min(CHANNEL_CLOSE_TIMEOUT, wait_at_most / 2))
+                await asyncio.gather(*decoders)
                 await self._pc.close()
                 await self._cancel_stray_consent_checks(ice_connections)
             finally:
