@@ -70,6 +70,7 @@ class PeerBase(AudioInputs):
         self._owned_tracks: list[MediaStreamTrack] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: asyncio.Future[None] | None = None
+        self._closed_reported = False
         self.on_connection_state: Callable[[str], None] | None = None
         self.on_channel_open: Callable[[str], None] | None = None
         self.on_channel_close: Callable[[str], None] | None = None
@@ -112,15 +113,21 @@ class PeerBase(AudioInputs):
 
     @property
     def connection_state(self) -> str:
-        """aiortc's aggregate state: new, connecting, connected, failed or closed."""
-        return str(self._pc.connectionState)
+        """aiortc's aggregate state: new, connecting, connected, failed or closed (from the
+        moment :meth:`close` begins)."""
+        return "closed" if self._closing is not None else str(self._pc.connectionState)
 
     @property
     def closed(self) -> bool:
         return self._closing is not None
 
     def _handle_connection_state(self) -> None:
-        self._fire(self.on_connection_state, self.connection_state)
+        state = self.connection_state
+        if state == "closed":
+            if self._closed_reported:
+                return
+            self._closed_reported = True
+        self._fire(self.on_connection_state, state)
 
     # ---- data channels ----------------------------------------------------------------
 
@@ -353,6 +360,10 @@ class PeerBase(AudioInputs):
             await asyncio.shield(self._closing)
             return
         self._closing = self._loop.create_future()
+        # "closed" now, not when aiortc gets there after the remote has answered the channel
+        # resets below (tens of ms from a busy remote): an owner that did not ask for this
+        # close (a dropped peer) can start over at once (figure 6)
+        self._handle_connection_state()
         ice_connections = self._ice_connections()
         with anyio.move_on_after(wait_at_most, shield=True) as scope:
             # decoders stop in worker threads meanwhile: aiortc would join them on the loop
