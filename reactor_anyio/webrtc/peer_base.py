@@ -366,7 +366,7 @@ class PeerBase(AudioInputs):
         self._handle_connection_state()
         ice_connections = self._ice_connections()
         with anyio.move_on_after(wait_at_most, shield=True) as scope:
-            # decoders stop in worker threads meanwhile: aiortc would join them on the loop
+            # decoders stop meanwhile, backlog dropped (decoder.py): aiortc joins them on the loop
             decoders = [asyncio.ensure_future(stop_decoder(t.receiver))
                         for t in self._pc.getTransceivers() if t.kind == "video"]
             try:
