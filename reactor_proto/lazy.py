@@ -57,25 +57,3 @@ def lazy_attributes(package: str, table: Mapping[str, str]
 
     return __getattr__, __dir__
 
-
-class LazyModule:
-    """Stands for the module ``name`` until an attribute is read, which imports it.
-
-    For a heavy dependency used only in function bodies (numpy in the adapters): the module
-    binds ``np = LazyModule("numpy")`` at run time and ``import numpy as np`` under
-    ``TYPE_CHECKING``.  Each attribute read is cached on the instance, so a hot path pays the
-    proxy once per name, then a plain attribute look-up.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.__name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        value = getattr(_load(self.__name), attribute)
-        setattr(self, attribute, value)
-        return value
-
-    def __repr__(self) -> str:
-        return f"<lazy module {self.__name!r}>"

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from reactor_proto.lazy import LazyModule
-
 REPO = Path(__file__).resolve().parent.parent
 
 #: module prefixes a client import must not load (each is loaded on first use)
@@ -108,13 +106,3 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 def test_a_submodule_reads_as_an_attribute_without_an_import() -> None:
     loaded = loaded_after("import reactor_proto.bodies as b\nb.server.CreateSessionRequest")
     assert "reactor_proto.bodies.server" in loaded
-
-
-def test_lazy_module_imports_on_first_attribute_and_caches() -> None:
-    proxy = LazyModule("json")
-    dumps = proxy.dumps
-    assert dumps is importlib.import_module("json").dumps
-    assert "dumps" in vars(proxy)  # the second read skips the proxy
-    assert "json" in repr(proxy)
-    with pytest.raises(AttributeError):
-        proxy.__wrapped__  # noqa: B018

@@ -62,6 +62,7 @@ class ClientDriver:
         self._started = anyio.Event()
         self._processing = False
         self._dirty = False
+        self._running_due = False
         self._http_scopes: dict[int, anyio.CancelScope] = {}
         self.peers: dict[int, Peer] = {}
         self.published: dict[str, Any] = {}
@@ -130,6 +131,17 @@ class ClientDriver:
                     break
         finally:
             self._processing = False
+        if self._tg is not None and not self._running_due:
+            deadline = self.machine.next_deadline()
+            if deadline is not None and deadline <= self._clock():
+                # already due (e.g. a reconnect with no delay): run it now rather than a
+                # few loop iterations later in the timer task; once per call, so a deadline
+                # the machine leaves in the past is left to the timer task
+                self._running_due = True
+                try:
+                    self.feed(self.machine.handle_timeout)
+                finally:
+                    self._running_due = False
         self._wake.set()
 
     # ---- actions -------------------------------------------------------------------------

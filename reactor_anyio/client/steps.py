@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from reactor_proto.client import ClientMachine
 from reactor_proto.client.audio import check_format
@@ -29,13 +30,6 @@ from reactor_proto.errors import (
 from reactor_proto.wire_v1 import Frame
 from reactor_proto.wire_v1 import StepResult as WireStepResult
 from reactor_proto.wire_v1.enums import FrameEncoding, TrackKind
-
-if TYPE_CHECKING:
-    import numpy as np
-else:  # numpy loads with the first frame, not with the client (issue 20)
-    from reactor_proto.lazy import LazyModule
-
-    np = LazyModule("numpy")
 
 _DTYPE_SIZES = {"uint8": 1, "int16": 2}
 

@@ -22,6 +22,8 @@ import enum
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from reactor_proto.capabilities import TrackCapability
 from reactor_proto.client import ClientMachine
 from reactor_proto.client.audio import DEFAULT_SEND_BUFFER_MS, AudioFormatError
@@ -33,13 +35,7 @@ from .steps import input_frame, step_audio_frame
 from .types import FrameCallback
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .reactor import Reactor
-else:  # numpy loads with the first frame, not with the client (issue 20)
-    from reactor_proto.lazy import LazyModule
-
-    np = LazyModule("numpy")
 
 
 class TrackKind(enum.StrEnum):

@@ -31,7 +31,7 @@ from reactor_proto.client import ConnectionTimings as CoreTimings
 from reactor_proto.client import ReactorStatus
 from reactor_proto.errors import DecodeError, LocalProtocolError, ReactorError
 
-if TYPE_CHECKING:  # numpy loads with the first frame, not with the client (issue 20)
+if TYPE_CHECKING:  # annotations only: the aliases below are forward references
     import numpy as np
     from numpy.typing import NDArray
 

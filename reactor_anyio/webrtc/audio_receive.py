@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import anyio
 import attrs
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from reactor_proto.client.audio import DEFAULT_RECEIVE_FRAMES, DropOldestBuffer, media_time_us
@@ -27,12 +28,7 @@ from reactor_proto.client.audio import DEFAULT_RECEIVE_FRAMES, DropOldestBuffer,
 from .mailbox import _waker
 
 if TYPE_CHECKING:
-    import numpy as np
     from numpy.typing import NDArray
-else:  # numpy loads with the first frame, not with the client (issue 20)
-    from reactor_proto.lazy import LazyModule
-
-    np = LazyModule("numpy")
 
 PcmArray: TypeAlias = "NDArray[np.int16]"
 #: frames aiortc's audio jitter buffer holds back before releasing one (aiortc's own: 4)

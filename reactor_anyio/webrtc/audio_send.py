@@ -23,9 +23,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from reactor_proto.client.audio import (
@@ -40,13 +41,6 @@ from reactor_proto.client.audio import (
 )
 
 from .audio_receive import PcmArray
-
-if TYPE_CHECKING:
-    import numpy as np
-else:  # numpy loads with the first frame, not with the client (issue 20)
-    from reactor_proto.lazy import LazyModule
-
-    np = LazyModule("numpy")
 
 SEND_CHANNELS = 2
 SEND_TIME_BASE = fractions.Fraction(1, OPUS_SAMPLE_RATE)

@@ -27,8 +27,10 @@ from reactor_proto.errors import (
 
 from .audio_receive import AudioInputs
 from .convert import RgbArray, check_pixel_format
+from .decoder import stop_decoder
 from .heap import release_free_memory
 from .ice import IceConfig, rtc_configuration
+from .jitter import release_on_marker
 from .mailbox import LatestWinsMailbox
 from .receiver import FrameCallback, InputSlot, TaggedFrame, drain
 from .sctp import SctpTunedPeerConnection
@@ -68,6 +70,7 @@ class PeerBase(AudioInputs):
         self._owned_tracks: list[MediaStreamTrack] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: asyncio.Future[None] | None = None
+        self._closed_reported = False
         self.on_connection_state: Callable[[str], None] | None = None
         self.on_channel_open: Callable[[str], None] | None = None
         self.on_channel_close: Callable[[str], None] | None = None
@@ -110,15 +113,21 @@ class PeerBase(AudioInputs):
 
     @property
     def connection_state(self) -> str:
-        """aiortc's aggregate state: new, connecting, connected, failed or closed."""
-        return str(self._pc.connectionState)
+        """aiortc's aggregate state: new, connecting, connected, failed or closed (from the
+        moment :meth:`close` begins)."""
+        return "closed" if self._closing is not None else str(self._pc.connectionState)
 
     @property
     def closed(self) -> bool:
         return self._closing is not None
 
     def _handle_connection_state(self) -> None:
-        self._fire(self.on_connection_state, self.connection_state)
+        state = self.connection_state
+        if state == "closed":
+            if self._closed_reported:
+                return
+            self._closed_reported = True
+        self._fire(self.on_connection_state, state)
 
     # ---- data channels ----------------------------------------------------------------
 
@@ -201,11 +210,14 @@ class PeerBase(AudioInputs):
         return slot
 
     def _handle_track(self, track: MediaStreamTrack) -> None:
-        mid = next(
-            (t.mid for t in self._pc.getTransceivers() if t.receiver.track is track), None
+        transceiver = next(
+            (t for t in self._pc.getTransceivers() if t.receiver.track is track), None
         )
+        mid = transceiver.mid if transceiver is not None else None
         name = self._mid_names.get(mid) if mid is not None else None
         slot = self._inputs.get(name) if name is not None else None
+        if transceiver is not None and track.kind == "video":
+            release_on_marker(transceiver.receiver)  # a frame a frame interval sooner
         if slot is not None and track.kind == "video":
             slot.attach(track)
         elif name is not None and track.kind == "audio":
@@ -348,10 +360,18 @@ class PeerBase(AudioInputs):
             await asyncio.shield(self._closing)
             return
         self._closing = self._loop.create_future()
+        # "closed" now, not when aiortc gets there after the remote has answered the channel
+        # resets below (tens of ms from a busy remote): an owner that did not ask for this
+        # close (a dropped peer) can start over at once (figure 6)
+        self._handle_connection_state()
         ice_connections = self._ice_connections()
         with anyio.move_on_after(wait_at_most, shield=True) as scope:
+            # decoders stop meanwhile, backlog dropped (decoder.py): aiortc joins them on the loop
+            decoders = [asyncio.ensure_future(stop_decoder(t.receiver))
+                        for t in self._pc.getTransceivers() if t.kind == "video"]
             try:
                 await self._close_channels(min(CHANNEL_CLOSE_TIMEOUT, wait_at_most / 2))
+                await asyncio.gather(*decoders)
                 await self._pc.close()
                 await self._cancel_stray_consent_checks(ice_connections)
             finally:
