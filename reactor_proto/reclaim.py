@@ -38,6 +38,11 @@ def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: f
         raise LocalProtocolError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
+def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (math.isfinite(value) and value > 0):  # 0 would trim on every frame
+        raise LocalProtocolError(f"{attribute.name} must be a finite number > 0, got {value!r}")
+
+
 def _generation(_instance: object, _attribute: object, value: int | None) -> None:
     if value is not None and value not in (0, 1, 2):
         raise LocalProtocolError(f"collect must be a generation 0 to 2 or None, got {value!r}")
@@ -53,7 +58,7 @@ class ReclaimPolicy:
     collect: int | None = attrs.field(default=1, validator=_generation)
     after_close: float = attrs.field(default=2.0, validator=_non_negative)
     min_interval: float = attrs.field(default=1.0, validator=_non_negative)
-    streaming_interval: float = attrs.field(default=30.0, validator=_non_negative)
+    streaming_interval: float = attrs.field(default=30.0, validator=_positive)
 
 
 #: the policy of ``reactor serve`` and, unless configured otherwise, of the client
@@ -112,7 +117,8 @@ class ReclaimSchedule:
         """The reclaim to perform at ``now`` (and recorded as done), or None.  A caller that
         cannot run the collector (a thread other than the sessions' event loop) passes
         ``sessions=False`` and gets only the streaming trims."""
-        if not self.policy.enabled or now - self._last < self.policy.min_interval:
+        # the same sums as next_due's: a poll at the time it named must find the reclaim
+        if not self.policy.enabled or now < self._last + self.policy.min_interval:
             return None
         if sessions and self._first_due is not None and now >= self._first_due:
             self._last = now
@@ -121,7 +127,7 @@ class ReclaimSchedule:
             later = last_due if last_due is not None and last_due > now else None
             self._first_due = self._last_due = later
             return Reclaim(collect=self.policy.collect, reason=SESSION_CLOSED)
-        if streaming and now - self._last >= self.policy.streaming_interval:
+        if streaming and now >= self._last + self.policy.streaming_interval:
             self._last = now
             return Reclaim(collect=None, reason=STREAMING)
         return None
