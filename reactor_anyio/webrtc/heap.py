@@ -135,11 +135,9 @@ def session_closed(loop: asyncio.AbstractEventLoop,
     with _lock:
         _schedule.session_closed(clock())
         armed = _armed
-        if armed is not None and armed is not loop and not armed.is_closed():
-            return  # another loop's timer will serve it
-        if armed is loop:
-            return
-        _armed = loop
+        if armed is not None and armed.is_running() and not armed.is_closed():
+            return  # the timer armed on that loop serves this close too
+        _armed = loop  # none yet, or its loop has stopped: its timer will never fire
     _arm(loop, clock)
 
 

@@ -50,6 +50,25 @@ def test_a_closed_session_is_collected_and_trimmed_on_its_loop(
     assert heap._armed is None  # nothing due: the timer has ended
 
 
+def test_a_loop_that_ended_before_its_reclaim_does_not_block_the_next(
+        fresh: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(heap.gc, "collect", lambda generation: 0)
+    heap.configure(ReclaimPolicy(after_close=0.05, min_interval=0.0))
+
+    async def close_and_leave() -> None:
+        heap.session_closed(asyncio.get_running_loop())
+
+    asyncio.run(close_and_leave())  # the loop is gone before the timer fires
+    assert fresh == []
+
+    async def close_and_wait() -> None:
+        heap.session_closed(asyncio.get_running_loop())
+        await asyncio.sleep(0.3)
+
+    asyncio.run(close_and_wait())
+    assert fresh == [0]  # both sessions' reclaim, once, on the new loop
+
+
 def test_a_disabled_policy_does_nothing(fresh: list[int]) -> None:
     heap.configure(ReclaimPolicy(enabled=False))
 
