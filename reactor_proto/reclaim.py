@@ -8,8 +8,11 @@ Two occasions call for it (issue 21, measured by ``python -m bench --only soak``
   500 KiB of native memory per session stays allocated, the heap grows to hold the next
   sessions beside it, and freed chunks left between live ones are never returned.  So
   ``after_close`` seconds after a session closed (its transports finish closing in the
-  background), a collection of the young generations (a session's cycles are young: about
-  a millisecond; a full collection takes tens) and then a trim.
+  background), a collection and then a trim.  The collection is of the younger
+  generations (about a millisecond): a short session's cycles are young when it ends.  A
+  session that lived long enough for its objects to reach the oldest generation needs a full
+  collection (tens of milliseconds), so one runs when the last was ``full_every`` seconds
+  ago or more: every session end of long sessions, once a minute under rapid churn.
 * **Frames are flowing.**  Every frame allocates and frees buffers of hundreds of KiB;
   glibc keeps freed chunks, so a trim every ``streaming_interval`` seconds.
 
@@ -43,6 +46,12 @@ def _positive(_instance: object, attribute: attrs.Attribute[float], value: float
         raise LocalProtocolError(f"{attribute.name} must be a finite number > 0, got {value!r}")
 
 
+def _positive_or_inf(_instance: object, attribute: attrs.Attribute[float], value: float
+                     ) -> None:
+    if not value > 0:  # NaN fails too
+        raise LocalProtocolError(f"{attribute.name} must be > 0 (inf: never), got {value!r}")
+
+
 def _generation(_instance: object, _attribute: object, value: int | None) -> None:
     if value is not None and value not in (0, 1, 2):
         raise LocalProtocolError(f"collect must be a generation 0 to 2 or None, got {value!r}")
@@ -52,10 +61,12 @@ def _generation(_instance: object, _attribute: object, value: int | None) -> Non
 class ReclaimPolicy:
     """How often memory is given back.  ``enabled=False`` never reclaims; ``collect`` is the
     generation the cycle collector runs before a session's trim (0 to 2; None: no
-    collection, the trim alone)."""
+    collection, the trim alone), and a full one (2) when the last was ``full_every`` seconds
+    ago or more (``math.inf``: never)."""
 
     enabled: bool = True
     collect: int | None = attrs.field(default=1, validator=_generation)
+    full_every: float = attrs.field(default=60.0, validator=_positive_or_inf)
     after_close: float = attrs.field(default=2.0, validator=_non_negative)
     min_interval: float = attrs.field(default=1.0, validator=_non_negative)
     streaming_interval: float = attrs.field(default=30.0, validator=_positive)
@@ -80,6 +91,7 @@ class ReclaimSchedule:
     def __init__(self, policy: ReclaimPolicy = DEFAULT_POLICY) -> None:
         self.policy = policy
         self._last = -math.inf
+        self._last_full = -math.inf
         #: the earliest and the latest due time of closed sessions not yet reclaimed for
         self._first_due: float | None = None
         self._last_due: float | None = None
@@ -126,8 +138,18 @@ class ReclaimSchedule:
             last_due = self._last_due
             later = last_due if last_due is not None and last_due > now else None
             self._first_due = self._last_due = later
-            return Reclaim(collect=self.policy.collect, reason=SESSION_CLOSED)
+            return Reclaim(collect=self._generation(now), reason=SESSION_CLOSED)
         if streaming and now >= self._last + self.policy.streaming_interval:
             self._last = now
             return Reclaim(collect=None, reason=STREAMING)
         return None
+
+    def _generation(self, now: float) -> int | None:
+        """The collection a session reclaim at ``now`` runs (and a full one noted)."""
+        collect = self.policy.collect
+        if collect is None:
+            return None
+        if collect == 2 or now >= self._last_full + self.policy.full_every:
+            self._last_full = now
+            return 2
+        return collect

@@ -7,7 +7,8 @@ the clock, performs what it returns and holds the process's one schedule:
 * :func:`session_closed` (a peer has closed, on its event loop): a timer on that loop runs
   the cycle collection and the trim the schedule asks for a couple of seconds later.  The
   collection runs on the loop because finalizers of asyncio objects expect it; a
-  generation-1 collection takes about a millisecond (a full one, tens of ms).
+  generation-1 collection takes about a millisecond, a full one (at most once a minute
+  by default) tens of ms.
 * :func:`reclaim_while_streaming` (any thread; cheap when nothing is due, so the runtime's
   producer thread calls it on every frame): a trim every ``streaming_interval`` seconds.
 * :class:`PeriodicTrim`: one daemon thread per process that calls it while at least one

@@ -26,7 +26,7 @@ from reactor_proto.reclaim import (
 policies = st.builds(
     ReclaimPolicy, collect=st.sampled_from([None, 0, 1, 2]),
     after_close=st.floats(0.0, 5.0), min_interval=st.floats(0.0, 10.0),
-    streaming_interval=st.floats(0.1, 60.0))
+    streaming_interval=st.floats(0.1, 60.0), full_every=st.floats(0.1, 100.0) | st.just(math.inf))
 close_times = st.lists(st.floats(0.0, 100.0), max_size=30).map(sorted)
 
 
@@ -77,7 +77,24 @@ def test_every_closed_session_gets_a_reclaim_after_its_delay(
         assert after[0] <= closed + policy.after_close + slack + 1e-6
     assert not schedule.pending
     assert schedule.next_due() is None  # nothing left: the adapter's timer ends
-    assert all(r.collect == policy.collect for _, r in done)
+    assert all(r.collect in (policy.collect, 2) for _, r in done)
+    if policy.collect is None:
+        assert all(r.collect is None for _, r in done)
+
+
+@given(policies.filter(lambda p: p.collect is not None), close_times)
+def test_a_full_collection_comes_every_full_every_seconds_at_most_and_first(
+        policy: ReclaimPolicy, closes: list[float]) -> None:
+    done = [(t, r) for t, r in follow_timer(ReclaimSchedule(policy), closes, until=1000.0)
+            if r.reason == SESSION_CLOSED]
+    last_full = -math.inf
+    for t, reclaim in done:
+        due_full = t >= last_full + policy.full_every
+        assert (reclaim.collect == 2) == (due_full or policy.collect == 2)
+        if reclaim.collect == 2:
+            last_full = t
+    if done and math.isfinite(policy.full_every):
+        assert done[0][1].collect == 2  # the first session's end: nothing collected it yet
 
 
 @given(policies)
@@ -100,7 +117,7 @@ def test_a_per_frame_caller_never_takes_a_sessions_reclaim(closed: float, later:
     now = closed + 2.0 + later + 5.0
     assert schedule.poll(now, streaming=True, sessions=False) is None
     assert schedule.pending
-    assert schedule.poll(now) == Reclaim(collect=1, reason=SESSION_CLOSED)
+    assert schedule.poll(now) == Reclaim(collect=2, reason=SESSION_CLOSED)  # the first: full
 
 
 def test_a_disabled_policy_never_reclaims() -> None:
@@ -139,3 +156,19 @@ def test_the_collection_is_a_generation_or_none() -> None:
     assert ReclaimPolicy(collect=None).collect is None
     with pytest.raises(LocalProtocolError):
         ReclaimPolicy(collect=3)
+    for bad in (0.0, -1.0, math.nan):
+        with pytest.raises(LocalProtocolError):
+            ReclaimPolicy(full_every=bad)
+
+
+def test_rapid_sessions_get_young_collections_between_full_ones() -> None:
+    schedule = ReclaimSchedule(ReclaimPolicy(after_close=0.0, min_interval=1.0,
+                                             full_every=60.0))
+    kinds = []
+    for second in range(0, 130, 2):
+        schedule.session_closed(float(second))
+        reclaim = schedule.poll(float(second))
+        assert reclaim is not None
+        kinds.append(reclaim.collect)
+    assert kinds.count(2) == 3 and kinds[0] == 2 and kinds[30] == 2 and kinds[60] == 2
+    assert set(kinds) == {1, 2}
