@@ -72,12 +72,25 @@ def census(names: Sequence[str] = TRACKED) -> dict[str, int]:
     return found
 
 
+_LIBC: list[ctypes.CDLL | None] = []
+
+
+def _libc() -> ctypes.CDLL | None:
+    """glibc, loaded once (a ``CDLL`` per reading was itself cyclic garbage in the process
+    being measured)."""
+    if not _LIBC:
+        try:
+            _LIBC.append(ctypes.CDLL("libc.so.6"))
+        except OSError:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 def malloc_trim() -> bool:
     """Return free heap memory to the OS (glibc); how much RSS was only fragmentation."""
-    try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None)
+    return bool(trim(0)) if trim is not None else False
 
 
 class _MallInfo2(ctypes.Structure):
@@ -88,9 +101,8 @@ class _MallInfo2(ctypes.Structure):
 
 def mallinfo() -> _MallInfo2 | None:
     """glibc's ``mallinfo2()`` (None where there is no glibc)."""
-    try:
-        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
+    mallinfo2 = getattr(_libc(), "mallinfo2", None)
+    if mallinfo2 is None:
         return None
     mallinfo2.restype = _MallInfo2
     info: _MallInfo2 = mallinfo2()
@@ -103,12 +115,17 @@ def bytes_in_use(info: _MallInfo2) -> int:
 
 
 def heap_reading() -> dict[str, float]:
-    """After a full collection and a trim: RSS, glibc's bytes in use (``mallinfo2``: arena
-    chunks in use plus mmapped chunks), its free bytes, and the Python object allocator's
-    live blocks.  RSS growing while ``inuse`` and ``blocks`` stay flat is fragmentation,
-    not a leak."""
+    """:func:`heap_peek` after a full collection and a trim: the memory really kept."""
     gc.collect()
     malloc_trim()
+    return heap_peek()
+
+
+def heap_peek() -> dict[str, float]:
+    """RSS, glibc's bytes in use (``mallinfo2``: arena chunks in use plus mmapped chunks),
+    its free bytes, and the Python object allocator's live blocks, as they are: no
+    collection, no trim (the process is measured, not helped).  RSS growing while
+    ``inuse`` and ``blocks`` stay flat is fragmentation, not a leak."""
     reading = {"rss": rss_mb(), "anon": rss_mb(field="RssAnon:"),
                "blocks": float(sys.getallocatedblocks()),
                "inuse": float("nan"), "free": float("nan")}
@@ -123,9 +140,8 @@ def heap_reading() -> dict[str, float]:
 def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
     """Pin glibc's mmap threshold (which also turns off its dynamic raise): blocks of
     ``size`` bytes or more are mapped on their own and returned to the OS when freed."""
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

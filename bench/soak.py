@@ -7,22 +7,23 @@ stdin) and measures three phases:
 * **streaming**: one session streams for ``--minutes`` (``python -m bench --only soak
   --minutes 30``; 1 minute by default, 3 s with ``--quick``).  After a warm-up, the RSS of
   both processes is sampled every minute (every second in the quick run); the growth is the
-  least-squares slope, in MB per hour.  Each sample also reads both heaps after a trim
-  (:func:`heap_reading`), reported in the notes.
-* **sessions**: N sequential sessions (connect, one command, disconnect; 300 by default,
-  6 with ``--quick``) after a warm-up of a tenth of them (3 to 50: bounded caches fill,
-  executor threads start, library pages are touched once).  Each session's end records both
+  least-squares slope, in MB per hour, of the raw RSS: the samples neither collect nor
+  trim (:func:`heap_peek`: RSS, glibc's bytes in use and free bytes as they are), so only
+  the shipped housekeeping returns memory; a trim at both ends shows what was kept.
+* **sessions**: N sequential sessions (connect, one command, disconnect; 1,000 in a run of
+  10 minutes or more, else 300, 6 with ``--quick``; ``REACTOR_BENCH_SOAK_SESSIONS``
+  overrides) after a warm-up of a tenth of them (3 to 50: bounded caches fill, executor
+  threads start, library pages are touched once).  Each session's end records both
   processes' RSS, threads and file descriptors and the asyncio tasks of each loop; the
   counts must come back to their warm-up values (polled for up to 2 s after the
   disconnect, the runtime closes peers in the background).  Every tenth of the run both
-  processes read their heaps after a full collection and ``malloc_trim(0)``: RSS, glibc's
-  bytes in use (``mallinfo2``) and the Python allocator's live blocks.  Growth: MB per
-  1,000 sessions of the RSS after a trim (the memory really kept); the raw RSS slope is in
-  the notes (it also counts freed chunks glibc had not yet given back).
-* **sessions, mmap threshold pinned**: the session phase again against a new runtime
-  process, with glibc's mmap threshold pinned at 128 KiB in both processes (glibc otherwise
-  raises it up to 32 MiB, and the per-frame buffers then fragment the heap): the same run,
-  before and after, side by side.
+  processes' heaps are read as they are (:func:`heap_peek`), and after the last session
+  once more after a collection and a trim.  Growth: the least-squares slope of the raw
+  RSS, in MB per 1,000 sessions.
+* **sessions, mmap threshold pinned** (``REACTOR_BENCH_SOAK_PINNED=1``): the session phase
+  again against a new runtime process, with glibc's mmap threshold pinned at 128 KiB in
+  both processes (glibc otherwise raises it up to 32 MiB): the comparison behind not
+  shipping the pin (see the memory page of the docs).
 
 ``tracemalloc`` runs in both processes in a window of its own after the first two phases (a
 tenth of it: its bookkeeping would otherwise count as growth); the notes name the top growth
@@ -52,6 +53,7 @@ from .heap_probes import (
     census,
     counts,
     fix_mmap_threshold,
+    heap_peek,
     heap_reading,
     malloc_trim,
     rss_mb,
@@ -64,6 +66,12 @@ TITLE = "19. soak: memory while streaming and across sessions"
 MINUTES_ENV = "REACTOR_BENCH_SOAK_MINUTES"
 #: a file to write the whole result to (every sample and heap reading)
 DUMP_ENV = "REACTOR_BENCH_SOAK_DUMP"
+#: how many sequential sessions (default: 1,000 in a long run, else 300)
+SESSIONS_ENV = "REACTOR_BENCH_SOAK_SESSIONS"
+#: "1": run the session phase again with glibc's mmap threshold pinned
+PINNED_ENV = "REACTOR_BENCH_SOAK_PINNED"
+#: streaming this long (minutes) makes a long run: it is judged, and measures 1,000 sessions
+LONG_RUN_MINUTES = 10.0
 #: sessions before the session phase's reference point: caches that fill up to their bound
 #: (``urlsplit``'s LRU, helios' strip cache, the executor's threads, library pages touched
 #: once) settle in the first few dozen; a tenth of the run, at least 3 and at most 50
@@ -110,6 +118,8 @@ async def serve_main(mmap_threshold: bool = False) -> None:
             return census()
         if command == "heap":
             return heap_reading()
+        if command == "peek":
+            return heap_peek()
         if command == "trim":
             return {"rss_before": rss_mb(), "trimmed": malloc_trim(), "rss": rss_mb()}
         return {"error": command}
@@ -188,7 +198,7 @@ async def stream_phase(runtime: RuntimeProcess, minutes: float, period: float,
             now = time.monotonic()
             samples.append({"t": now - start, "client": rss_mb(),
                             "runtime": runtime.ask("stats")["rss"], "frames": frames[0],
-                            "heap": {"client": heap_reading(), "runtime": runtime.ask("heap")}})
+                            "heap": {"client": heap_peek(), "runtime": runtime.ask("peek")}})
             if now >= end:
                 break
             await asyncio.sleep(min(period, end - now))
@@ -262,14 +272,15 @@ async def settle_counts(runtime: RuntimeProcess, reference: dict[str, dict[str, 
 
 async def session_phase(runtime: RuntimeProcess, sessions: int,
                         trace: bool = True) -> dict[str, Any]:
-    """``sessions`` sessions after a warm-up; raw RSS after each, and every tenth of the run
-    both processes' heap readings (:func:`heap_reading`: after a trim)."""
+    """``sessions`` sessions after a warm-up; raw RSS after each, every tenth of the run
+    both processes' heaps as they are (:func:`heap_peek`), and after the last session the
+    RSS after a trim."""
     for _ in range(session_warmup(sessions)):
         await one_session(runtime.url)
     await asyncio.sleep(0.5)
     reference = {"client": client_stats(), "runtime": runtime.ask("stats")}
     every = max(1, sessions // 10)
-    heap = [{"n": 0, "client": heap_reading(), "runtime": runtime.ask("heap")}]
+    heap = [{"n": 0, "client": heap_peek(), "runtime": runtime.ask("peek")}]
     rows = []
     excess = {side: {key: 0 for key in ("threads", "fds", "tasks")} for side in reference}
     for index in range(sessions):
@@ -281,10 +292,11 @@ async def session_phase(runtime: RuntimeProcess, sessions: int,
         rows.append({"n": index + 1, "client": now["client"]["rss"],
                      "runtime": now["runtime"]["rss"]})
         if (index + 1) % every == 0:
-            heap.append({"n": index + 1, "client": heap_reading(),
-                         "runtime": runtime.ask("heap")})
+            heap.append({"n": index + 1, "client": heap_peek(),
+                         "runtime": runtime.ask("peek")})
     result: dict[str, Any] = {"reference": reference, "rows": rows, "excess": excess,
-                              "heap": heap, "client_top": [], "runtime_top": []}
+                              "heap": heap, "retained": trimmed(runtime),
+                              "client_top": [], "runtime_top": []}
     if trace:
         before = start_tracing(runtime)
         for _ in range(max(3, sessions // 10)):
@@ -293,10 +305,11 @@ async def session_phase(runtime: RuntimeProcess, sessions: int,
     return result
 
 
-async def drive(minutes: float, period: float, warmup: float, sessions: int) -> dict[str, Any]:
-    """The streaming phase and the session phase as shipped, then the session phase again
-    with glibc's mmap threshold pinned in both processes (a new runtime process; the client
-    pins it from then on): the same run, before and after."""
+async def drive(minutes: float, period: float, warmup: float, sessions: int,
+                pinned: bool = False) -> dict[str, Any]:
+    """The streaming phase and the session phase as shipped; with ``pinned``, the session
+    phase again with glibc's mmap threshold pinned in both processes (a new runtime
+    process; the client pins it from then on): the same run, before and after."""
     from .frame_path import restrict_ice_to_loopback
 
     restrict_ice_to_loopback()
@@ -306,6 +319,8 @@ async def drive(minutes: float, period: float, warmup: float, sessions: int) -> 
         churn = await session_phase(runtime, sessions)
     finally:
         runtime.close()
+    if not pinned:
+        return {"stream": stream, "sessions": churn}
     fix_mmap_threshold()
     runtime = RuntimeProcess(mmap_threshold=True)
     try:
@@ -323,11 +338,13 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--period", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--sessions", type=int, default=300)
+    parser.add_argument("--pinned", action="store_true")
     opts = parser.parse_args(argv)
     if opts.serve:
         asyncio.run(serve_main(opts.mmap_threshold))
         return 0
-    result = asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions))
+    result = asyncio.run(drive(opts.minutes, opts.period, opts.warmup, opts.sessions,
+                               opts.pinned))
     dump = os.environ.get(DUMP_ENV)
     if dump:  # every sample, for a long run's write-up
         with open(dump, "w") as out:
@@ -344,10 +361,13 @@ def run(quick: bool = False) -> list[Row]:
     minutes = float(env_minutes) if env_minutes else (0.05 if quick else 1.0)
     period = 1.0 if minutes < 5 else 60.0
     warmup = 2.0 if quick else 30.0
-    sessions = 6 if quick else 300
+    env_sessions = os.environ.get(SESSIONS_ENV)
+    sessions = (int(env_sessions) if env_sessions else
+                6 if quick else 1000 if minutes >= LONG_RUN_MINUTES else 300)
+    pinned = ["--pinned"] if os.environ.get(PINNED_ENV) == "1" else []
     result = run_child(["-m", "bench.soak", "--minutes", str(minutes), "--period", str(period),
-                        "--warmup", str(warmup), "--sessions", str(sessions)],
-                       timeout=minutes * 60 + warmup + sessions * 10 + 180)
+                        "--warmup", str(warmup), "--sessions", str(sessions), *pinned],
+                       timeout=minutes * 60 + warmup + sessions * (20 if pinned else 10) + 180)
     return rows_from(result, minutes, sessions)
 
 

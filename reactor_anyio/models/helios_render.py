@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import random
+import sys
+import threading
 
 import attrs
 import numpy as np
@@ -69,6 +71,43 @@ def gradient_strip(seed: int, width: int, height: int) -> Frame:
     return strip
 
 
+#: frame buffers each rendering thread keeps for reuse (a runtime converts a frame before it
+#: renders the next, so one is usually enough; a caller holding frames gets fresh ones)
+POOL_SIZE = 3
+_pools = threading.local()
+
+
+def _references(pool: list[Frame]) -> list[int]:
+    """Each buffer's reference count, as seen from here (counts differ between Python
+    versions, so :data:`_UNHELD` is measured through this same function)."""
+    return [sys.getrefcount(buffer) for buffer in pool]
+
+
+#: the count of a pooled buffer no one else references
+_UNHELD = _references([np.empty(0, dtype=np.uint8)])[0]
+
+
+def frame_buffer(height: int, width: int) -> Frame:
+    """An uninitialised (height, width, 3) frame for the caller to fill entirely.
+
+    A frame per call would allocate and free ~700 KiB (640x360) 24 times a second, which
+    glibc serves from its heap once it has raised its mmap threshold, between long-lived
+    small blocks (issue 21).  So each rendering thread reuses up to :data:`POOL_SIZE`
+    buffers, and only ones no one references any more (a frame a caller kept, or a view of
+    it, holds a reference): a frame returned earlier never changes under its holder."""
+    pool: list[Frame] | None = getattr(_pools, "frames", None)
+    if pool is None:
+        pool = _pools.frames = []
+    for buffer, references in zip(pool, _references(pool), strict=True):
+        if buffer.shape[:2] == (height, width) and references <= _UNHELD:
+            return buffer
+    buffer = np.empty((height, width, 3), dtype=np.uint8)
+    if len(pool) >= POOL_SIZE:
+        pool.pop(0)  # held elsewhere (or another size): the holder keeps it alive
+    pool.append(buffer)
+    return buffer
+
+
 def background(view: HeliosView, now: float) -> Frame:
     """The moving gradient (frame-driven while running, clock-driven drift when idle)."""
     strip = gradient_strip(view.seed, view.width, view.height)
@@ -76,7 +115,9 @@ def background(view: HeliosView, now: float) -> Frame:
         offset = (view.frame * RUN_DRIFT_PX_PER_FRAME) % view.width
     else:
         offset = int(now * IDLE_DRIFT_PX_PER_S) % view.width
-    return strip[:, offset: offset + view.width].copy()
+    frame = frame_buffer(view.height, view.width)
+    np.copyto(frame, strip[:, offset: offset + view.width])
+    return frame
 
 
 def crossfade(old: Frame, new: Frame, amount: float) -> Frame:
@@ -91,7 +132,12 @@ def base_picture(view: HeliosView, now: float) -> Frame:
     if view.image is None:
         return background(view, now)
     if view.blend >= 1.0:
-        return view.image.copy()
+        image = view.image
+        if image.dtype != np.uint8 or image.shape != (view.height, view.width, 3):
+            return image.copy()
+        frame = frame_buffer(view.height, view.width)
+        np.copyto(frame, image)
+        return frame
     old = view.previous_image if view.previous_image is not None else background(view, now)
     return crossfade(old, view.image, view.blend)
 

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from reactor_anyio.webrtc import LatestWinsMailbox
 from reactor_anyio.webrtc.audio_source import QueuedAudioTrack
 from reactor_anyio.webrtc.convert import RgbArray, check_rgb
-from reactor_anyio.webrtc.heap import STREAMING_INTERVAL, release_free_memory
+from reactor_anyio.webrtc.heap import reclaim_while_streaming
 from reactor_proto.runtime.audio import AudioFormat
 
 from .audio_media import AudioFanout, ProduceAudio
@@ -153,7 +153,7 @@ class OutputFanout(ProducerFanout[FanoutTrack]):
                 continue
             self.frames_produced += 1
             # per-frame buffers fragment glibc's arenas: hand the free ones back (heap.py)
-            release_free_memory(min_interval=STREAMING_INTERVAL)
+            reclaim_while_streaming()
             with self._condition:
                 targets = [s for s in self._subscribers if s.flowing]
             if self._record is not None:

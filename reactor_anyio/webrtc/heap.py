@@ -1,75 +1,82 @@
-"""Giving freed native memory back to the OS (issue 21).
+"""Giving memory a process no longer uses back to the OS (issue 21): the adapter of
+:mod:`reactor_proto.reclaim`.
 
-The soak (``python -m bench --only soak``) found no object that outlives its session: after
-a full collection no peer, transport, sender or track of a closed session is alive.  The
-RSS that still grows is glibc's: every video frame allocates and frees buffers of hundreds of
-KiB (RGB arrays, ``av`` frames, encoder and decoder state) on several threads, each thread
-with its own malloc arena, and glibc keeps freed chunks in those arenas instead of returning
-them.  After 100 sessions the runtime had grown 110 -> 127 MB, and ``malloc_trim(0)`` brought
-it back to 107 MB.
+The core's :class:`~reactor_proto.reclaim.ReclaimSchedule` decides when; this module reads
+the clock, performs what it returns and holds the process's one schedule:
 
-:func:`release_free_memory` calls ``malloc_trim(0)`` (glibc only; elsewhere it does
-nothing), at most once per ``min_interval`` seconds per process.  It walks the heaps
-under the arena locks, about a millisecond per 10 MB, so it is called where a short pause is
-harmless: two seconds after a peer has closed, every :data:`STREAMING_INTERVAL` seconds from
-the runtime's producer thread, and, for frame receivers, by :class:`PeriodicTrim`: one daemon
-thread per process that trims every :data:`STREAMING_INTERVAL` seconds while at least one
-receiver holds a :class:`TrimLease`.  A receiver takes a lease a second after its track
-starts (so that starting the thread never lands inside a connect) and returns it when it
-closes, so the media path itself does nothing per frame (issue 20: it used to take a lock
-and read the clock on every frame, and trim on the event loop), and the thread ends when the
-last receiver closes (no thread outlives the sessions).
+* :func:`session_closed` (a peer has closed, on its event loop): a timer on that loop runs
+  the cycle collection and the trim the schedule asks for a couple of seconds later.  The
+  collection runs on the loop because finalizers of asyncio objects expect it; a
+  generation-1 collection takes about a millisecond, a full one (at most once a minute
+  by default) tens of ms.
+* :func:`reclaim_while_streaming` (any thread; cheap when nothing is due, so the runtime's
+  producer thread calls it on every frame): a trim every ``streaming_interval`` seconds.
+* :class:`PeriodicTrim`: one daemon thread per process that calls it while at least one
+  frame receiver holds a :class:`TrimLease`, so the client's media path does nothing per
+  frame (issue 20) and no thread outlives the sessions.
+
+``malloc_trim(0)`` walks the heaps under the arena locks (about a millisecond per 10 MB)
+and returns every free page; it exists on glibc only, elsewhere every call here is a no-op.
+:func:`configure` sets the process's policy: ``ReclaimPolicy(enabled=False)`` turns all of
+it off, ``ReclaimPolicy(collect=None)`` keeps the trims without the collection.
+:func:`limit_arenas` is for a process we own (``reactor serve``), never a caller's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 import threading
 import time
 from collections.abc import Callable
 
+from reactor_proto.reclaim import DEFAULT_POLICY, Reclaim, ReclaimPolicy, ReclaimSchedule
+
 logger = logging.getLogger(__name__)
 
-#: two trims closer than this are one trim (many peers closing at once)
-MIN_INTERVAL = 5.0
-#: while frames flow, the per-frame paths trim at most this often
-STREAMING_INTERVAL = 30.0
+#: while frames flow, a trim at most this often (the default policy's)
+STREAMING_INTERVAL = DEFAULT_POLICY.streaming_interval
 
 _lock = threading.Lock()
-_last = float("-inf")
+_schedule = ReclaimSchedule()
+#: the loop whose timer will run the next session reclaim (one timer per process)
+_armed: asyncio.AbstractEventLoop | None = None
 _trim: Callable[[int], int] | None = None
+_mallopt: Callable[[int, int], int] | None = None
 _looked_up = False
+
+#: glibc's mallopt parameter for the number of malloc arenas
+_M_ARENA_MAX = -8
 
 
 def _lookup() -> Callable[[int], int] | None:
-    global _trim, _looked_up
+    """glibc's ``malloc_trim`` (None elsewhere); also finds ``mallopt``."""
+    global _trim, _mallopt, _looked_up
     if not _looked_up:
         _looked_up = True
         name = ctypes.util.find_library("c")
         try:
-            found = getattr(ctypes.CDLL(name or "libc.so.6"), "malloc_trim", None)
+            libc = ctypes.CDLL(name or "libc.so.6")
         except OSError:
-            found = None
+            return None
+        found = getattr(libc, "malloc_trim", None)
         if found is not None:
             found.argtypes = [ctypes.c_size_t]
             found.restype = ctypes.c_int
             _trim = found
+        mallopt = getattr(libc, "mallopt", None)
+        if mallopt is not None:
+            mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+            mallopt.restype = ctypes.c_int
+            _mallopt = mallopt
     return _trim
 
 
-def release_free_memory(*, min_interval: float = MIN_INTERVAL,
-                        clock: Callable[[], float] = time.monotonic) -> bool:
-    """Return free heap memory to the OS unless that happened in the last
-    ``min_interval`` seconds; True when a trim ran.  Any thread; cheap when it skips, so
-    per-frame paths call it with :data:`STREAMING_INTERVAL`."""
-    global _last
-    with _lock:
-        now = clock()
-        if now - _last < min_interval:
-            return False
-        _last = now
+def trim_now() -> bool:
+    """``malloc_trim(0)`` now, on this thread: True when it ran."""
     trim = _lookup()
     if trim is None:
         return False
@@ -81,10 +88,6 @@ def release_free_memory(*, min_interval: float = MIN_INTERVAL,
     return True
 
 
-#: glibc's mallopt parameter for the number of malloc arenas
-_M_ARENA_MAX = -8
-
-
 def limit_arenas(count: int = 2) -> bool:
     """Cap glibc's malloc arenas for this process (``MALLOC_ARENA_MAX``); True when set.
 
@@ -93,16 +96,72 @@ def limit_arenas(count: int = 2) -> bool:
     few MB that no trim returns.  Two arenas shared by all threads keep that bounded.  For a
     process we own (``reactor serve``), never for a library caller's process.
     """
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = getattr(ctypes.CDLL(name or "libc.so.6"), "mallopt", None)
-    except OSError:
+    _lookup()
+    if _mallopt is None:
         return False
-    if mallopt is None:
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_ARENA_MAX, count))
+    return bool(_mallopt(_M_ARENA_MAX, count))
+
+
+def configure(policy: ReclaimPolicy) -> None:
+    """Set this process's reclaim policy (applies from the next event on)."""
+    global _schedule
+    with _lock:
+        _schedule = ReclaimSchedule(policy)
+
+
+def current_policy() -> ReclaimPolicy:
+    return _schedule.policy
+
+
+def perform(reclaim: Reclaim) -> bool:
+    """Do what the schedule asked: a collection (unless the process turned its collector
+    off: then its owner manages cycles) and a trim."""
+    if reclaim.collect is not None and gc.isenabled():
+        gc.collect(reclaim.collect)
+    return trim_now()
+
+
+def reclaim_while_streaming(clock: Callable[[], float] = time.monotonic) -> bool:
+    """Trim when the schedule's streaming interval has passed; any thread, cheap otherwise.
+    True when a trim ran."""
+    with _lock:
+        reclaim = _schedule.poll(clock(), streaming=True, sessions=False)
+    return reclaim is not None and perform(reclaim)
+
+
+def session_closed(loop: asyncio.AbstractEventLoop,
+                   clock: Callable[[], float] = time.monotonic) -> None:
+    """A session's peer has closed (call on ``loop``): its reclaim runs on ``loop`` when due."""
+    global _armed
+    with _lock:
+        _schedule.session_closed(clock())
+        armed = _armed
+        if armed is not None and armed.is_running() and not armed.is_closed():
+            return  # the timer armed on that loop serves this close too
+        _armed = loop  # none yet, or its loop has stopped: its timer will never fire
+    _arm(loop, clock)
+
+
+def _arm(loop: asyncio.AbstractEventLoop, clock: Callable[[], float]) -> None:
+    global _armed
+    with _lock:
+        due = _schedule.next_due()
+        if due is None:
+            _armed = None
+            return
+        delay = max(0.0, due - clock())
+    loop.call_later(delay, _on_timer, loop, clock)
+
+
+def _on_timer(loop: asyncio.AbstractEventLoop, clock: Callable[[], float]) -> None:
+    with _lock:
+        reclaim = _schedule.poll(clock())
+    if reclaim is not None:
+        try:
+            perform(reclaim)
+        except Exception:  # housekeeping never breaks the loop
+            logger.debug("reclaim failed", exc_info=True)
+    _arm(loop, clock)  # sessions closed meanwhile get theirs later; else the timer ends
 
 
 class PeriodicTrim:
@@ -111,7 +170,7 @@ class PeriodicTrim:
     def __init__(self, interval: float = STREAMING_INTERVAL,
                  trim: Callable[[], object] | None = None) -> None:
         self.interval = interval
-        self._trim = trim or (lambda: release_free_memory(min_interval=interval))
+        self._trim = trim or reclaim_while_streaming
         self._lock = threading.Lock()
         self._holders = 0
         self._stop: threading.Event | None = None

@@ -28,7 +28,7 @@ from reactor_proto.errors import (
 from .audio_receive import AudioInputs
 from .convert import RgbArray, check_pixel_format
 from .decoder import stop_decoder
-from .heap import release_free_memory
+from .heap import session_closed as reclaim_after_session
 from .ice import IceConfig, rtc_configuration
 from .jitter import release_on_marker
 from .mailbox import LatestWinsMailbox
@@ -45,8 +45,6 @@ REMOTE_DEFAULT_MAX_MESSAGE_SIZE = 65_536
 CLOSE_TIMEOUT = 5.0
 #: how long close() waits for the remote to acknowledge the data channels' stream resets
 CHANNEL_CLOSE_TIMEOUT = 0.5
-#: a closed peer's native buffers are freed once aiortc's objects are gone; trim after that
-TRIM_AFTER_CLOSE = 2.0
 
 ChannelMessage = str | bytes
 
@@ -386,8 +384,8 @@ class PeerBase(AudioInputs):
                     if isinstance(source, ProducerVideoTrack):
                         await source.aclose()  # joins its worker thread off the loop
                 self._closing.set_result(None)
-                # give glibc's freed arenas back to the OS (issue 21, see heap.py)
-                self._loop.call_later(TRIM_AFTER_CLOSE, release_free_memory)
+                # collect the session's cycles, give freed memory back (issue 21, heap.py)
+                reclaim_after_session(self._loop)
         if scope.cancelled_caught:
             logger.warning("%s.close() took over %.1f s", type(self).__name__, wait_at_most)
             if not self._closing.done():
