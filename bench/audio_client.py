@@ -37,6 +37,7 @@ from .common import (
     child_env,
     judge,
     median,
+    stop_process,
 )
 
 sys.path.insert(0, str(REPO))  # the namespace helper lives with the interop tests
@@ -143,12 +144,7 @@ def serve_in(ns: Namespace, model: str) -> Iterator[None]:
             raise ChildFailed(f"reactor serve did not start: {line!r}")
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 10)
 
 
 def trial(ns: Namespace, side: str, mode: str, seconds: float) -> dict[str, float]:

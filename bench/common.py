@@ -176,6 +176,16 @@ class ServerProcess:
 REACTOR_CLI = REPO / ".venv" / "bin" / "reactor"
 
 
+def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
+    """Ask ``proc`` to exit (SIGTERM); kill it if it has not within ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace)
+
+
 @contextmanager
 def serve(model: str, *, port: int = 0, options: Mapping[str, Any] | None = None,
           startup_timeout: float = 30.0, flags: Sequence[str] = ()) -> Iterator[ServerProcess]:
@@ -192,12 +202,7 @@ def serve(model: str, *, port: int = 0, options: Mapping[str, Any] | None = None
         url = _wait_listening(proc, startup_timeout)
         yield ServerProcess(proc, url)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 10)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -47,6 +47,7 @@ from .common import (
     judge,
     median,
     run_child,
+    stop_process,
 )
 
 NAME = "many_sessions"
@@ -80,12 +81,7 @@ def coordinator(gpus: int = GPUS) -> Iterator[str]:
             raise ChildFailed("reactor coordinator did not start")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 10)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -74,6 +74,7 @@ from .common import (
     judge,
     median,
     run_child,
+    stop_process,
 )
 
 sys.path.insert(0, str(REPO))  # the namespace helper lives with the interop tests
@@ -220,12 +221,7 @@ def official_runtime(ns: Namespace, runtime: Runtime) -> Iterator[None]:
             raise ChildFailed(f"{runtime.label} did not come up (exit {proc.poll()})")
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+        stop_process(proc, 15)
 
 
 def in_namespace(ns: Namespace, argv: Sequence[str], *, python: str | None = None,

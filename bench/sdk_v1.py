@@ -35,6 +35,7 @@ from .common import (
     judge,
     median,
     run_child,
+    stop_process,
 )
 
 sys.path.insert(0, str(REPO))  # the namespace helper lives with the interop tests
@@ -63,12 +64,7 @@ def serve_in(ns: Namespace, host: str, *, model: str = MODEL,
             raise ChildFailed(f"reactor serve did not start: {line!r}")
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 10)
 
 
 def sdk113_trial(ns: Namespace) -> dict[str, float]:

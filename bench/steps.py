@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .common import REPO, VENV_PYTHON, ChildFailed, Row, child_env, judge
+from .common import REPO, VENV_PYTHON, ChildFailed, Row, child_env, judge, stop_process
 
 sys.path.insert(0, str(REPO))  # the namespace helper lives with the interop tests
 from tests.interop.netns import Namespace, namespace, unavailable_reason
@@ -115,12 +115,7 @@ def official_serving(ns: Namespace, size: str = "640x360") -> Iterator[None]:
             raise ChildFailed(f"the official runtime did not come up (exit {proc.poll()})")
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+        stop_process(proc, 15)
 
 
 def _client(ns: Namespace, count: int) -> dict[str, Any]:
