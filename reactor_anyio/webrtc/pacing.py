@@ -31,6 +31,12 @@ MAX_BACKLOG_BYTES = 8 * 1024 * 1024
 #: stepped 640x360 result were held to 400 a second, 27 ms a step.)  4 KiB is a browser's
 #: chunk frame (docs/protocol §6.8.7).
 FREE_MESSAGE_BYTES = 4096
+
+
+def _tokens_for(size: int) -> int:
+    return 0 if size >= FREE_MESSAGE_BYTES else 1
+
+
 #: at close, at most this many of the newest waiting messages still go out: the final ones
 #: (a goodbye) matter, thousands of answers to a flood do not and would hold the close up
 FLUSH_AT_CLOSE = 64
@@ -73,9 +79,9 @@ class ChannelPacer:
     def send(self, label: str, message: str | bytes, size: int) -> None:
         """Deliver now if the bucket allows and nothing waits, else queue."""
         self._refill()
-        free = size >= FREE_MESSAGE_BYTES
-        if not self._queue and (free or self._tokens >= 1):
-            self._tokens -= 0 if free else 1
+        cost = _tokens_for(size)
+        if not self._queue and self._tokens >= cost:
+            self._tokens -= cost
             self._deliver(label, message)
             return
         if self._queued_bytes + size > MAX_BACKLOG_BYTES:
@@ -97,10 +103,10 @@ class ChannelPacer:
     def _drain(self) -> None:
         self._timer = None
         self._refill()
-        while self._queue and (self._queue[0][2] >= FREE_MESSAGE_BYTES or self._tokens >= 1):
+        while self._queue and self._tokens >= _tokens_for(self._queue[0][2]):
             label, message, size = self._queue.popleft()
             self._queued_bytes -= size
-            self._tokens -= 0 if size >= FREE_MESSAGE_BYTES else 1
+            self._tokens -= _tokens_for(size)
             try:
                 self._deliver(label, message)
             except Exception:  # the channel closed meanwhile: the peer is going
