@@ -29,16 +29,37 @@ _BUFFER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 class MarkerJitterBuffer(JitterBuffer):
     """aiortc's video jitter buffer, releasing a frame once its marked last packet is in."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Packets from the origin already walked: present, one timestamp, none marked.  They
+        # cannot change until packets are removed, so the next walk resumes after them: each
+        # packet is looked at about once per frame, not once per packet that arrives.
+        self._walked = 0
+
+    def remove(self, count: int) -> None:
+        self._walked = 0
+        super().remove(count)
+
+    def smart_remove(self, count: int) -> bool:
+        self._walked = 0
+        return bool(super().smart_remove(count))
+
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         # The run of packets from the origin: a complete frame if it reaches a marked packet
         # with one timestamp.  A gap first: nothing to release yet (aiortc's walk would stop
         # at the same gap).  A new timestamp first: a frame without its marker, which
         # aiortc's rule releases now that the next frame has begun.
         assert self._origin is not None
+        start = self._walked
         timestamp = None
-        for count in range(self._capacity):
+        if start:
+            first = self._packets[self._origin % self._capacity]
+            assert first is not None
+            timestamp = first.timestamp
+        for count in range(start, self._capacity):
             packet = self._packets[(self._origin + count) % self._capacity]
             if packet is None:
+                self._walked = count
                 return None
             if timestamp is None:
                 timestamp = packet.timestamp
