@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 from aiortc.rtp import RTCP_RTPFB_NACK, RtcpReceiverInfo, RtcpRrPacket, RtcpRtpfbPacket
 
-from reactor_anyio.webrtc import pacing
 from reactor_anyio.webrtc.pacing import ChannelPacer
 from reactor_anyio.webrtc.resync import SenderResync, _payload_offset
+from reactor_proto.errors import LocalProtocolError
 from reactor_proto.runtime.recovery import RecoveryConfig, RecoveryPolicy
+from reactor_proto.runtime.reply_pacing import PacerConfig
 
 from .conftest import channels_open, negotiate, wait_until
 
@@ -196,7 +197,7 @@ async def test_pacer_passes_a_burst_then_paces_in_order_and_flushes_at_close() -
     loop = asyncio.get_running_loop()
     sent: list[tuple[str, str | bytes]] = []
     pacer = ChannelPacer(lambda label, msg: sent.append((label, msg)), loop=loop,
-                         rate=1000.0, burst=5)
+                         config=PacerConfig(rate=1000.0, burst=5))
     for i in range(20):
         pacer.send("data", f"m{i}", 2)
     assert len(sent) == 5 and pacer.backlog == 15
@@ -208,19 +209,18 @@ async def test_pacer_passes_a_burst_then_paces_in_order_and_flushes_at_close() -
     assert len(sent) == 30 and pacer.backlog == 0
     assert pacer.delayed >= 15
     slow = ChannelPacer(lambda label, msg: sent.append((label, msg)), loop=loop,
-                        rate=0.001, burst=1)
-    for i in range(pacing.FLUSH_AT_CLOSE + 11):
+                        config=PacerConfig(rate=0.001, burst=1))
+    keep = slow.config.flush_at_close
+    for i in range(keep + 11):
         slow.send("data", f"f{i - 1}", 2)  # f-1 goes out at once, the rest wait
     sent.clear()
     slow.flush()  # a closing peer sends only the newest waiting messages
-    assert [m for _, m in sent] == [f"f{i}" for i in range(10, pacing.FLUSH_AT_CLOSE + 10)]
+    assert [m for _, m in sent] == [f"f{i}" for i in range(10, keep + 10)]
     assert slow.dropped == 10 and slow.backlog == 0
 
 
 @pytest.mark.anyio
-async def test_pacer_backlog_is_bounded_and_delivery_errors_are_contained(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pacing, "MAX_BACKLOG_BYTES", 10)
+async def test_pacer_backlog_is_bounded_and_delivery_errors_are_contained() -> None:
     loop = asyncio.get_running_loop()
 
     delivered: list[str | bytes] = []
@@ -230,9 +230,10 @@ async def test_pacer_backlog_is_bounded_and_delivery_errors_are_contained(
             raise RuntimeError("closed")
         delivered.append(msg)
 
-    with pytest.raises(ValueError, match="burst"):
-        ChannelPacer(deliver, loop=loop, burst=0)
-    pacer = ChannelPacer(deliver, loop=loop, rate=1000.0, burst=1)
+    with pytest.raises(LocalProtocolError, match="burst"):
+        ChannelPacer(deliver, loop=loop, config=PacerConfig(burst=0))
+    pacer = ChannelPacer(deliver, loop=loop,
+                         config=PacerConfig(rate=1000.0, burst=1, max_backlog_bytes=10))
     for _ in range(5):
         pacer.send("data", "abcd", 4)
     assert delivered == ["abcd"]  # the burst allowance went out at once

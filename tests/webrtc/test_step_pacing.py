@@ -9,8 +9,8 @@ import asyncio
 
 import pytest
 
-from reactor_anyio.webrtc import pacing
 from reactor_anyio.webrtc.pacing import ChannelPacer
+from reactor_proto.runtime.reply_pacing import PacerConfig
 
 from .conftest import wait_until
 
@@ -20,8 +20,8 @@ async def test_big_messages_need_no_token_and_keep_their_place() -> None:
     loop = asyncio.get_running_loop()
     sent: list[str] = []
     pacer = ChannelPacer(lambda label, msg: sent.append(str(msg)), loop=loop,
-                         rate=50.0, burst=2)
-    big = pacing.FREE_MESSAGE_BYTES
+                         config=PacerConfig(rate=50.0, burst=2))
+    big = pacer.config.free_message_bytes
     for i in range(30):  # a step result's frames: none waits, however many
         pacer.send("data", f"frame{i}", big)
     assert len(sent) == 30 and pacer.backlog == 0 and pacer.delayed == 0
