@@ -63,7 +63,7 @@ class _HandWritten:
         import av
         from aiortc import MediaStreamTrack
 
-        class ArrayTrack(MediaStreamTrack):  # type: ignore[misc]
+        class ArrayTrack(MediaStreamTrack):
             kind = "video"
 
             def __init__(self) -> None:
