@@ -50,6 +50,7 @@ from reactor_proto.errors import (
 )
 
 from .loop_thread import AiortcLoopThread
+from .mailbox_reader import next_item
 
 logger = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ class BridgedClientPeer:
             with scope:
                 mailbox = await self._mailbox(name)
                 while True:
-                    tagged = await mailbox.get()
+                    tagged = await next_item(mailbox)
                     entry = self._frame_callbacks.get(name)
                     if entry is None:
                         return

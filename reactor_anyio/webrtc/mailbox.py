@@ -138,6 +138,22 @@ class LatestWinsMailbox(Generic[T]):
                 with self._lock, contextlib.suppress(ValueError):
                     self._waiters.remove(wake)
 
+    def add_waiter(self, wake: Callable[[], None]) -> bool:
+        """Call ``wake()`` (once, from the thread that puts or closes) at the next
+        :meth:`put` or :meth:`close`, unless an item is held or the mailbox is closed
+        already: then False, and nothing is registered.  For a reader that parks its task
+        its own way (the trio bridge parks with ``trio.lowlevel``, cheaper per frame than
+        an :class:`anyio.Event`); :meth:`remove_waiter` when it stops waiting."""
+        with self._lock:
+            if self._items or self._closed:
+                return False
+            self._waiters.append(wake)
+            return True
+
+    def remove_waiter(self, wake: Callable[[], None]) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._waiters.remove(wake)
+
     def close(self) -> None:
         """Refuse further items and wake every reader (idempotent)."""
         with self._lock:

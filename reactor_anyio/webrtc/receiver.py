@@ -8,10 +8,13 @@ the pixel format its consumer asked for (``rgb24`` unless told otherwise, see
 
 Where the work happens (issue 20): aiortc decodes in a thread of its own and hands each frame
 to the track's queue by calling ``queue.put(frame)`` *in that thread* (the coroutine it
-returns is then run on the loop).  The slot hooks that call (:func:`_hook_decoder_output`):
-the one conversion runs right there, in the decoder thread, and the coroutine given to the
-loop only counts the frame and puts the result in the mailbox.  So the event loop neither
-converts nor pays a thread hop for it, and aiortc's unbounded queue is bypassed.  A track
+returns is then run on the loop as a task).  The slot hooks the queue
+(:func:`_hook_decoder_output`): the one conversion runs right there, in the decoder thread.
+Our decoder thread (:mod:`.decode_worker`, in place of aiortc's) then calls the hook
+directly, and what reaches the loop is one plain callback that counts the frame and puts the
+result in the mailbox; for a consumer on another thread (the trio bridge, a *tagged* slot)
+the decoder thread counts and puts the frame itself, without the loop.  So the event loop
+neither converts nor runs a task per frame, and aiortc's unbounded queue is bypassed.  A track
 that cannot be hooked (not aiortc's queue) is read by the pull task and converted as before
 (on the loop for small frames, in a worker thread for large ones, see :mod:`.convert`).
 Nothing runs per frame for memory housekeeping: the slot holds a :class:`~.heap.TrimLease`
@@ -38,11 +41,15 @@ from .convert import (
     convert_frame,
     convert_off_loop,
 )
+from .decode_worker import PUT_IN_THREAD
+from .decode_worker import install as _install_decode_worker
 from .heap import TrimLease
 from .mailbox import LatestWinsMailbox
 from .stats import FpsMeter, TrackFrameStats
 
 logger = logging.getLogger(__name__)
+
+_install_decode_worker()  # before any receiver starts: aiortc looks it up at each start
 
 FrameCallback = Callable[[Any], None]
 
@@ -99,14 +106,18 @@ class _DecoderHook:
     """
 
     def __init__(self, queue: asyncio.Queue[Any], track: MediaStreamTrack,
-                 deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]]) -> None:
+                 deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]],
+                 deliver_now: Callable[[av.VideoFrame], None]) -> None:
         self.ended = asyncio.Event()
         self.readers = 0  # application recv() calls in progress (read in the decoder thread)
         self._deliver = deliver
+        self._deliver_now = deliver_now
+        self._loop = asyncio.get_running_loop()
         self._track = track
         self._queue_put = queue.put
         self._track_recv = track.recv
         queue.put = self._put  # type: ignore[method-assign]
+        setattr(queue, PUT_IN_THREAD, self._put_in_thread)
         track.recv = self._recv  # type: ignore[method-assign]
 
     def _put(self, item: Any) -> Coroutine[Any, Any, None]:
@@ -114,6 +125,15 @@ class _DecoderHook:
             delivered = self._deliver(item)
             return self._also_queue(delivered, item) if self.readers else delivered
         return self._end(item)
+
+    def _put_in_thread(self, frame: Any) -> None:
+        """Our decoder thread (:mod:`.decode_worker`): the frame goes on without a task on
+        the loop, unless the application reads the track itself (it needs aiortc's queue)."""
+        if self.readers or not isinstance(frame, av.VideoFrame):
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody to deliver to
+                asyncio.run_coroutine_threadsafe(self._put(frame), self._loop)
+            return
+        self._deliver_now(frame)
 
     async def _also_queue(self, delivered: Coroutine[Any, Any, None], item: Any) -> None:
         await delivered
@@ -135,14 +155,15 @@ class _DecoderHook:
 
 
 def _hook_decoder_output(track: MediaStreamTrack,
-                         deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]]
+                         deliver: Callable[[av.VideoFrame], Coroutine[Any, Any, None]],
+                         deliver_now: Callable[[av.VideoFrame], None]
                          ) -> _DecoderHook | None:
     """Hook ``track``'s decoder output (see :class:`_DecoderHook`); None when ``track`` is not
     aiortc's remote track class: the caller then pulls it with ``recv()``."""
     queue = getattr(track, "_queue", None)
     if not isinstance(queue, asyncio.Queue):
         return None
-    return _DecoderHook(queue, track, deliver)
+    return _DecoderHook(queue, track, deliver, deliver_now)
 
 
 @attrs.frozen
@@ -188,6 +209,7 @@ class InputSlot:
         self._quick = 0  # consecutive quick calls of an offloaded callback
         self._idle = False  # the delivery task waits on an empty mailbox
         self._tagged = False  # the mailbox holds TaggedFrame (a consumer on another thread)
+        self._conversions: set[asyncio.Task[None]] = set()  # frames converted on the loop
 
     def stats(self) -> TrackFrameStats:
         return TrackFrameStats(
@@ -205,19 +227,31 @@ class InputSlot:
             self._trim_later = asyncio.get_running_loop().call_later(
                 TRIM_LEASE_DELAY, self._take_trim_lease)
 
-        def deliver(frame: av.VideoFrame) -> Coroutine[Any, Any, None]:
-            # aiortc's decoder thread: convert here, off the loop, unless replaced or disabled
+        loop = asyncio.get_running_loop()
+
+        def prepare(frame: av.VideoFrame) -> _Prepared:
+            # the decoder thread: convert here, off the loop, unless replaced or disabled
             if self.track is not track or not self.enabled:
-                return self._arrived(track, _Prepared(frame=frame, pixel_format="", value=None))
+                return _Prepared(frame=frame, pixel_format="", value=None)
             pixel_format = self.pixel_format
             try:
                 value = convert_frame(frame, pixel_format)
             except Exception:  # pragma: no cover - a corrupt frame: the loop side retries
                 value = None
-            return self._arrived(track, _Prepared(frame=frame, pixel_format=pixel_format,
-                                                  value=value))
+            return _Prepared(frame=frame, pixel_format=pixel_format, value=value)
 
-        hook = _hook_decoder_output(track, deliver)
+        def deliver(frame: av.VideoFrame) -> Coroutine[Any, Any, None]:
+            return self._arrived(track, prepare(frame))  # aiortc's own decoder thread
+
+        def deliver_now(frame: av.VideoFrame) -> None:  # ours (.decode_worker)
+            prepared = prepare(frame)
+            if self._tagged:  # the consumer is on another thread: the loop has no part
+                self._arrived_tagged(track, prepared)
+                return
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody to deliver to
+                loop.call_soon_threadsafe(self._arrived_on_loop, track, prepared)
+
+        hook = _hook_decoder_output(track, deliver, deliver_now)
         pull = self._pull(track) if hook is None else self._until_ended(track, hook)
         self._pull_task = asyncio.get_running_loop().create_task(
             pull, name=f"reactor-pull-{self.name}"
@@ -235,17 +269,40 @@ class InputSlot:
 
     async def _arrived(self, track: MediaStreamTrack, prepared: _Prepared) -> None:
         """On the loop: count a frame the decoder thread prepared and hand it on."""
-        if self.track is not track:
-            return  # a replaced track's late frame
-        self.frames_received += 1
-        self._fps.tick(time.monotonic())
-        if not self.enabled:
-            return
-        if prepared.value is None or prepared.pixel_format != self.pixel_format:
+        if self._count(track) and not self._hand_on_prepared(prepared):
             # converted for another format (changed meanwhile) or not at all: do it here
             await self._convert_and_put(prepared.frame)
-        else:
-            self._hand_on(prepared.value, prepared.pixel_format, prepared.frame)
+
+    def _arrived_on_loop(self, track: MediaStreamTrack, prepared: _Prepared) -> None:
+        """:meth:`_arrived` as a plain callback: a task only when it must convert."""
+        if self._count(track) and not self._hand_on_prepared(prepared):
+            self._conversions.add(task := asyncio.get_running_loop().create_task(
+                self._convert_and_put(prepared.frame)))
+            task.add_done_callback(self._conversions.discard)
+
+    def _arrived_tagged(self, track: MediaStreamTrack, prepared: _Prepared) -> None:
+        """In the decoder thread, for a consumer on another thread (the trio bridge): the
+        mailbox is thread-safe, and the consumer converts a frame whose format is stale."""
+        if self._count(track):
+            self.mailbox.put(TaggedFrame(value=prepared.value,
+                                         pixel_format=prepared.pixel_format,
+                                         frame=prepared.frame))
+
+    def _count(self, track: MediaStreamTrack) -> bool:
+        """Count a frame of ``track``; whether it is to be handed on (the current track,
+        and enabled)."""
+        if self.track is not track:
+            return False  # a replaced track's late frame
+        self.frames_received += 1
+        self._fps.tick(time.monotonic())
+        return self.enabled
+
+    def _hand_on_prepared(self, prepared: _Prepared) -> bool:
+        """Hand on a frame converted in the current format; False when it is not."""
+        if prepared.value is None or prepared.pixel_format != self.pixel_format:
+            return False
+        self._hand_on(prepared.value, prepared.pixel_format, prepared.frame)
+        return True
 
     async def _convert_and_put(self, frame: av.VideoFrame) -> None:
         pixel_format = self.pixel_format
@@ -358,7 +415,8 @@ class InputSlot:
         self._drop_trim_lease()
         self.track = None
         self.mailbox.close()
-        tasks = [t for t in (self._pull_task, self._deliver_task) if t is not None]
+        tasks = [t for t in (self._pull_task, self._deliver_task, *self._conversions)
+                 if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

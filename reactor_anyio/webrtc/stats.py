@@ -7,6 +7,7 @@ remote's receiver reports); a receive-only client therefore has ``rtt=None``.
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Mapping
 
 import attrs
@@ -83,18 +84,23 @@ class FpsMeter:
     def __init__(self, window: float = 1.0) -> None:
         self._window = window
         self._times: collections.deque[float] = collections.deque()
+        # ticks may come from a decoder thread while stats are read on the loop
+        self._lock = threading.Lock()
 
     def tick(self, now: float) -> None:
-        self._times.append(now)
-        self._trim(now)
+        with self._lock:
+            self._times.append(now)
+            self._trim(now)
 
     def _trim(self, now: float) -> None:
         while self._times and self._times[0] < now - self._window:
             self._times.popleft()
 
     def fps(self, now: float) -> float:
-        self._trim(now)
-        if len(self._times) < 2:
-            return 0.0
-        span = self._times[-1] - self._times[0]
-        return (len(self._times) - 1) / span if span > 0 else 0.0
+        with self._lock:
+            self._trim(now)
+            if len(self._times) < 2:
+                return 0.0
+            span = self._times[-1] - self._times[0]
+            intervals = len(self._times) - 1
+        return intervals / span if span > 0 else 0.0
