@@ -29,6 +29,7 @@ import math
 
 import attrs
 
+from .checks import above
 from .errors import LocalProtocolError
 
 #: why a reclaim is due
@@ -36,20 +37,9 @@ SESSION_CLOSED = "session-closed"
 STREAMING = "streaming"
 
 
-def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise LocalProtocolError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
-
-
-def _positive(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (math.isfinite(value) and value > 0):  # 0 would trim on every frame
-        raise LocalProtocolError(f"{attribute.name} must be a finite number > 0, got {value!r}")
-
-
-def _positive_or_inf(_instance: object, attribute: attrs.Attribute[float], value: float
-                     ) -> None:
-    if not value > 0:  # NaN fails too
-        raise LocalProtocolError(f"{attribute.name} must be > 0 (inf: never), got {value!r}")
+_non_negative = above("ReclaimPolicy", 0, inclusive=True)
+_positive = above("ReclaimPolicy", 0)  # 0 would trim on every frame
+_positive_or_inf = above("ReclaimPolicy", 0, finite=False)  # inf: never
 
 
 def _generation(_instance: object, _attribute: object, value: int | None) -> None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Any
 
 import attrs
 
+from reactor_proto.checks import above
 from reactor_proto.errors import LocalProtocolError
 from reactor_proto.recording.manifest import build_playlist, playlist_path
 from reactor_proto.recording.validate import MAX_CHUNK_INDEX, ClipRangeError, check_duration
@@ -36,9 +36,7 @@ from reactor_proto.recording.vocabulary import (
 EPSILON = 0.001
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise LocalProtocolError(f"{attribute.name}: expected a positive number, got {value!r}")
+_positive = above("RecordingConfig", 0)
 
 
 @attrs.frozen(kw_only=True)

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 import attrs
 
+from ..checks import above
 from ..errors import LocalProtocolError
 
 SEQ_MOD = 1 << 16
@@ -50,9 +50,7 @@ DEFAULT_SEQUENCE_JUMP = 512
 SERVED_MEMORY = 1024
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        raise LocalProtocolError(f"RecoveryConfig.{attribute.name}: must be > 0, got {value!r}")
+_positive = above("RecoveryConfig", 0)
 
 
 @attrs.frozen(kw_only=True)

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import attrs
 
+from ..checks import above
 from ..errors import LocalProtocolError
 
 Item = TypeVar("Item")
@@ -45,19 +46,9 @@ _TOKEN_SLACK = 1e-9
 _MIN_WAKEUP = 1e-6
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        raise LocalProtocolError(f"PacerConfig.{attribute.name}: must be > 0, got {value!r}")
-
-
-def _at_least_one(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if not value >= 1:
-        raise LocalProtocolError(f"PacerConfig.{attribute.name}: must be >= 1, got {value!r}")
-
-
-def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if not value >= 0:
-        raise LocalProtocolError(f"PacerConfig.{attribute.name}: must be >= 0, got {value!r}")
+_positive = above("PacerConfig", 0)
+_at_least_one = above("PacerConfig", 1, inclusive=True)
+_not_negative = above("PacerConfig", 0, inclusive=True)
 
 
 @attrs.frozen(kw_only=True)
