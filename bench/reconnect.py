@@ -11,7 +11,10 @@ must have continued from where it was, not restarted at 0.
 
 The closing peer reports itself closed as its ``close()`` begins, so the client notices the
 drop at once: the figure is the way back, not how long a dead path takes to be noticed
-(aiortc's ICE consent checks, seconds).
+(aiortc's ICE consent checks, seconds).  With ``auto_reconnect`` the client keeps the next
+connection's peer and offer ready from ``spare_peer_delay`` (0.5 s) after READY on
+(``reactor_proto.client.spare``); the drop comes after Helios' first state message (over a
+second in), so the way back measured here starts from that spare, as it would for an app.
 
 Baseline, alternating with it (ABBA): a fresh ``connect()`` -> READY of a new ``Reactor``
 against the same runtime.  Figures are medians over trials.
