@@ -249,7 +249,11 @@ class ClientDriver:
         """The spare with its offer, if it was built for ``action``'s tracks and ICE servers;
         any other spare (or one still offering) is closed."""
         offer, wanted = self._spare_offer, (action.tracks, action.ice_servers)
-        if offer is not None and self._spare_for == wanted and SPARE in self.peers:
+        spare = self.peers.get(SPARE)
+        # a peer that cannot tell (the trio bridge's) is taken as it is
+        current = getattr(spare, "host_candidates_current", None)
+        if (offer is not None and self._spare_for == wanted and spare is not None
+                and (current is None or current())):
             self._spare_for = self._spare_offer = None
             return self.peers.pop(SPARE), offer
         self._drop_spare()
