@@ -31,6 +31,8 @@ from reactor_proto.client import (
     ClosePeer,
     CreatePeer,
     DetachTrack,
+    DiscardSparePeer,
+    PrepareSparePeer,
     SendChannel,
     SendHttp,
 )
@@ -42,6 +44,9 @@ from ..webrtc.protocols import Peer, PeerFactory
 log = logging.getLogger("reactor_anyio.client")
 
 CLOSE_PEER_TIMEOUT = 5.0
+#: the key of the spare peer in ``ClientDriver.peers`` (the core's peer ids are positive), so
+#: that stopping the driver closes it like any other peer
+SPARE = -1
 
 
 class ClientDriver:
@@ -66,6 +71,9 @@ class ClientDriver:
         self._http_scopes: dict[int, anyio.CancelScope] = {}
         self.peers: dict[int, Peer] = {}
         self.published: dict[str, Any] = {}
+        #: what the spare in ``peers[SPARE]`` was built for, and its offer, once created
+        self._spare_for: tuple[Any, Any] | None = None
+        self._spare_offer: tuple[str, dict[str, str]] | None = None
 
     # ---- the service ---------------------------------------------------------------------
 
@@ -169,6 +177,10 @@ class ClientDriver:
             self._attach(action)
         elif isinstance(action, ClosePeer) and tg is not None:
             tg.start_soon(self._close_peer, action.peer_id)
+        elif isinstance(action, PrepareSparePeer) and tg is not None:
+            tg.start_soon(self._prepare_spare, action)
+        elif isinstance(action, DiscardSparePeer):
+            self._drop_spare()
 
     async def _exchange(self, action: SendHttp, scope: anyio.CancelScope) -> None:
         with scope:
@@ -186,6 +198,14 @@ class ClientDriver:
 
     async def _create_peer(self, action: CreatePeer) -> None:
         peer_id = action.peer_id
+        spare = self._take_spare(action)
+        if spare is not None:  # built and offered ahead (reactor_proto.client.spare)
+            peer, (sdp, mids) = spare
+            self.peers[peer_id] = peer
+            self._wire(peer_id, peer)
+            self._on_peer(peer_id, peer)
+            self.feed(lambda now: self.machine.offer_created(peer_id, sdp, mids, now))
+            return
         try:
             peer = self._peer_factory(action.tracks, action.ice_servers)
         except ReactorError as exc:
@@ -202,6 +222,55 @@ class ClientDriver:
             self.feed(lambda now: self.machine.peer_failed(peer_id, reason, now))
             return
         self.feed(lambda now: self.machine.offer_created(peer_id, sdp, mids, now))
+
+    # ---- the spare peer (PrepareSparePeer) -------------------------------------------------
+
+    async def _prepare_spare(self, action: PrepareSparePeer) -> None:
+        """Build the next connection's peer and offer; nothing is reported to the machine
+        (a failure only costs the next reconnect the time it would have taken anyway)."""
+        self._drop_spare()
+        try:
+            peer = self._peer_factory(action.tracks, action.ice_servers)
+        except ReactorError as exc:
+            log.debug("spare peer not built: %s", exc.message)
+            return
+        self.peers[SPARE] = peer
+        try:
+            offer = await peer.create_offer()
+        except Exception as exc:  # closed meanwhile (taken or discarded), or aiortc refused
+            log.debug("spare peer offer not created: %r", exc)
+            if self.peers.get(SPARE) is peer:
+                self._drop_spare()
+            return
+        if self.peers.get(SPARE) is peer:  # not taken or discarded while offering
+            self._spare_for, self._spare_offer = (action.tracks, action.ice_servers), offer
+
+    def _take_spare(self, action: CreatePeer) -> tuple[Peer, tuple[str, dict[str, str]]] | None:
+        """The spare with its offer, if it was built for ``action``'s tracks and ICE servers;
+        any other spare (or one still offering) is closed."""
+        offer, wanted = self._spare_offer, (action.tracks, action.ice_servers)
+        spare = self.peers.get(SPARE)
+        # a peer that cannot tell (the trio bridge's) is taken as it is
+        current = getattr(spare, "host_candidates_current", None)
+        if (offer is not None and self._spare_for == wanted and spare is not None
+                and (current is None or current())):
+            self._spare_for = self._spare_offer = None
+            return self.peers.pop(SPARE), offer
+        self._drop_spare()
+        return None
+
+    def _drop_spare(self) -> None:
+        self._spare_for = self._spare_offer = None
+        tg = self._tg
+        if SPARE in self.peers and tg is not None:
+            tg.start_soon(self._close_detached, self.peers.pop(SPARE))
+
+    async def _close_detached(self, peer: Peer) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_PEER_TIMEOUT):
+            try:
+                await peer.close()
+            except Exception:
+                log.exception("closing the spare peer failed")
 
     def _wire(self, peer_id: int, peer: Peer) -> None:
         m = self.machine

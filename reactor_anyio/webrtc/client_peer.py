@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
+import aioice.ice
 import attrs
 from aiortc import RTCRtpTransceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -184,6 +185,16 @@ class ClientPeer(PeerBase):
         self._offer_sdp = (sctp_packets.with_declaration(offer) if self._big_sctp_packets
                            else offer)
         return self._offer_sdp, mids
+
+    def host_candidates_current(self) -> bool:
+        """True while every host candidate of the offer is on an address this machine still
+        has.  A spare peer (``reactor_proto.client.spare``) is offered long before it is
+        used; after a network change its offer would name addresses that are gone."""
+        with restricted_host_addresses(self._ice.host_addresses):
+            current = set(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))
+        return all(candidate.host in current
+                   for connection in self._ice_connections()
+                   for candidate in connection.local_candidates if candidate.type == "host")
 
     async def apply_answer(self, sdp: str) -> None:
         """``setRemoteDescription`` of the (already munged) answer.  A rejected answer raises

@@ -34,7 +34,9 @@ class CancelHttp:
 @attrs.frozen(kw_only=True)
 class CreatePeer:
     """Build a peer connection for ``tracks`` (in order) with the control then data
-    channels, create the offer, gather candidates, and report ``offer_created``."""
+    channels, create the offer, gather candidates, and report ``offer_created``.  A spare
+    peer prepared for the same ``tracks`` and ``ice_servers`` (:class:`PrepareSparePeer`)
+    may be used instead: its offer is reported at once."""
 
     peer_id: int
     tracks: tuple[TrackCapability, ...]
@@ -82,7 +84,22 @@ class ClosePeer:
     peer_id: int
 
 
+@attrs.frozen(kw_only=True)
+class PrepareSparePeer:
+    """Build the next connection's peer now and create its offer, but report nothing: keep
+    it for a :class:`CreatePeer` with the same ``tracks`` and ``ice_servers`` (a reconnect
+    then skips building the peer and the offer).  Replaces any spare kept so far."""
+
+    tracks: tuple[TrackCapability, ...]
+    ice_servers: tuple[IceServer, ...]
+
+
+@attrs.frozen(kw_only=True)
+class DiscardSparePeer:
+    """Close the spare peer, if one is kept or being built (the session ended)."""
+
+
 ClientAction = (
     SendHttp | CancelHttp | CreatePeer | ApplyAnswer | SendChannel | AttachTrack | DetachTrack
-    | ClosePeer
+    | ClosePeer | PrepareSparePeer | DiscardSparePeer
 )

@@ -25,6 +25,10 @@ from ..errors import LocalProtocolError
 from .stepping import check_options
 from .wire import check_setting
 
+#: seconds after READY before the spare peer is built: past the first frames (READY -> first
+#: frame is 15-60 ms), long before a drop is likely
+SPARE_PEER_DELAY = 0.5
+
 
 @attrs.frozen(kw_only=True)
 class PollSchedule:
@@ -137,6 +141,9 @@ class ClientConfig:
     auto_reconnect: bool = False
     reconnect_grace: float = 30.0
     reconnect_delay: float = 3.0
+    #: with auto_reconnect, seconds after READY at which the next connection's peer and
+    #: offer are built ahead (``spare.py``); None: never
+    spare_peer_delay: float | None = SPARE_PEER_DELAY
     model_tracks: tuple[TrackCapability, ...] | None = None
     extra_args: dict[str, object] | None = None
     validate_commands: bool = True
@@ -196,3 +203,8 @@ class ClientConfig:
         check_options(self.generation, self.step_timeout)
         if self.ping_interval <= 0:
             raise LocalProtocolError(f"ping_interval: must be > 0, got {self.ping_interval!r}")
+        delay = self.spare_peer_delay
+        if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float)
+                                  or not math.isfinite(delay) or delay < 0):
+            raise LocalProtocolError(f"spare_peer_delay: expected None or a finite number "
+                                     f">= 0, got {delay!r}")

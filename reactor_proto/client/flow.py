@@ -14,7 +14,7 @@ from ..constants import MAX_DATA_CHANNEL_MESSAGE_BYTES
 from ..envelope import FileRef, encode_runtime_message
 from ..errors import DisconnectedError, Failure, TransportError
 from ..sdp import ice_identity, munge_answer, remote_max_message_size
-from . import v1
+from . import spare, v1
 from .actions import ApplyAnswer, CreatePeer, SendChannel
 from .events import OperationKind
 from .exchanges import Exchange, Purpose
@@ -119,6 +119,7 @@ def create_peer(s: ClientState) -> None:
     s.wire = ConnectionWire(wire=choose_wire(s.config.wire, local=s.config.local,
                                              snapshot=s.session_snapshot))
     act(s, CreatePeer(peer_id=s.peer_id, tracks=s.tracks, ice_servers=s.ice_servers))
+    s.spare_asked = False  # the adapter takes the spare for this peer, or drops it
 
 
 def maybe_send_offer(s: ClientState, now: float) -> None:
@@ -245,6 +246,7 @@ def become_ready(s: ClientState, now: float) -> None:
         send_control_notification(s, queued.event, queued.track)
     s.control.queued.clear()
     s.ping_due = now + s.config.ping_interval
+    spare.arm(s, now)
     if s.wire.is_v1:
         s.wire.stats_due = now + CLIENT_STATS_INTERVAL
     s.reconnecting = False

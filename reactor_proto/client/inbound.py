@@ -9,7 +9,7 @@ from ..envelope import Scope, decode_inbound
 from ..errors import DecodeError, ErrorCode, ReactorError, RequestTimeoutError, TransportError
 from ..schema import parse_openapi
 from ..wire_v1 import Wire, sniff
-from . import clips, v1
+from . import clips, spare, v1
 from .actions import AttachTrack
 from .events import MessageReceived, OperationKind, RuntimeMessageReceived, SchemaReceived
 from .flow import begin_reconnect, is_current, send_runtime
@@ -98,7 +98,7 @@ def on_control_message(s: ClientState, message: str | bytes) -> None:
 
 def next_deadline(s: ClientState) -> float | None:
     times = [s.ex.next_deadline(), s.control.next_deadline(), s.ping_due, s.reconnect_at,
-             s.phase_deadline, s.wire.next_deadline()]
+             s.phase_deadline, s.wire.next_deadline(), s.spare_due]
     present = [t for t in times if t is not None]
     return min(present) if present else None
 
@@ -119,6 +119,7 @@ def handle_timeout(s: ClientState, now: float) -> None:
     if s.phase is Phase.READY and s.ping_due is not None and now >= s.ping_due:
         send_runtime(s, "ping")
         s.ping_due = now + s.config.ping_interval
+    spare.on_timeout(s, now)
     if s.phase is Phase.SUSPENDED and s.reconnect_at is not None and now >= s.reconnect_at:
         s.reconnect_at = None
         begin_reconnect(s, now, op=None)

@@ -102,6 +102,9 @@ class ClientState:
     # Recovery and teardown.
     reconnect_at: float | None = None
     grace_deadline: float | None = None
+    #: when to ask for the spare peer (spare.py), and whether one may be kept by the adapter
+    spare_due: float | None = None
+    spare_asked: bool = False
     disconnect_ops: list[int] = attrs.field(factory=list)
     # Waiting for a GPU and timing the connect.
     waiting_since: float | None = None

@@ -8,6 +8,7 @@ exist), ``FORGET`` drops one we may not or need not end (adopted, joined, or alr
 from __future__ import annotations
 
 from ..errors import DisconnectedError, Failure, ReactorError, SessionGoneError, documented
+from . import spare
 from .actions import ClosePeer
 from .events import NotificationFailed, OperationKind, SessionExpirationChanged
 from .exchanges import Purpose
@@ -42,6 +43,7 @@ def close_peer(s: ClientState) -> None:
         s.previous_answer_identity = s.answer_identity
     s.answer_identity = None
     s.ping_due = None
+    spare.leaving_ready(s)
     s.published.clear()
     lost = DisconnectedError("the connection closed before the runtime answered")
     for pending in s.control.fail_all():
@@ -101,6 +103,7 @@ def leave_session(s: ClientState, now: float, *, session_gone: bool = False,
 
 
 def forget_session(s: ClientState) -> None:
+    spare.discard(s)
     s.created_session = False
     s.capabilities = None
     s.session_snapshot = None

@@ -46,8 +46,10 @@ from reactor_proto.client import (
     CreatePeer,
     Deadlines,
     DetachTrack,
+    DiscardSparePeer,
     OperationCompleted,
     Phase,
+    PrepareSparePeer,
     SendChannel,
     SendHttp,
     StatusChanged,
@@ -371,6 +373,11 @@ class Endpoint:
         self.fifo: dict[tuple[str, int, str], float] = {}
         self.vanished = False
         self.publish_ops: list[int] = []
+        #: spare peers asked for (PrepareSparePeer), discards (DiscardSparePeer), and whether
+        #: the adapter would hold one now (until the next CreatePeer or DiscardSparePeer)
+        self.spares: list[PrepareSparePeer] = []
+        self.spare_discards = 0
+        self.spare_held = False
 
     # -- the test's view -------------------------------------------------------------------
 
@@ -713,6 +720,7 @@ class Paired:
             e.inflight.pop(action.request_id, None)
         elif isinstance(action, CreatePeer):
             assert action.peer_id not in e.peers, f"peer {action.peer_id} created twice"
+            e.spare_held = False  # taken for this peer, or closed
             e.peers[action.peer_id] = FakePeer(peer_id=action.peer_id,
                                                tracks=[t.name for t in action.tracks])
             if e.auto_peer:
@@ -731,6 +739,15 @@ class Paired:
         elif isinstance(action, ClientClosePeer):
             e.peers[action.peer_id].closed = True
             self._client_closed_peer(e, action.peer_id)
+        elif isinstance(action, PrepareSparePeer):
+            assert e.raw.phase is Phase.READY, f"{action!r} outside READY"
+            assert not e.spare_held, "a second spare asked for before the first was used"
+            e.spares.append(action)
+            e.spare_held = True
+        elif isinstance(action, DiscardSparePeer):
+            assert e.spare_held, "DiscardSparePeer without a spare held"
+            e.spare_discards += 1
+            e.spare_held = False
         else:
             raise AssertionError(f"the harness cannot perform {action!r}")
 

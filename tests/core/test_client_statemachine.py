@@ -188,6 +188,13 @@ class ClientUnderChaos(RuleBasedStateMachine):
         assert list(self.h.machine.pending_actions()) == []
 
     @invariant()
+    def no_spare_peer_outlives_the_session(self) -> None:
+        # spare.py: a spare asked for is taken by the next CreatePeer or discarded when the
+        # session ends (the harness checks one at most, asked for only while READY)
+        if self.h.machine.phase is Phase.IDLE:
+            assert not self.h.spare_held
+
+    @invariant()
     def never_failed(self) -> None:
         assert self.h.machine.phase is not Phase.FAILED
 

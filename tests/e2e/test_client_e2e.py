@@ -172,6 +172,61 @@ async def test_recoverable_disconnect_and_reconnect_keeps_model_state(
         assert max(s["current_frame"] for s in states) >= frame_before
 
 
+async def test_auto_reconnect_uses_the_spare_peer_built_while_ready(
+        helios: LocalRuntime) -> None:
+    """reactor_proto.client.spare: the peer and offer of the next connection are built
+    while READY; after a drop the reconnect runs on that very peer, the next READY builds a
+    new spare, and the end of the session closes it."""
+    from reactor_anyio.client.driver import SPARE
+
+    async with Reactor(model_name="helios", local=True, api_url=helios.url,
+                       auto_reconnect=True, reconnect_delay=0.0,
+                       spare_peer_delay=0.05) as reactor:
+        await reactor.connect()
+        driver = reactor._driver
+        assert driver is not None
+        await wait_for(lambda: driver._spare_offer is not None)
+        spare = driver.peers[SPARE]
+        lost = reactor._peer
+        assert lost is not None and lost is not spare
+        await lost.close()  # what a dropped transport looks like to the client
+        await wait_for(lambda: reactor._peer is not lost
+                       and reactor.get_status() is ReactorStatus.READY)
+        assert reactor._peer is spare
+        await wait_for(lambda: driver._spare_offer is not None)
+        second = driver.peers[SPARE]
+        assert second is not spare
+        await reactor.disconnect()
+        await wait_for(lambda: second.closed)
+        assert SPARE not in driver.peers
+
+
+async def test_a_spare_offered_on_addresses_now_gone_is_not_used(
+        helios: LocalRuntime) -> None:
+    """After a network change the spare's offer names dead addresses: the reconnect builds
+    a fresh peer instead (ClientPeer.host_candidates_current)."""
+    from reactor_anyio.client.driver import SPARE
+
+    async with Reactor(model_name="helios", local=True, api_url=helios.url,
+                       auto_reconnect=True, reconnect_delay=0.0,
+                       spare_peer_delay=0.05) as reactor:
+        await reactor.connect()
+        driver = reactor._driver
+        assert driver is not None
+        await wait_for(lambda: driver._spare_offer is not None)
+        spare = driver.peers[SPARE]
+        if not hasattr(spare, "host_candidates_current"):
+            pytest.skip("the trio bridge's peers cannot tell their host candidates")
+        spare.host_candidates_current = lambda: False
+        lost = reactor._peer
+        assert lost is not None
+        await lost.close()
+        await wait_for(lambda: reactor._peer not in (lost, None)
+                       and reactor.get_status() is ReactorStatus.READY)
+        assert reactor._peer is not spare
+        await wait_for(lambda: spare.closed)
+
+
 async def test_connect_to_nothing_fails_fast_with_network_error() -> None:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)  # type: ignore[attr-defined]

@@ -153,3 +153,24 @@ async def test_an_unreachable_stun_server_costs_time_not_the_offer() -> None:
     finally:
         await client.close()
         silent.close()
+
+
+async def test_host_candidates_current_notices_an_address_that_is_gone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spare peer is offered long before use (reactor_proto.client.spare): the driver
+    takes it only while its host candidates are on addresses the machine still has."""
+    from reactor_anyio.webrtc import ice as ice_module
+
+    client = ClientPeer([TrackSpec(name="main_video")], ice=IceConfig.loopback())
+    await client.create_offer()
+    assert client.host_candidates_current()
+    # the same peer seen by an unrestricted discovery on a machine whose addresses changed
+    client._ice = IceConfig()
+    ice_module.install_host_address_filter()
+    monkeypatch.setattr(ice_module, "_original_get_host_addresses",
+                        lambda use_ipv4, use_ipv6: ["192.0.2.7"])
+    assert not client.host_candidates_current()
+    monkeypatch.setattr(ice_module, "_original_get_host_addresses",
+                        lambda use_ipv4, use_ipv6: ["192.0.2.7", "127.0.0.1"])
+    assert client.host_candidates_current()
+    await client.close()
