@@ -153,8 +153,9 @@ class QueuedAudioTrack(MediaStreamTrack):
         return self._packets.dropped
 
     def offer(self, packets: list[OpusPacket]) -> None:
-        for packet in packets:
-            self._packets.put(packet)
+        """Queue a burst of packets (any thread): the reader is woken once for all of them."""
+        if packets:
+            self._packets.put_many(packets)
 
     def discard_pending(self) -> None:
         with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
@@ -173,6 +174,14 @@ class QueuedAudioTrack(MediaStreamTrack):
             raise MediaStreamError from None
         self.frames_sent += 1
         return packet
+
+    async def recv_batch(self) -> list[OpusPacket]:
+        """Every waiting packet, after waiting for the first (the runtime's RTP loop,
+        :mod:`.audio_rtp`, sends a burst per wake-up)."""
+        first = await self.recv()
+        packets = [first, *self._packets.take_all()]
+        self.frames_sent += len(packets) - 1
+        return packets
 
     def stop(self) -> None:
         self._packets.close()
@@ -194,6 +203,17 @@ class PausableAudioTrack(PausableTrack):
             if self._resumed.is_set():
                 assert isinstance(frame, av.AudioFrame | av.Packet)
                 return frame
+
+    async def recv_batch(self) -> list[OpusPacket]:
+        """A burst of the source's packets (its ``recv_batch``) while resumed."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        while True:
+            await self._resumed.wait()
+            source: Any = self.source  # a QueuedAudioTrack (ServerPeer checks)
+            packets: list[OpusPacket] = await source.recv_batch()
+            if self._resumed.is_set():
+                return packets
 
 
 class AudioInput:
