@@ -105,6 +105,8 @@ class LatestWinsMailbox(Generic[T]):
             if self._closed:
                 self._dropped += len(items)
                 return False
+            if not items:
+                return True
             for item in items:
                 if len(self._items) >= self._capacity:
                     self._items.popleft()
