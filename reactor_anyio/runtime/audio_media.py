@@ -97,6 +97,11 @@ class PcmBuffer:
             self._parts.append(pcm)
 
     def take(self, count: int, pad: int) -> Pcm:
+        parts = self._parts
+        if not pad and parts and len(parts[0]) == count:  # the usual case: one whole chunk
+            # copied: the recorder keeps the frame, and a model may reuse its array
+            whole: Pcm = parts.pop(0).copy()
+            return whole
         out = np.zeros((count + pad, self._channels), dtype=np.int16)
         filled = 0
         while filled < count:

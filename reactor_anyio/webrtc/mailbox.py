@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import anyio
@@ -96,15 +96,23 @@ class LatestWinsMailbox(Generic[T]):
     def put(self, item: T) -> bool:
         """Store ``item``; never blocks, never raises.  False (and counted as dropped) after
         :meth:`close`."""
+        return self.put_many((item,))
+
+    def put_many(self, items: Sequence[T]) -> bool:
+        """Store ``items`` in order, waking the reader once (a burst put one by one could
+        wake a reader on another thread per item); as :meth:`put` otherwise."""
         with self._lock:
             if self._closed:
-                self._dropped += 1
+                self._dropped += len(items)
                 return False
-            if len(self._items) >= self._capacity:
-                self._items.popleft()
-                self._dropped += 1
-            self._items.append(item)
-            self._accepted += 1
+            if not items:
+                return True
+            for item in items:
+                if len(self._items) >= self._capacity:
+                    self._items.popleft()
+                    self._dropped += 1
+                self._items.append(item)
+            self._accepted += len(items)
             waiters, self._waiters = self._waiters, []
         for wake in waiters:
             wake()
@@ -119,6 +127,13 @@ class LatestWinsMailbox(Generic[T]):
             if self._closed:
                 raise anyio.EndOfStream
         raise anyio.WouldBlock
+
+    def take_all(self) -> list[T]:
+        """Every held item, oldest first (maybe none); never blocks."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        return items
 
     async def get(self) -> T:
         """Wait for an item.  After :meth:`close` the held items are still delivered, then

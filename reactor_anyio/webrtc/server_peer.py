@@ -29,6 +29,7 @@ from reactor_proto.errors import DecodeError, InvalidStateError, LocalProtocolEr
 from reactor_proto.runtime.audio import AudioFormat
 
 from .audio_receive import shorten_jitter_buffer
+from .audio_rtp import install as install_audio_rtp
 from .audio_source import AudioInput, PausableAudioTrack, PcmCallback
 from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
@@ -157,6 +158,8 @@ class ServerPeer(PeerBase):
             if gate is not None:
                 transceiver.direction = "sendonly"
                 transceiver.sender.replaceTrack(gate)
+                if isinstance(gate, PausableAudioTrack) and hasattr(gate.source, "recv_batch"):
+                    install_audio_rtp(transceiver.sender)  # pre-encoded bursts: audio_rtp.py
             elif entry.direction == "recvonly":
                 transceiver.direction = "inactive"  # an audio output nobody feeds
         answer = await self._pc.createAnswer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 
@@ -25,6 +26,27 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(LocalProtocolError, match="capacity must be >= 1: 0"):
         LatestWinsMailbox[int](0)
+
+
+@given(st.integers(1, 5), st.lists(st.lists(st.integers(), max_size=7), max_size=6))
+def test_put_many_is_put_one_by_one_with_one_wake_up(capacity: int,
+                                                      bursts: list[list[int]]) -> None:
+    many, single = LatestWinsMailbox[int](capacity), LatestWinsMailbox[int](capacity)
+    for burst in bursts:
+        wakes: list[int] = []
+        many._waiters.append(functools.partial(wakes.append, 1))
+        assert many.put_many(burst)
+        for item in burst:
+            single.put(item)
+        assert wakes == ([1] if burst else [])  # one wake-up per burst, none for nothing
+        many._waiters.clear()
+        assert (many.dropped, many.accepted, len(many)) == (
+            single.dropped, single.accepted, len(single))
+    expected = [single.get_nowait() for _ in range(len(single))]
+    assert many.take_all() == expected
+    assert many.take_all() == []
+    many.close()
+    assert not many.put_many([1, 2]) and many.dropped == single.dropped + 2
 
 
 def test_drops_oldest_and_counts() -> None:
