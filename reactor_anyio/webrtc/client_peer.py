@@ -26,7 +26,7 @@ from reactor_proto.errors import InvalidStateError, LocalProtocolError, Transpor
 
 from .codecs import DEFAULT_VIDEO_CODEC_ORDER, apply_video_codec_preferences
 from .ice import IceConfig, restricted_host_addresses
-from .ice_pacing import end_pacing_when_idle_all
+from .ice_pacing import end_pacing_when_idle_all, return_on_completion_all
 from .peer_base import PeerBase
 from .sctp import set_packet_limits
 
@@ -171,6 +171,7 @@ class ClientPeer(PeerBase):
                     f"ICE gathering did not complete within {self._gathering_timeout} s"
                 ) from None
         end_pacing_when_idle_all(self._ice_connections())  # before the checks start
+        return_on_completion_all(self._ice_connections())  # figure 9: see ice_pacing.py
         mids: dict[str, str] = {}
         for name, transceiver in self._transceivers.items():
             if transceiver.mid is None:  # pragma: no cover - aiortc assigns mids on offer

@@ -24,6 +24,8 @@ is nothing for any network; longer check lists keep the 20 ms pacing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,3 +77,81 @@ def end_pacing_when_idle(connection: Any) -> bool:
 def end_pacing_when_idle_all(connections: Iterable[Any]) -> int:
     """:func:`end_pacing_when_idle` on each; how many were wrapped."""
     return sum(end_pacing_when_idle(c) for c in connections)
+
+
+# ---- returning as soon as the check list completes ------------------------------------------
+#
+# The pacing loop above also delays *noticing* success: ``connect`` looks at the check list
+# only after each 20 ms sleep.  Against a client that trickles its candidates (reactor-sdk
+# 1.13.0, figure 9) the runtime's check list is still empty at the first step, so ``connect``
+# sleeps; the client's candidates and its check arrive meanwhile, the triggered check
+# completes the list a few ms later, and ``connect`` returns at the end of that sleep:
+# 14-20 ms after "ICE completed" in every trace (DTLS waits for it).  :func:`return_on_completion`
+# makes ``connect`` return when the list completes: aioice's own ``connect`` runs as before,
+# and when completion comes first it is stopped in its sleep and its last steps are done
+# here (cancel the checks still running, start the consent-freshness task), as it would do
+# them after the sleep.  Failure and cancellation are aioice's, unchanged.
+
+_COMPLETION_MARK = "__reactor_returns_on_completion__"
+_PARTS = ("connect", "_check_list_maybe_complete", "_check_list_state", "_check_list",
+          "query_consent")
+
+
+def _finish_completed(connection: Any) -> None:
+    """What aioice's ``connect`` does once the check list has completed."""
+    state = connection._check_list_state
+    if not state.empty():
+        state.get_nowait()  # the ICE_COMPLETED its loop would have read
+    for check in connection._check_list:
+        if check.task:
+            check.task.cancel()
+    connection._query_consent_task = asyncio.create_task(connection.query_consent())
+
+
+def return_on_completion(connection: Any) -> bool:
+    """Wrap ``connection.connect`` (idempotent, before it is called); False when the aioice
+    parts it relies on are missing (another aioice): it is then left alone."""
+    if any(not hasattr(connection, part) for part in _PARTS):
+        return False
+    if getattr(connection.connect, _COMPLETION_MARK, False):
+        return True
+    original_connect = connection.connect
+    maybe_complete = connection._check_list_maybe_complete
+    completed = asyncio.Event()
+
+    def check_list_maybe_complete() -> bool:
+        done = bool(maybe_complete())
+        if done:
+            completed.set()
+        return done
+
+    async def connect() -> None:
+        paced = asyncio.ensure_future(original_connect())
+        noticed = asyncio.ensure_future(completed.wait())
+        try:
+            await asyncio.wait({paced, noticed}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            paced.cancel()  # we were cancelled: so is aioice's connect
+            raise
+        finally:
+            noticed.cancel()
+        if paced.done():
+            paced.result()  # aioice's own outcome, its exception included
+            return
+        paced.cancel()  # completed while it sleeps between two steps
+        with contextlib.suppress(asyncio.CancelledError):
+            await paced
+        if paced.cancelled():
+            _finish_completed(connection)
+        else:
+            paced.result()  # it finished on its own meanwhile
+
+    setattr(connect, _COMPLETION_MARK, True)
+    connection._check_list_maybe_complete = check_list_maybe_complete
+    connection.connect = connect
+    return True
+
+
+def return_on_completion_all(connections: Iterable[Any]) -> int:
+    """:func:`return_on_completion` on each; how many were wrapped."""
+    return sum(return_on_completion(c) for c in connections)

@@ -33,6 +33,7 @@ from .ice import IceConfig, rtc_configuration
 from .jitter import release_on_marker
 from .mailbox import LatestWinsMailbox
 from .receiver import FrameCallback, InputSlot, TaggedFrame, drain
+from .remb import quick_remb
 from .sctp import SctpTunedPeerConnection
 from .stats import PeerStats, summarize
 from .tracks import PausableTrack, ProducerVideoTrack
@@ -216,6 +217,7 @@ class PeerBase(AudioInputs):
         slot = self._inputs.get(name) if name is not None else None
         if transceiver is not None and track.kind == "video":
             release_on_marker(transceiver.receiver)  # a frame a frame interval sooner
+            quick_remb(transceiver.receiver)  # the same REMB for less CPU (remb.py)
         if slot is not None and track.kind == "video":
             slot.attach(track)
         elif name is not None and track.kind == "audio":

@@ -34,7 +34,7 @@ from .audio_source import AudioInput, PausableAudioTrack, PcmCallback
 from .client_peer import TrackLike, check_tracks
 from .convert import RgbArray
 from .ice import IceConfig, restricted_host_addresses
-from .ice_pacing import end_pacing_when_idle_all
+from .ice_pacing import end_pacing_when_idle_all, return_on_completion_all
 from .pacing import ChannelPacer
 from .peer_base import CHANNEL_LABELS, CLOSE_TIMEOUT, ChannelMessage, PeerBase
 from .resync import SenderResync
@@ -141,6 +141,7 @@ class ServerPeer(PeerBase):
             raise DecodeError(f"offer rejected by aiortc: {exc!r}", field="sdp_offer",
                               value=offer_sdp[:200]) from exc
         end_pacing_when_idle_all(self._ice_connections())  # issue 20: see ice_pacing.py
+        return_on_completion_all(self._ice_connections())  # figure 9: see ice_pacing.py
         offered = sctp_packets.declared_limit(offer_sdp)  # issue 24: big SCTP packets
         declared = sctp_packets.answer_limit(offered)
         set_packet_limits(self._pc.sctp, declared, offered)

@@ -3,6 +3,9 @@
 * :mod:`.payloads`, :mod:`.envelopes`, :mod:`.enums` -- typed frozen message classes;
 * :mod:`.codec` -- :func:`encode` / :func:`decode` over Google's protobuf runtime, with the
   generated modules in :mod:`.proto` (``bash scripts/gen_proto.sh`` rewrites them);
+* :mod:`.fastpath`, :mod:`.structwire` -- model messages and commands written and read as
+  bytes, the same bytes protobuf writes (the codec's hot path; anything else goes through
+  protobuf);
 * :mod:`.sniff` -- which wire a connection speaks (latched on its first inbound frame);
 * :mod:`.correlation` -- request ids and the matching of replies on one connection;
 * :mod:`.chunks` -- data-channel chunking: splitter and bounded reassembler;

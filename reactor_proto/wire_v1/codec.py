@@ -37,7 +37,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from reactor_proto.errors import DecodeError, ErrorCode, LocalProtocolError
-from reactor_proto.wire_v1 import bulk, enums
+from reactor_proto.wire_v1 import bulk, enums, fastpath
 from reactor_proto.wire_v1.bodies import put_fields, struct_to_dict
 from reactor_proto.wire_v1.envelopes import PAYLOAD_FIELDS, Envelope
 from reactor_proto.wire_v1.payloads import PAYLOAD_TYPES, FrameMetadata
@@ -52,7 +52,8 @@ from reactor_proto.wire_v1.proto import (
     track_pb2,
 )
 
-__all__ = ["DEFAULT_MAX_BYTES", "Encodable", "decode", "encode"]
+__all__ = ["DEFAULT_MAX_BYTES", "Encodable", "decode", "decode_with_protobuf", "encode",
+           "protobuf_message"]
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 """Largest message accepted by default: the chunked-channel limit of §6.8.7 (64 MiB)."""
@@ -359,15 +360,24 @@ def encode(message: Encodable) -> bytes:
     if type(message) not in _TOP_LEVEL:
         raise LocalProtocolError(f"not a top-level v1 message: {type(message).__name__}",
                                  code=ErrorCode.INVALID_ARGUMENT)
+    fast = fastpath.encode(message)  # model messages and commands: no protobuf classes
+    if fast is not None:
+        return fast
     detached = bulk.detach(message)  # a step's frame bytes bypass protobuf (bulk.py)
     if detached is not None:
         return bulk.splice(type(message), encode(detached.message), detached.data)
+    return protobuf_message(message).SerializeToString()
+
+
+def protobuf_message(message: Encodable) -> PbMessage:
+    """``message`` as an instance of its generated protobuf class (what :func:`encode`
+    serializes when :mod:`.fastpath` does not take it; the tests compare the two)."""
     pb = _PB_BY_CLASS[type(message)]()
     if isinstance(message, FrameMetadata):
         _fill(pb, message)
     else:
         _fill_envelope(pb, message)
-    return pb.SerializeToString()
+    return pb
 
 
 def decode(data: bytes, as_type: type[T], *, max_bytes: int = DEFAULT_MAX_BYTES) -> T:
@@ -383,23 +393,32 @@ def decode(data: bytes, as_type: type[T], *, max_bytes: int = DEFAULT_MAX_BYTES)
         raise DecodeError(f"{as_type.__name__}: {len(data)} bytes is more than the "
                           f"{max_bytes} accepted", field="message", value=len(data),
                           code=ErrorCode.MESSAGE_TOO_LARGE)
-    pb_class = _PB_BY_TOP_LEVEL.get(as_type)
-    if pb_class is None:
+    if as_type not in _PB_BY_TOP_LEVEL:
         raise LocalProtocolError(f"not a top-level v1 message: {as_type.__name__}",
                                  code=ErrorCode.INVALID_ARGUMENT)
     raw = data if type(data) is bytes else bytes(data)
+    fast = fastpath.decode(raw, as_type)  # model messages and commands in canonical layout
+    if fast is not None:
+        return fast  # type: ignore[no-any-return]
     if len(raw) >= bulk.MIN_BYTES and bulk.carries_frames(as_type):
         cut = bulk.cut(as_type, raw)  # a step's frame bytes bypass protobuf (bulk.py)
         if cut is not None:
             whole = bulk.reattach(decode(cut[0], as_type, max_bytes=max_bytes), cut[1])
             if whole is not None:
                 return whole  # type: ignore[no-any-return]
+    return decode_with_protobuf(raw, as_type)
+
+
+def decode_with_protobuf(raw: bytes, as_type: type[T]) -> T:
+    """:func:`decode` through the generated classes only (after the size check): the
+    reference :mod:`.fastpath` is tested against, and what decides every error."""
+    pb_class = _PB_BY_TOP_LEVEL[as_type]
     pb = pb_class()
     try:
         pb.ParseFromString(raw)
     except pb_message.DecodeError as exc:
         raise DecodeError(f"{as_type.__name__}: not valid protobuf ({exc})",
-                          field="message", value=len(data)) from exc
+                          field="message", value=len(raw)) from exc
     if _discard_unknown_fields(pb):
         original = pb_class()
         original.ParseFromString(raw)

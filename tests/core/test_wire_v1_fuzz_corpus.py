@@ -1,4 +1,4 @@
-"""Replays the committed seeds of the two v1 fuzz harnesses in pytest, so a change that
+"""Replays the committed seeds of the three v1 fuzz harnesses in pytest, so a change that
 breaks a harness's oracle on a seed fails the ordinary test run."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _harness(name: str) -> ModuleType:
     return module
 
 
-SEEDS = [(name, path) for name in ("wire_v1", "v1_chunks")
+SEEDS = [(name, path) for name in ("wire_v1", "v1_chunks", "v1_fastpath")
          for path in sorted((FUZZ / "corpus" / name).iterdir())]
 
 

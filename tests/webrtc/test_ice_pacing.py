@@ -16,6 +16,8 @@ from reactor_anyio.webrtc.ice_pacing import (
     BURST,
     end_pacing_when_idle,
     end_pacing_when_idle_all,
+    return_on_completion,
+    return_on_completion_all,
 )
 
 pytestmark = pytest.mark.anyio
@@ -147,3 +149,73 @@ def test_warm_up_runs_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client_peer_module, "_warm_up_started", False)
     assert client_peer_module.warm_up_in_background()
     assert not client_peer_module.warm_up_in_background()
+
+
+# ---- return_on_completion (figure 9: a client that trickles its candidates) ----------------
+
+
+async def _gathered(controlling: bool) -> Any:
+    from aioice import Connection
+
+    connection = Connection(ice_controlling=controlling, components=1, use_ipv6=False)
+    with restricted_host_addresses(LOOPBACK_HOST_ADDRESSES):
+        await connection.gather_candidates()
+    return connection
+
+
+async def test_connect_returns_when_the_list_completes_not_after_the_sleep() -> None:
+    runtime, client = await _gathered(False), await _gathered(True)
+    runtime.remote_username, runtime.remote_password = client.local_username, client.local_password
+    client.remote_username, client.remote_password = runtime.local_username, runtime.local_password
+    for candidate in runtime.local_candidates:
+        await client.add_remote_candidate(candidate)
+    await client.add_remote_candidate(None)
+    steps: list[bool] = []
+    inner = runtime._check_periodic
+
+    def step() -> bool:
+        steps.append(inner())
+        return steps[-1]
+
+    runtime._check_periodic = step
+    assert return_on_completion(runtime) and return_on_completion(runtime)  # idempotent
+    try:
+        # the runtime starts with no remote candidate (they are trickled): it paces, waiting
+        connecting = asyncio.ensure_future(runtime.connect())
+        await asyncio.sleep(0.002)
+        for candidate in client.local_candidates:  # trickled, as 1.13.0 does
+            await runtime.add_remote_candidate(candidate)
+        await asyncio.wait_for(client.connect(), 10)
+        await asyncio.wait_for(connecting, 10)
+        # returned while aioice's loop still slept: no step saw the completed list
+        assert steps and all(steps)
+        assert runtime._query_consent_task is not None  # what aioice's connect ends with
+        assert runtime._check_list_state.empty()
+        await client.send(b"after")
+        assert await asyncio.wait_for(runtime.recv(), 5) == b"after"
+    finally:
+        await client.close()
+        await runtime.close()
+
+
+async def test_failure_and_cancellation_stay_aioices() -> None:
+    lonely = await _gathered(False)
+    lonely.remote_username, lonely.remote_password = "user", "password-of-22-chars-x"
+    await lonely.add_remote_candidate(None)  # no candidate will come: ICE fails
+    return_on_completion(lonely)
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(lonely.connect(), 5)
+    await lonely.close()
+    waiting = await _gathered(False)
+    waiting.remote_username, waiting.remote_password = "user", "password-of-22-chars-x"
+    return_on_completion(waiting)
+    task = asyncio.ensure_future(waiting.connect())  # waits for candidates forever
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await waiting.close()
+    assert not return_on_completion(object())
+    other = await _gathered(True)
+    assert return_on_completion_all([object(), other]) == 1
+    await other.close()
