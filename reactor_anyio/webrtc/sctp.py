@@ -53,6 +53,7 @@ from aiortc.utils import uint32_gt as _uint32_gt
 
 from reactor_proto import sctp_packets as packets
 
+from . import datagrams
 from . import sctp_jumbo as jumbo
 from .connection import PeerConnection
 
@@ -130,6 +131,9 @@ class ReactorSctpTransport(RTCSctpTransport):
         self._sack_every = packets.sack_every(self.packet_size)
         self._holding = False  # _transmit waits while a flush queues several messages
         self._flush_tail: Any = None  # the last chunk queued before, during such a flush
+        #: several packets of one transmission leave together (datagrams.py); made on
+        #: first use, False when the DTLS transport below is not aiortc's
+        self._batcher: datagrams.DatagramBatcher | bool | None = None
 
     # ---- packet size: decided by reactor_proto.sctp_packets when the association starts --
 
@@ -340,6 +344,7 @@ class ReactorSctpTransport(RTCSctpTransport):
         else:
             cwnd = self._cwnd
         room = self.packet_size - packets.COMMON_HEADER if self._window.bundle else 0
+        out: list[bytes] = []  # this transmission's packets, sent together at the end
         while self._outbound_queue and self._flight_size < cwnd:
             bundle: list[Any] = []
             size = 0
@@ -355,15 +360,28 @@ class ReactorSctpTransport(RTCSctpTransport):
                 chunk._sent_time = time.time()
                 bundle.append(chunk)
                 size += length
-            if len(bundle) == 1:
-                await self._send_chunk(bundle[0])
-            else:  # several DATA chunks in one packet (RFC 9260 §6.10)
-                bundled: Any = _Bundle(bundle)  # serialized as one chunk is
-                await self.transport._send_data(_sctp.serialize_packet(
-                    self._local_port, self._remote_port or 0, self._remote_verification_tag,
-                    bundled))
+            # several DATA chunks in one packet (RFC 9260 §6.10) are serialized as one is
+            packed: Any = bundle[0] if len(bundle) == 1 else _Bundle(bundle)
+            out.append(_sctp.serialize_packet(
+                self._local_port, self._remote_port or 0, self._remote_verification_tag,
+                packed))
+        if out:
+            await self._send_packets(out)
             if not self._t3_handle:
                 self._t3_start()
+
+    async def _send_packets(self, out: list[bytes]) -> None:
+        """The packets of one transmission: together through :mod:`.datagrams` (one
+        segmented send per run of equal DTLS records) when below us is aiortc's DTLS,
+        else one by one as aiortc sends them."""
+        if len(out) > 1:
+            if self._batcher is None:
+                self._batcher = datagrams.DatagramBatcher.for_transport(self.transport) or False
+            if isinstance(self._batcher, datagrams.DatagramBatcher):
+                await self._batcher.send(out)
+                return
+        for packet in out:
+            await self.transport._send_data(packet)
 
 
 class _Bundle:
