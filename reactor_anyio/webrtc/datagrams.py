@@ -32,6 +32,7 @@ from aioice.ice import StunProtocol
 from OpenSSL import SSL
 
 from reactor_proto import datagram_batches as policy
+from reactor_proto import sack_coalescing
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class DatagramBatcher:
         nominated = getattr(self.dtls.transport._connection, "_nominated", None)
         pair: Any = nominated.get(1) if isinstance(nominated, dict) else None
         protocol = getattr(pair, "protocol", None)
-        if type(protocol) is not StunProtocol:  # TURN wraps every datagram: not ours to cut
+        if type(protocol) not in (StunProtocol, DrainingProtocol):  # TURN wraps each datagram
             return None
         transport: Any = getattr(protocol, "transport", None)
         sock = getattr(transport, "_sock", None)
@@ -149,3 +150,47 @@ class DatagramBatcher:
         if hasattr(dtls, "_RTCDtlsTransport__tx_bytes"):
             dtls._RTCDtlsTransport__tx_bytes += size
             dtls._RTCDtlsTransport__tx_packets += datagrams
+
+
+class DrainingProtocol(StunProtocol):
+    """aioice's protocol for a plain UDP socket, reading every datagram already waiting
+    when one arrives (at most ``DRAIN_MAX`` a turn) instead of one per event-loop turn.
+
+    Each goes through aioice exactly as asyncio would have delivered it, in order, into
+    the connection's queue; aiortc's DTLS loop then handles them back to back, which lets
+    SACKs that arrived together be answered with one transmission (sctp_coalesce.py)."""
+
+    def datagram_received(self, data: bytes | str, addr: tuple[Any, ...]) -> None:
+        super().datagram_received(data, addr)
+        transport: Any = self.transport
+        sock = getattr(transport, "_sock", None)
+        if not isinstance(sock, socket.socket) or transport.is_closing():
+            return
+        size = getattr(transport, "max_size", 256 * 1024)
+        for _ in range(sack_coalescing.DRAIN_MAX - 1):
+            try:
+                data, addr = sock.recvfrom(size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # what asyncio's reader does with it
+                self.error_received(exc)
+                return
+            super().datagram_received(data, addr)
+
+
+def drain_reads(dtls: Any) -> bool:
+    """Make the selected pair's aioice protocol a :class:`DrainingProtocol` (when it is
+    aioice's plain one on asyncio's selector transport); False when left alone."""
+    connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+    nominated = getattr(connection, "_nominated", None)
+    pair: Any = nominated.get(1) if isinstance(nominated, dict) else None
+    protocol = getattr(pair, "protocol", None)
+    if type(protocol) is DrainingProtocol:
+        return True
+    if type(protocol) is not StunProtocol:
+        return False
+    if not isinstance(getattr(getattr(protocol, "transport", None), "_sock", None),
+                      socket.socket):
+        return False
+    protocol.__class__ = DrainingProtocol
+    return True

@@ -27,17 +27,17 @@ def _batcher(transport: Any) -> DatagramBatcher:
 
 
 def _count_arrivals(transport: Any) -> list[int]:
-    """The sizes of the datagrams ``transport``'s ICE socket delivers, from now on."""
-    pair = transport.transport.transport._connection._nominated[1]
-    protocol = pair.protocol
-    original = protocol.datagram_received
+    """The sizes of the data datagrams (not STUN) ``transport``'s ICE connection receives,
+    from now on."""
+    connection = transport.transport.transport._connection
+    original = connection.data_received
     sizes: list[int] = []
 
-    def spy(data: bytes, addr: tuple[Any, ...]) -> None:
+    def spy(data: bytes, component: int) -> None:
         sizes.append(len(data))
-        original(data, addr)
+        original(data, component)
 
-    protocol.datagram_received = spy
+    connection.data_received = spy
     return sizes
 
 
