@@ -51,10 +51,13 @@ from aiortc import rtcsctptransport as _sctp
 from aiortc.utils import uint16_add as _uint16_add
 from aiortc.utils import uint32_gt as _uint32_gt
 
+from reactor_proto import sack_coalescing as coalescing
 from reactor_proto import sctp_packets as packets
 
+from . import datagrams
 from . import sctp_jumbo as jumbo
 from .connection import PeerConnection
+from .sctp_coalesce import SackCoalescing
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +108,7 @@ class FastInboundStream(_sctp.InboundStream):
         return int(super().prune_chunks(tsn))
 
 
-class ReactorSctpTransport(RTCSctpTransport):
+class ReactorSctpTransport(RTCSctpTransport, SackCoalescing):
     """``RTCSctpTransport`` with delayed SACKs, cheap reassembly and a cheap ``_transmit``.
 
     Made by :func:`adopt` from the transport aiortc's peer connection creates (aiortc builds
@@ -130,6 +133,10 @@ class ReactorSctpTransport(RTCSctpTransport):
         self._sack_every = packets.sack_every(self.packet_size)
         self._holding = False  # _transmit waits while a flush queues several messages
         self._flush_tail: Any = None  # the last chunk queued before, during such a flush
+        #: several packets of one transmission leave together (datagrams.py); made on
+        #: first use, False when the DTLS transport below is not aiortc's
+        self._batcher: datagrams.DatagramBatcher | bool | None = None
+        self._init_coalescing()  # SACKs that arrive together: one transmission (coalesce)
 
     # ---- packet size: decided by reactor_proto.sctp_packets when the association starts --
 
@@ -140,6 +147,7 @@ class ReactorSctpTransport(RTCSctpTransport):
     async def start(self, remoteCaps: Any, remotePort: int) -> None:
         if self.state == "new":  # DTLS is up and the ICE pair selected: decide now
             self._apply_packet_limits()
+            datagrams.drain_reads(self.transport)  # waiting SACKs reach us together
         await super().start(remoteCaps, remotePort)
 
     def _apply_packet_limits(self) -> None:
@@ -227,10 +235,16 @@ class ReactorSctpTransport(RTCSctpTransport):
     async def _receive_sack_chunk(self, chunk: Any) -> None:
         if chunk.gaps:  # gap reports are what strikes chunks for fast retransmit
             self._may_retransmit = True
-        if self._scaled is not None:
-            await self._scaled["_receive_sack_chunk"](self, chunk)
-        else:
-            await super()._receive_sack_chunk(chunk)
+        self._deferring = coalescing.may_defer(
+            waiting=self._datagrams_waiting(), gaps=bool(chunk.gaps),
+            fast_recovery=self._fast_recovery_exit is not None)
+        try:
+            if self._scaled is not None:
+                await self._scaled["_receive_sack_chunk"](self, chunk)
+            else:
+                await super()._receive_sack_chunk(chunk)
+        finally:
+            self._deferring = False
         self._clamp_window()
 
     def _t3_expired(self) -> None:
@@ -330,20 +344,22 @@ class ReactorSctpTransport(RTCSctpTransport):
             else:
                 await super()._transmit()
             self._may_retransmit = any(chunk._retransmit for chunk in self._sent_queue)
+            self._owed = coalescing.NOTHING_OWED  # aiortc's rule decides, from here
             return
         # No chunk is marked for retransmission: what is left of aiortc's _transmit is
-        # sending new data within the burst limit and the congestion window.
-        if self._fast_recovery_exit is not None:
-            cwnd = min(self._flight_size + 2 * self._chunk_data, self._cwnd)
-        elif self._window.burst is not None:
-            cwnd = min(self._flight_size + self._window.burst, self._cwnd)
-        else:
-            cwnd = self._cwnd
+        # sending new data within the burst limit and the congestion window (counted in
+        # chunks by sack_coalescing.owe, with what earlier SACKs of this turn owed).
+        fast = self._fast_recovery_exit is not None
+        count = self._chunks_to_send(2 * self._chunk_data if fast else self._window.burst,
+                                     deferrable=not fast)
+        if count is None:
+            return  # owed: a SACK behind this one sends it
         room = self.packet_size - packets.COMMON_HEADER if self._window.bundle else 0
-        while self._outbound_queue and self._flight_size < cwnd:
+        out: list[bytes] = []  # this transmission's packets, sent together at the end
+        while self._outbound_queue and count:
             bundle: list[Any] = []
             size = 0
-            while self._outbound_queue and self._flight_size < cwnd:
+            while self._outbound_queue and count:
                 chunk = self._outbound_queue[0]
                 length = packets.chunk_length(len(chunk.user_data))
                 if bundle and size + length > room:
@@ -355,15 +371,29 @@ class ReactorSctpTransport(RTCSctpTransport):
                 chunk._sent_time = time.time()
                 bundle.append(chunk)
                 size += length
-            if len(bundle) == 1:
-                await self._send_chunk(bundle[0])
-            else:  # several DATA chunks in one packet (RFC 9260 §6.10)
-                bundled: Any = _Bundle(bundle)  # serialized as one chunk is
-                await self.transport._send_data(_sctp.serialize_packet(
-                    self._local_port, self._remote_port or 0, self._remote_verification_tag,
-                    bundled))
+                count -= 1
+            # several DATA chunks in one packet (RFC 9260 §6.10) are serialized as one is
+            packed: Any = bundle[0] if len(bundle) == 1 else _Bundle(bundle)
+            out.append(_sctp.serialize_packet(
+                self._local_port, self._remote_port or 0, self._remote_verification_tag,
+                packed))
+        if out:
+            await self._send_packets(out)
             if not self._t3_handle:
                 self._t3_start()
+
+    async def _send_packets(self, out: list[bytes]) -> None:
+        """The packets of one transmission: together through :mod:`.datagrams` (one
+        segmented send per run of equal DTLS records) when below us is aiortc's DTLS,
+        else one by one as aiortc sends them."""
+        if len(out) > 1:
+            if self._batcher is None:
+                self._batcher = datagrams.DatagramBatcher.for_transport(self.transport) or False
+            if isinstance(self._batcher, datagrams.DatagramBatcher):
+                await self._batcher.send(out)
+                return
+        for packet in out:
+            await self.transport._send_data(packet)
 
 
 class _Bundle:

@@ -249,14 +249,15 @@ async def test_our_peers_use_big_packets_and_messages_arrive_whole() -> None:
         assert [t.packet_size for t in _transports(pair)] == [sp.MAX_PACKET_SIZE] * 2
         sent: list[int] = []
         server = _transports(pair)[1]
-        original = server._send_chunk
+        original = server._send_packets
 
-        async def spy(chunk: Any) -> None:
-            if isinstance(chunk, aio_sctp.DataChunk):
-                sent.append(len(chunk.user_data))
-            await original(chunk)
+        async def spy(out: list[bytes]) -> None:
+            sent.extend(len(chunk.user_data) for packet in out
+                        for chunk in aio_sctp.parse_packet(packet)[3]
+                        if isinstance(chunk, aio_sctp.DataChunk))
+            await original(out)
 
-        server._send_chunk = spy  # type: ignore[method-assign]
+        server._send_packets = spy  # type: ignore[method-assign]
         await _exchange(pair, 200_000)
         await _exchange(pair, 5)  # small messages are unchanged
         assert max(sent) == BIG and len(sent) == -(-200_000 // BIG) + 1
@@ -281,6 +282,7 @@ async def test_a_lost_big_datagram_is_retransmitted_end_to_end() -> None:
             await original(data)
 
         ice._send = lossy
+        server._batcher = False  # every datagram through aioice, where this test drops
         await _exchange(pair, 200_000)
         assert len(dropped) == 2
     finally:
