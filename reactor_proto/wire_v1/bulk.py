@@ -33,6 +33,7 @@ import attrs
 from reactor_proto.wire_v1.envelopes import DataClientMessage, DataServerMessage
 from reactor_proto.wire_v1.payloads import Frame, RequestStep, StepResult, TrackFrames
 from reactor_proto.wire_v1.proto import envelopes_pb2, step_pb2
+from reactor_proto.wire_v1.structwire import varint
 
 _LEN: Final = 2  # wire type of a length-delimited field
 _FRAME_DATA: Final = step_pb2.Frame.DESCRIPTOR.fields_by_name["data"].number
@@ -117,15 +118,6 @@ def reattach(message: Any, data: Sequence[bytes]) -> Any | None:
 # ---- the wire walk ----------------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _read_varint(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -175,8 +167,8 @@ def _rewrite(buf: bytes, start: int, end: int, path: tuple[int, ...],
         else:
             out.append(buf[at:stop])
             continue
-        out.append(_varint(number << 3 | _LEN))
-        out.append(_varint(sum(len(s) for s in inner)))
+        out.append(varint(number << 3 | _LEN))
+        out.append(varint(sum(len(s) for s in inner)))
         out.extend(inner)
     return out
 
@@ -190,7 +182,7 @@ def splice(envelope: type, small: bytes, data: Sequence[bytes]) -> bytes:
         value = next(given)
         if not value:
             return [buf[begin:stop]]
-        return [buf[begin:stop], _varint(_FRAME_DATA << 3 | _LEN), _varint(len(value)), value]
+        return [buf[begin:stop], varint(_FRAME_DATA << 3 | _LEN), varint(len(value)), value]
 
     _, path = _PATHS[envelope]
     return b"".join(_rewrite(small, 0, len(small), path, frame))

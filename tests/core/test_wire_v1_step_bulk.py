@@ -23,6 +23,7 @@ from reactor_proto.wire_v1.payloads import (
     TrackFrames,
 )
 from reactor_proto.wire_v1.proto import envelopes_pb2
+from reactor_proto.wire_v1.structwire import varint
 
 BIG = bulk.MIN_BYTES
 
@@ -132,7 +133,7 @@ def test_what_the_walk_does_not_understand_is_decoded_the_usual_way() -> None:
 
 
 def _field(number: int, body: bytes) -> bytes:
-    return bulk._varint(number << 3 | 2) + bulk._varint(len(body)) + body
+    return varint(number << 3 | 2) + varint(len(body)) + body
 
 
 def test_a_data_field_of_the_wrong_wire_type_is_still_refused() -> None:
