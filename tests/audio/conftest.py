@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import fractions
 import time
+from collections.abc import Callable
 from typing import Any
 
 import av
 import numpy as np
+import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -118,3 +120,13 @@ class PlainPeer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    """Poll ``predicate`` on the asyncio loop until it holds (the test fails after
+    ``within`` seconds)."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {within} s")
+        await asyncio.sleep(0.01)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,7 +27,7 @@ from reactor_anyio.webrtc.audio_source import (
 )
 from reactor_proto.runtime.audio import AudioFormat
 
-from .conftest import dominant_hz, sine
+from .conftest import dominant_hz, sine, wait_until
 
 FMT = AudioFormat(sample_rate=48_000, channels=1, frame_ms=20)
 
@@ -37,14 +35,6 @@ FMT = AudioFormat(sample_rate=48_000, channels=1, frame_ms=20)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {within} s")
-        await asyncio.sleep(0.01)
 
 
 def test_the_private_aiortc_names_the_loop_uses_exist() -> None:

@@ -4,8 +4,6 @@ peer plays arrives as int16 PCM at its frequency; PCM we push (any rate) decodes
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ from reactor_anyio.webrtc import ClientPeer, IceConfig, TrackSpec
 from reactor_anyio.webrtc.audio_receive import AudioFrameQueue, ReceivedAudio
 from reactor_anyio.webrtc.audio_send import PcmAudioTrack
 
-from .conftest import PlainPeer, dominant_hz, sine
+from .conftest import PlainPeer, dominant_hz, sine, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -28,14 +26,6 @@ TRACKS = (
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {within} s")
-        await asyncio.sleep(0.01)
 
 
 async def connected(play: dict[str, float],
