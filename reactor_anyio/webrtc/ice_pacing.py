@@ -25,7 +25,6 @@ is nothing for any network; longer check lists keep the 20 ms pacing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -139,8 +138,9 @@ def return_on_completion(connection: Any) -> bool:
             paced.result()  # aioice's own outcome, its exception included
             return
         paced.cancel()  # completed while it sleeps between two steps
-        with contextlib.suppress(asyncio.CancelledError):
-            await paced
+        # wait() neither raises the child's CancelledError nor hides ours: a cancel of this
+        # task arriving now still cancels it
+        await asyncio.wait({paced})
         if paced.cancelled():
             _finish_completed(connection)
         else:
