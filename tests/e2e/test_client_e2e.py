@@ -172,6 +172,20 @@ async def test_recoverable_disconnect_and_reconnect_keeps_model_state(
         assert max(s["current_frame"] for s in states) >= frame_before
 
 
+async def ready_with_a_spare(reactor: Reactor) -> tuple[Any, Any, Any]:
+    """Connect and wait for the spare peer's offer: (driver, spare, the current peer)."""
+    from reactor_anyio.client.driver import SPARE
+
+    await reactor.connect()
+    driver = reactor._driver
+    assert driver is not None
+    await wait_for(lambda: driver._spare_offer is not None)
+    spare = driver.peers[SPARE]
+    lost = reactor._peer
+    assert lost is not None and lost is not spare
+    return driver, spare, lost
+
+
 async def test_auto_reconnect_uses_the_spare_peer_built_while_ready(
         helios: LocalRuntime) -> None:
     """reactor_proto.client.spare: the peer and offer of the next connection are built
@@ -182,13 +196,7 @@ async def test_auto_reconnect_uses_the_spare_peer_built_while_ready(
     async with Reactor(model_name="helios", local=True, api_url=helios.url,
                        auto_reconnect=True, reconnect_delay=0.0,
                        spare_peer_delay=0.05) as reactor:
-        await reactor.connect()
-        driver = reactor._driver
-        assert driver is not None
-        await wait_for(lambda: driver._spare_offer is not None)
-        spare = driver.peers[SPARE]
-        lost = reactor._peer
-        assert lost is not None and lost is not spare
+        driver, spare, lost = await ready_with_a_spare(reactor)
         await lost.close()  # what a dropped transport looks like to the client
         await wait_for(lambda: reactor._peer is not lost
                        and reactor.get_status() is ReactorStatus.READY)
@@ -205,21 +213,14 @@ async def test_a_spare_offered_on_addresses_now_gone_is_not_used(
         helios: LocalRuntime) -> None:
     """After a network change the spare's offer names dead addresses: the reconnect builds
     a fresh peer instead (ClientPeer.host_candidates_current)."""
-    from reactor_anyio.client.driver import SPARE
 
     async with Reactor(model_name="helios", local=True, api_url=helios.url,
                        auto_reconnect=True, reconnect_delay=0.0,
                        spare_peer_delay=0.05) as reactor:
-        await reactor.connect()
-        driver = reactor._driver
-        assert driver is not None
-        await wait_for(lambda: driver._spare_offer is not None)
-        spare = driver.peers[SPARE]
+        _, spare, lost = await ready_with_a_spare(reactor)
         if not hasattr(spare, "host_candidates_current"):
             pytest.skip("the trio bridge's peers cannot tell their host candidates")
         spare.host_candidates_current = lambda: False
-        lost = reactor._peer
-        assert lost is not None
         await lost.close()
         await wait_for(lambda: reactor._peer not in (lost, None)
                        and reactor.get_status() is ReactorStatus.READY)
