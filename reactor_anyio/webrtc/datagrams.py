@@ -54,6 +54,14 @@ def gso_available() -> bool:
     return True
 
 
+def _selected_pair(dtls: Any) -> Any:
+    """aioice's nominated candidate pair of ``dtls``'s ICE connection (component 1), or
+    None before nomination or with another aioice."""
+    connection = getattr(getattr(dtls, "transport", None), "_connection", None)
+    nominated = getattr(connection, "_nominated", None)
+    return nominated.get(1) if isinstance(nominated, dict) else None
+
+
 def _segment_option(size: int) -> list[tuple[int, int, bytes]]:
     return [(_SOL_UDP, policy.UDP_SEGMENT, struct.pack("=H", size))]
 
@@ -112,8 +120,7 @@ class DatagramBatcher:
     def _route(self) -> tuple[socket.socket, Any, tuple[Any, ...]] | None:
         """The socket, asyncio transport and address of the selected pair when it is a
         plain UDP socket with nothing queued in front of it; None otherwise."""
-        nominated = getattr(self.dtls.transport._connection, "_nominated", None)
-        pair: Any = nominated.get(1) if isinstance(nominated, dict) else None
+        pair = _selected_pair(self.dtls)
         protocol = getattr(pair, "protocol", None)
         if type(protocol) not in (StunProtocol, DrainingProtocol):  # TURN wraps each datagram
             return None
@@ -181,10 +188,7 @@ class DrainingProtocol(StunProtocol):
 def drain_reads(dtls: Any) -> bool:
     """Make the selected pair's aioice protocol a :class:`DrainingProtocol` (when it is
     aioice's plain one on asyncio's selector transport); False when left alone."""
-    connection = getattr(getattr(dtls, "transport", None), "_connection", None)
-    nominated = getattr(connection, "_nominated", None)
-    pair: Any = nominated.get(1) if isinstance(nominated, dict) else None
-    protocol = getattr(pair, "protocol", None)
+    protocol = getattr(_selected_pair(dtls), "protocol", None)
     if type(protocol) is DrainingProtocol:
         return True
     if type(protocol) is not StunProtocol:

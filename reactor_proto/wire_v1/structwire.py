@@ -187,8 +187,9 @@ def encode_struct(body: Mapping[str, Any]) -> bytes:
 # ---- decoding -------------------------------------------------------------------------------
 
 
-def _string(buf: bytes, pos: int, stop: int) -> str:
-    """A string field whose tag is at ``buf[pos]``, filling ``buf[pos:stop]`` exactly."""
+def _exact_body(buf: bytes, pos: int, stop: int) -> int:
+    """Where the body of the length-delimited field whose tag is at ``buf[pos]`` starts;
+    the field must fill ``buf[pos:stop]`` exactly."""
     size = buf[pos + 1]
     if size < 0x80:
         start = pos + 2
@@ -196,7 +197,12 @@ def _string(buf: bytes, pos: int, stop: int) -> str:
         size, start = read_varint(buf, pos + 1)
     if start + size != stop:
         raise Unhandled
-    return buf[start:stop].decode()  # invalid UTF-8: protobuf refuses it too
+    return start
+
+
+def _string(buf: bytes, pos: int, stop: int) -> str:
+    """A string field whose tag is at ``buf[pos]``, filling ``buf[pos:stop]`` exactly."""
+    return buf[_exact_body(buf, pos, stop):stop].decode()  # invalid UTF-8: protobuf refuses it too
 
 
 def _value(buf: bytes, pos: int, stop: int, depth: int) -> Any:
@@ -215,13 +221,7 @@ def _value(buf: bytes, pos: int, stop: int, depth: int) -> Any:
         return None if tag == 0x08 else flag == 1
     if (tag != 0x2A and tag != 0x32) or depth >= MAX_NESTING:
         raise Unhandled
-    size = buf[pos + 1]
-    if size < 0x80:
-        start = pos + 2
-    else:
-        size, start = read_varint(buf, pos + 1)
-    if start + size != stop:
-        raise Unhandled
+    start = _exact_body(buf, pos, stop)
     if tag == 0x2A:
         return struct_at(buf, start, stop, depth + 1)
     return _list(buf, start, stop, depth + 1)
