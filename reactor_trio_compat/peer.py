@@ -14,7 +14,9 @@ every public method must be called from the trio thread that created it (checked
   kept in :attr:`BridgedClientPeer.last_error`;
 * aiortc's callbacks reach trio through ``TrioToken.run_sync_soon`` and are guarded there;
 * frames: the peer's latest-wins mailbox is read by a consumer task in trio (one per track
-  with a callback), which calls the frame callback; the media loop never runs user code.
+  with a callback, parked with :mod:`.mailbox_reader`), which calls the frame callback;
+  aiortc's decoder thread puts each frame in that mailbox itself (the loop thread takes no
+  part), and the media loop never runs user code.
   The callback's pixel format is sent to the loop, so frames are converted once, in aiortc's
   decoder thread; a frame converted before a format change is converted again in trio.
 """
